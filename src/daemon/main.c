@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* kontaktd: the process, its start-up, its main loop and its shutdown. */
+#include "daemon/daemon_common.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "lib/buf.h"
+#include "lib/mem.h"
+#include "lib/timeutil.h"
+#include "daemon/settings.h"
+#include "daemon/signals.h"
+#include "db/migrate.h"
+#include "db/pool.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "http/static.h"
+#include "api/api.h"
+
+#define TLS_FILE_MAX (1024u * 1024)
+
+struct app {
+	struct ktd_settings *settings;
+	struct db_migration_set *migrations;
+	struct db_pool *pool;
+	struct ktd_router *router;
+	struct ktd_static *www;
+	struct ktd_api api;
+	struct ktd_http_server *http;
+	char *tls_cert;
+	char *tls_key;
+	int listen_fd;
+};
+
+static void notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: kontaktd [OPTIONS]\n"
+		"The server of a municipal contact centre.\n\n"
+		"  -c, --config FILE   configuration file (default %s)\n"
+		"  -t, --check-config  check the configuration and exit\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n\n"
+		"Signals: SIGTERM/SIGINT stop gracefully (a second one stops "
+		"at once),\nSIGHUP reloads the log level.\n",
+		ktd_settings_default_path());
+}
+
+/* Reads a whole (small) file, for TLS certificates and keys. */
+static int slurp(const char *path, char **data_r, struct ktd_error *err)
+{
+	struct ktd_buf b;
+	char chunk[4096];
+	FILE *fp = fopen(path, "rb");
+	size_t n;
+	int ret = -1;
+
+	if (!fp)
+		return ktd_error_set(err, KTD_ERR_CONFIG, "%s: cannot open: %s",
+				     path, strerror(errno));
+	ktd_buf_init(&b, TLS_FILE_MAX);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+		if (ktd_buf_add(&b, chunk, n) < 0) {
+			ktd_error_set(err, KTD_ERR_CONFIG, "%s: too large",
+				      path);
+			goto out;
+		}
+	}
+	if (ferror(fp)) {
+		ktd_error_set(err, KTD_ERR_CONFIG, "%s: read error", path);
+		goto out;
+	}
+	*data_r = ktd_buf_steal(&b, NULL);
+	ret = 0;
+out:
+	if (ret < 0 && b.data)
+		sodium_memzero(b.data, b.len);
+	ktd_buf_deinit(&b);
+	fclose(fp);
+	return ret;
+}
+
+static void free_secret(char **p)
+{
+	if (*p) {
+		sodium_memzero(*p, strlen(*p));
+		ktd_free(p);
+	}
+}
+
+/* Everything --check-config checks beyond the syntax: the files and
+ * directories the settings name. */
+static int check_files(const struct ktd_settings *s,
+		       struct db_migration_set **migrations_r,
+		       struct ktd_error *err)
+{
+	struct ktd_static *www;
+
+	if (db_migrations_load(s->sql_dir, migrations_r, err) < 0)
+		return -1;
+	www = ktd_static_create(s->www_root, err);
+	if (!www)
+		return -1;
+	ktd_static_destroy(&www);
+	if (s->password_file[0] && access(s->password_file, R_OK) < 0)
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+				     "[database] password_file %s: %s",
+				     s->password_file, strerror(errno));
+	if (s->tls_cert[0] && access(s->tls_cert, R_OK) < 0)
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+				     "[server] tls_cert %s: %s", s->tls_cert,
+				     strerror(errno));
+	if (s->tls_key[0] && access(s->tls_key, R_OK) < 0)
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+				     "[server] tls_key %s: %s", s->tls_key,
+				     strerror(errno));
+	if (s->user[0] && !getpwnam(s->user))
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+				     "[server] user %s: no such user", s->user);
+	return 0;
+}
+
+/* Drops root for the configured user, after sockets and secrets are open. */
+static void drop_privileges(const struct ktd_settings *s)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return;
+	if (!s->user[0]) {
+		ktd_log_warnx("event=running_as_root msg=\"set [server] user "
+			      "so that kontaktd does not keep root\"");
+		return;
+	}
+	pw = getpwnam(s->user);
+	if (!pw)
+		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"[server] "
+			  "user %s does not exist\"", s->user);
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		ktd_fatal(KTD_EXIT_FAILURE,
+			  "event=drop_privileges user=%s error=\"%s\"", s->user,
+			  strerror(errno));
+	if (setuid(0) == 0)
+		ktd_panic("still able to regain root after dropping it");
+}
+
+/* Checks (or brings up to date) the schema before serving. */
+static void startup_schema(struct app *app)
+{
+	struct db_pool_config cfg;
+	struct db_migrate_status st;
+	struct ktd_error err;
+	size_t applied;
+	PGconn *pg;
+
+	ktd_settings_pool_config(app->settings, &cfg);
+	pg = db_connect(&cfg, &err);
+	if (!pg)
+		ktd_fatal(KTD_EXIT_FAILURE, "event=startup msg=\"%s\"", err.msg);
+	if (db_migrate_status(pg, app->migrations, &st, &err) < 0) {
+		PQfinish(pg);
+		ktd_fatal(KTD_EXIT_FAILURE, "event=startup msg=\"%s\"", err.msg);
+	}
+	if (st.state == DB_MIGRATE_PENDING && app->settings->auto_migrate) {
+		if (db_migrate_apply(pg, app->migrations, &applied, &err) < 0) {
+			PQfinish(pg);
+			ktd_fatal(KTD_EXIT_FAILURE,
+				  "event=migrate_failed msg=\"%s\"", err.msg);
+		}
+		ktd_log_info("event=migrated applied=%zu", applied);
+		st.state = DB_MIGRATE_CURRENT;
+	}
+	PQfinish(pg);
+	if (st.state == DB_MIGRATE_PENDING)
+		ktd_fatal(KTD_EXIT_FAILURE,
+			  "event=schema_not_current msg=\"%s; run 'kontaktctl "
+			  "migrate' or set [database] auto_migrate = true\"",
+			  st.detail);
+	if (st.state != DB_MIGRATE_CURRENT)
+		ktd_fatal(KTD_EXIT_FAILURE,
+			  "event=schema_mismatch msg=\"%s\"", st.detail);
+}
+
+static void reload(struct app *app)
+{
+	struct ktd_settings *fresh = NULL;
+	struct ktd_error err;
+
+	notify("RELOADING=1");
+	if (ktd_settings_load(app->settings->path, &fresh, &err) < 0) {
+		ktd_log_error("event=config_reload_failed msg=\"%s\" "
+			      "action=\"keeping the running configuration\"",
+			      err.msg);
+		notify("READY=1");
+		return;
+	}
+	ktd_settings_warn_no_reload(app->settings, fresh);
+	ktd_log_set_level(fresh->log_level);
+	/* Only the reloadable keys are taken; the rest waits for a
+	 * restart, and the running values stay what they were. */
+	app->settings->log_level = fresh->log_level;
+	app->settings->shutdown_timeout_ms = fresh->shutdown_timeout_ms;
+	ktd_settings_destroy(&fresh);
+	ktd_log_info("event=config_reloaded level=%s",
+		     ktd_log_level_name(ktd_log_get_level()));
+	notify("READY=1");
+}
+
+/* Waits for a signal; returns the signal that ends the main loop. */
+static int main_loop(struct app *app)
+{
+	for (;;) {
+		struct pollfd pfd = {ktd_signals_fd(), POLLIN, 0};
+		int sig;
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			ktd_fatal(KTD_EXIT_FAILURE, "event=poll error=\"%s\"",
+				  strerror(errno));
+		while ((sig = ktd_signals_next()) != 0) {
+			if (sig == SIGHUP)
+				reload(app);
+			else
+				return sig;
+		}
+	}
+}
+
+/* Stops accepting, lets requests in flight finish within
+ * shutdown_timeout; a second SIGTERM/SIGINT or a SIGQUIT cuts it short. */
+static void drain(struct app *app, int first_sig)
+{
+	uint64_t deadline = ktd_time_mono_ms() +
+			    app->settings->shutdown_timeout_ms;
+	unsigned left;
+
+	notify("STOPPING=1");
+	ktd_http_server_quiesce(app->http);
+	if (first_sig == SIGQUIT)
+		return;
+	ktd_log_info("event=stopping signal=%s in_flight=%u timeout_ms=%llu",
+		     strsignal(first_sig), ktd_http_server_in_flight(app->http),
+		     (unsigned long long)app->settings->shutdown_timeout_ms);
+	while ((left = ktd_http_server_in_flight(app->http)) > 0) {
+		struct pollfd pfd = {ktd_signals_fd(), POLLIN, 0};
+		uint64_t now = ktd_time_mono_ms();
+		int sig;
+
+		if (now >= deadline) {
+			ktd_log_warnx("event=shutdown_timeout in_flight=%u "
+				      "msg=\"closing requests still running\"",
+				      left);
+			return;
+		}
+		if (poll(&pfd, 1, 20) > 0) {
+			while ((sig = ktd_signals_next()) != 0) {
+				if (sig == SIGHUP)
+					continue;
+				ktd_log_warnx("event=stop_now signal=%s "
+					      "in_flight=%u",
+					      strsignal(sig), left);
+				return;
+			}
+		}
+	}
+}
+
+static void app_start(struct app *app)
+{
+	struct ktd_http_server_config hc;
+	struct db_pool_config pc;
+	struct ktd_error err;
+	uint64_t t0 = ktd_time_mono_us();
+
+	if (db_migrations_load(app->settings->sql_dir, &app->migrations, &err) <
+	    0)
+		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"%s\"",
+			  err.msg);
+	app->www = ktd_static_create(app->settings->www_root, &err);
+	if (!app->www)
+		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"%s\"",
+			  err.msg);
+	if (app->settings->tls_cert[0] &&
+	    (slurp(app->settings->tls_cert, &app->tls_cert, &err) < 0 ||
+	     slurp(app->settings->tls_key, &app->tls_key, &err) < 0))
+		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"%s\"",
+			  err.msg);
+	app->listen_fd = ktd_http_listen(app->settings->listen,
+					 app->settings->port, &err);
+	if (app->listen_fd < 0)
+		ktd_fatal(KTD_EXIT_FAILURE, "event=listen_failed msg=\"%s\"",
+			  err.msg);
+	drop_privileges(app->settings);
+
+	startup_schema(app);
+	ktd_settings_pool_config(app->settings, &pc);
+	app->pool = db_pool_create(&pc);
+	app->api.pool = app->pool;
+	app->api.migrations = app->migrations;
+	app->router = ktd_router_create();
+	if (ktd_api_register(app->router, &app->api, &err) < 0)
+		ktd_panic("routes: %s", err.msg);
+
+	memset(&hc, 0, sizeof(hc));
+	hc.listen_fd = app->listen_fd;
+	hc.threads = app->settings->threads;
+	hc.max_body = app->settings->max_body;
+	hc.max_header = app->settings->max_header;
+	hc.max_connections = app->settings->max_connections;
+	hc.connection_timeout_s =
+		(unsigned)((app->settings->connection_timeout_ms + 999) / 1000);
+	hc.tls_cert_pem = app->tls_cert;
+	hc.tls_key_pem = app->tls_key;
+	app->http = ktd_http_server_start(&hc, app->router, ktd_static_serve,
+					  app->www, &err);
+	if (!app->http)
+		ktd_fatal(KTD_EXIT_FAILURE, "event=http_start_failed msg=\"%s\"",
+			  err.msg);
+	app->listen_fd = -1; /* the server owns it now */
+	ktd_log_info("event=started version=%s listen=%s port=%u tls=%s "
+		     "threads=%u pool_size=%u schema_version=%u "
+		     "startup_ms=%llu",
+		     PACKAGE_VERSION, app->settings->listen,
+		     app->settings->port, app->tls_cert ? "on" : "off",
+		     app->settings->threads, app->settings->pool_size,
+		     app->migrations->n
+			     ? app->migrations->items[app->migrations->n - 1]
+				       .version
+			     : 0,
+		     (unsigned long long)((ktd_time_mono_us() - t0) / 1000));
+	notify("READY=1");
+}
+
+static void app_stop(struct app *app)
+{
+	ktd_http_server_stop(&app->http);
+	db_pool_destroy(&app->pool);
+	ktd_router_destroy(&app->router);
+	ktd_static_destroy(&app->www);
+	db_migrations_destroy(&app->migrations);
+	free_secret(&app->tls_cert);
+	free_secret(&app->tls_key);
+	ktd_settings_destroy(&app->settings);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = ktd_settings_default_path();
+	bool check_only = false;
+	struct app app;
+	struct ktd_error err;
+	int opt, sig;
+
+	memset(&app, 0, sizeof(app));
+	app.listen_fd = -1;
+	while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'V':
+			printf("kontaktd %s\n", PACKAGE_VERSION);
+			return KTD_EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return KTD_EXIT_OK;
+		default:
+			usage(stderr);
+			return KTD_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kontaktd: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		return KTD_EXIT_USAGE;
+	}
+	if (sodium_init() < 0)
+		ktd_fatal(KTD_EXIT_FAILURE, "event=sodium_init_failed");
+
+	if (ktd_settings_load(config, &app.settings, &err) < 0) {
+		if (check_only) {
+			fprintf(stderr, "kontaktd: %s\n", err.msg);
+			return 1;
+		}
+		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"%s\"",
+			  err.msg);
+	}
+	if (check_only) {
+		if (check_files(app.settings, &app.migrations, &err) < 0) {
+			fprintf(stderr, "kontaktd: %s: %s\n", config, err.msg);
+			app_stop(&app);
+			return 1;
+		}
+		printf("%s: configuration OK\n", config);
+		app_stop(&app);
+		return 0;
+	}
+	ktd_log_set_level(app.settings->log_level);
+	if (ktd_signals_init(&err) < 0)
+		ktd_fatal(KTD_EXIT_FAILURE, "event=signals msg=\"%s\"", err.msg);
+
+	app_start(&app);
+	sig = main_loop(&app);
+	drain(&app, sig);
+	app_stop(&app);
+	ktd_signals_deinit();
+	ktd_log_info("event=stopped");
+	return KTD_EXIT_OK;
+}

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Configuration file parsing (INI via inih) into struct ktd_settings. */
+#include "daemon_common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "daemon/settings.h"
+#include "db/pool.h"
+
+#ifndef KTD_SYSCONFDIR
+#define KTD_SYSCONFDIR "/etc"
+#endif
+#ifndef KTD_DATADIR
+#define KTD_DATADIR "/usr/share/kontaktd"
+#endif
+
+enum setting_type {
+	SET_STR,
+	SET_U32,
+	SET_SIZE,
+	SET_DURATION,
+	SET_BOOL,
+	SET_LOG_LEVEL,
+};
+
+/* The key cannot change without a restart; SIGHUP only warns. */
+#define SET_NO_RELOAD 0x1
+/* The value may be empty (an unset optional setting). */
+#define SET_EMPTY_OK 0x2
+
+struct setting_def {
+	const char *section;
+	const char *name;
+	enum setting_type type;
+	size_t offset;
+	const char *def;
+	unsigned flags;
+	uint64_t min, max; /* for numbers, sizes and durations */
+};
+
+#define S(sec, name, type, field, def, flags, min, max)                    \
+	{sec, name, type, offsetof(struct ktd_settings, field), def, flags,  \
+	 min, max}
+
+static const struct setting_def setting_defs[] = {
+	S("server", "listen", SET_STR, listen, "127.0.0.1", SET_NO_RELOAD, 0,
+	  0),
+	S("server", "port", SET_U32, port, "8080", SET_NO_RELOAD, 1, 65535),
+	S("server", "threads", SET_U32, threads, "4", SET_NO_RELOAD, 1, 256),
+	S("server", "www_root", SET_STR, www_root, KTD_DATADIR "/www",
+	  SET_NO_RELOAD, 0, 0),
+	S("server", "max_body", SET_SIZE, max_body, "1M", SET_NO_RELOAD, 1024,
+	  1024ULL * 1024 * 1024),
+	S("server", "max_header", SET_SIZE, max_header, "16k", SET_NO_RELOAD,
+	  4096, 1024 * 1024),
+	S("server", "max_connections", SET_U32, max_connections, "512",
+	  SET_NO_RELOAD, 1, 65535),
+	S("server", "connection_timeout", SET_DURATION, connection_timeout_ms,
+	  "30s", SET_NO_RELOAD, 1000, 3600 * 1000),
+	S("server", "shutdown_timeout", SET_DURATION, shutdown_timeout_ms,
+	  "10s", 0, 0, 3600 * 1000),
+	S("server", "tls_cert", SET_STR, tls_cert, "",
+	  SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+	S("server", "tls_key", SET_STR, tls_key, "",
+	  SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+	S("server", "user", SET_STR, user, "", SET_NO_RELOAD | SET_EMPTY_OK,
+	  0, 0),
+
+	S("database", "conninfo", SET_STR, conninfo, "dbname=kontaktd",
+	  SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+	S("database", "password_file", SET_STR, password_file, "",
+	  SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+	S("database", "pool_size", SET_U32, pool_size, "8", SET_NO_RELOAD, 1,
+	  1000),
+	S("database", "acquire_timeout", SET_DURATION, acquire_timeout_ms,
+	  "5s", SET_NO_RELOAD, 1, 600 * 1000),
+	S("database", "connect_timeout", SET_DURATION, connect_timeout_ms,
+	  "5s", SET_NO_RELOAD, 1000, 600 * 1000),
+	S("database", "statement_timeout", SET_DURATION,
+	  statement_timeout_ms, "30s", SET_NO_RELOAD, 0, 3600 * 1000),
+	S("database", "auto_migrate", SET_BOOL, auto_migrate, "false",
+	  SET_NO_RELOAD, 0, 0),
+	S("database", "sql_dir", SET_STR, sql_dir, KTD_DATADIR "/sql",
+	  SET_NO_RELOAD, 0, 0),
+
+	S("log", "level", SET_LOG_LEVEL, log_level, "info", 0, 0, 0),
+};
+
+/* Sections whose keys come with their channel in a later release; naming
+ * them is allowed so that a config file can be laid out ahead. */
+static const char *const placeholder_sections[] = {"smtp", "cti",
+						   "digitalpost"};
+static const char placeholder_prefix[] = "mailbox:";
+
+struct parse_state {
+	const char *path;
+	FILE *fp;
+	struct ktd_settings *s;
+	unsigned line;         /* current line, counted by the reader */
+	bool seen[KTD_N_ELEMENTS(setting_defs)];
+	bool failed;
+	struct ktd_error *err;
+};
+
+static int parse_fail(struct parse_state *st, const char *fmt, ...)
+	KTD_ATTR_FORMAT(2, 3);
+
+static int parse_fail(struct parse_state *st, const char *fmt, ...)
+{
+	char msg[KTD_ERROR_MSG_MAX];
+	va_list ap;
+
+	if (st->failed)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ktd_error_set(st->err, KTD_ERR_CONFIG, "%s:%u: %s", st->path, st->line,
+		      msg);
+	st->failed = true;
+	return 0;
+}
+
+static bool section_known(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
+		if (strcmp(setting_defs[i].section, name) == 0)
+			return true;
+	}
+	for (i = 0; i < KTD_N_ELEMENTS(placeholder_sections); i++) {
+		if (strcmp(placeholder_sections[i], name) == 0)
+			return true;
+	}
+	return ktd_str_has_prefix(name, placeholder_prefix) &&
+	       name[sizeof(placeholder_prefix) - 1] != '\0';
+}
+
+static char **field_str(struct ktd_settings *s, const struct setting_def *d)
+{
+	return (char **)(void *)((char *)s + d->offset);
+}
+
+static int setting_apply(struct ktd_settings *s, const struct setting_def *d,
+			 const char *value, char *why, size_t whysz)
+{
+	void *field = (char *)s + d->offset;
+	uint64_t v64 = 0;
+	uint32_t v32 = 0;
+	int r = 0;
+
+	switch (d->type) {
+	case SET_STR:
+		if (value[0] == '\0' && !(d->flags & SET_EMPTY_OK)) {
+			snprintf(why, whysz, "must not be empty");
+			return -1;
+		}
+		ktd_free(field_str(s, d));
+		*field_str(s, d) = ktd_strdup(value);
+		return 0;
+	case SET_U32:
+		if (ktd_parse_u32(value, &v32) < 0) {
+			snprintf(why, whysz, "expected a whole number");
+			return -1;
+		}
+		v64 = v32;
+		break;
+	case SET_SIZE:
+		r = ktd_parse_size(value, &v64);
+		if (r < 0) {
+			snprintf(why, whysz,
+				 "expected a size such as 512, 64k or 1M");
+			return -1;
+		}
+		break;
+	case SET_DURATION:
+		r = ktd_parse_duration_ms(value, &v64);
+		if (r < 0) {
+			snprintf(why, whysz,
+				 "expected a duration such as 250ms, 30s or "
+				 "5m");
+			return -1;
+		}
+		break;
+	case SET_BOOL:
+		if (ktd_parse_bool(value, (bool *)field) < 0) {
+			snprintf(why, whysz, "expected true or false");
+			return -1;
+		}
+		return 0;
+	case SET_LOG_LEVEL:
+		if (ktd_log_level_parse(value, (enum ktd_log_level *)field) <
+		    0) {
+			snprintf(why, whysz,
+				 "expected one of fatal, error, warning, "
+				 "info, debug, trace");
+			return -1;
+		}
+		return 0;
+	}
+	if (d->max != 0 && (v64 < d->min || v64 > d->max)) {
+		snprintf(why, whysz, "out of range (%llu..%llu%s)",
+			 (unsigned long long)d->min,
+			 (unsigned long long)d->max,
+			 d->type == SET_DURATION ? " ms"
+			 : d->type == SET_SIZE	 ? " bytes"
+						 : "");
+		return -1;
+	}
+	if (d->type == SET_U32)
+		*(uint32_t *)field = (uint32_t)v64;
+	else
+		*(uint64_t *)field = v64;
+	return 0;
+}
+
+static int settings_ini_handler(void *user, const char *section, const char *name,
+		       const char *value)
+{
+	struct parse_state *st = user;
+	char why[256];
+	size_t i;
+
+	if (st->failed)
+		return 0;
+	if (section[0] == '\0')
+		return parse_fail(st,
+				  "key '%s' outside of a section (add e.g. "
+				  "[server] above it)",
+				  name);
+	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
+		const struct setting_def *d = &setting_defs[i];
+
+		if (strcmp(d->section, section) != 0 ||
+		    strcmp(d->name, name) != 0)
+			continue;
+		if (st->seen[i])
+			return parse_fail(st, "[%s] %s is set twice", section,
+					  name);
+		st->seen[i] = true;
+		if (setting_apply(st->s, d, value, why, sizeof(why)) < 0)
+			return parse_fail(st, "[%s] %s: bad value: %s",
+					  section, name, why);
+		return 1;
+	}
+	return parse_fail(st, "unknown key '%s' in section [%s]", name,
+			  section);
+}
+
+/* The reader given to inih: fgets that counts lines (so the handler knows
+ * where it is), refuses lines longer than inih can hold rather than letting
+ * them be cut, and checks section names as they appear, including those of
+ * empty sections. */
+static char *settings_ini_reader(char *str, int num, void *stream)
+{
+	struct parse_state *st = stream;
+	char *p, *end;
+	size_t len;
+
+	if (st->failed || !fgets(str, num, st->fp))
+		return NULL;
+	st->line++;
+	len = strlen(str);
+	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(st->fp)) {
+		parse_fail(st, "line longer than %d characters", num - 2);
+		return NULL;
+	}
+	p = str;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '[')
+		return str;
+	end = strchr(p, ']');
+	if (!end) {
+		parse_fail(st, "section header without closing ']'");
+		return NULL;
+	}
+	*end = '\0';
+	if (!section_known(p + 1)) {
+		parse_fail(st, "unknown section [%s]", p + 1);
+		return NULL;
+	}
+	*end = ']';
+	return str;
+}
+
+static int settings_apply_defaults(struct ktd_settings *s)
+{
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
+		if (setting_apply(s, &setting_defs[i], setting_defs[i].def, why,
+				  sizeof(why)) < 0)
+			ktd_panic("bad default for %s.%s: %s",
+				  setting_defs[i].section,
+				  setting_defs[i].name, why);
+	}
+	return 0;
+}
+
+struct ktd_settings *ktd_settings_create_default(void)
+{
+	struct ktd_settings *s = ktd_calloc(1, sizeof(*s));
+
+	settings_apply_defaults(s);
+	return s;
+}
+
+/* True when a conninfo string ("key=value ..." or a postgresql:// URI)
+ * carries a password, which belongs in password_file instead. */
+KTD_STATIC bool conninfo_has_password(const char *ci)
+{
+	const char *auth, *at, *colon;
+	size_t authlen;
+
+	if (strstr(ci, "password"))
+		return true;
+	auth = strstr(ci, "://");
+	if (!auth)
+		return false;
+	auth += 3;
+	authlen = strcspn(auth, "/?");
+	at = memchr(auth, '@', authlen);
+	if (!at)
+		return false;
+	colon = memchr(auth, ':', (size_t)(at - auth));
+	return colon != NULL;
+}
+
+/* Checks between keys, after the whole file is read. */
+static int settings_validate(const struct ktd_settings *s,
+			     struct ktd_error *err)
+{
+	bool cert = s->tls_cert[0] != '\0', key = s->tls_key[0] != '\0';
+
+	if (cert != key)
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+				     "%s: [server] tls_cert and tls_key must "
+				     "be set together",
+				     s->path);
+	if (s->conninfo[0] == '\0')
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+				     "%s: [database] conninfo is empty",
+				     s->path);
+	if (conninfo_has_password(s->conninfo))
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+				     "%s: [database] conninfo must not "
+				     "contain a password: put it in the file "
+				     "named by password_file",
+				     s->path);
+	return 0;
+}
+
+int ktd_settings_load(const char *path, struct ktd_settings **settings_r,
+		      struct ktd_error *err)
+{
+	struct parse_state st;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	st.path = path;
+	st.err = err;
+	st.fp = fopen(path, "r");
+	if (!st.fp)
+		return ktd_error_set(err, KTD_ERR_CONFIG, "%s: cannot open: %s",
+				     path, strerror(errno));
+	st.s = ktd_settings_create_default();
+	st.s->path = ktd_strdup(path);
+	r = ini_parse_stream(settings_ini_reader, &st, settings_ini_handler, &st);
+	if (!st.failed && ferror(st.fp)) {
+		ktd_error_set(err, KTD_ERR_CONFIG, "%s: read error", path);
+		st.failed = true;
+	}
+	fclose(st.fp);
+	if (!st.failed && r > 0) {
+		/* inih found a line it could not parse (no '=' and no
+		 * section header). */
+		ktd_error_set(err, KTD_ERR_CONFIG,
+			      "%s:%d: syntax error: expected 'key = value' or "
+			      "'[section]'",
+			      path, r);
+		st.failed = true;
+	} else if (!st.failed && r < 0) {
+		ktd_error_set(err, KTD_ERR_CONFIG, "%s: cannot parse (%d)",
+			      path, r);
+		st.failed = true;
+	}
+	if (!st.failed && settings_validate(st.s, err) < 0)
+		st.failed = true;
+	if (st.failed) {
+		ktd_settings_destroy(&st.s);
+		return -1;
+	}
+	*settings_r = st.s;
+	return 0;
+}
+
+void ktd_settings_destroy(struct ktd_settings **settings)
+{
+	struct ktd_settings *s = *settings;
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
+		if (setting_defs[i].type == SET_STR)
+			ktd_free(field_str(s, &setting_defs[i]));
+	}
+	ktd_free(&s->path);
+	free(s);
+	*settings = NULL;
+}
+
+static bool setting_equal(const struct ktd_settings *a,
+			  const struct ktd_settings *b,
+			  const struct setting_def *d)
+{
+	const char *pa = (const char *)a + d->offset;
+	const char *pb = (const char *)b + d->offset;
+
+	switch (d->type) {
+	case SET_STR:
+		return strcmp(*(char *const *)(const void *)pa,
+			      *(char *const *)(const void *)pb) == 0;
+	case SET_U32:
+		return *(const uint32_t *)(const void *)pa ==
+		       *(const uint32_t *)(const void *)pb;
+	case SET_SIZE:
+	case SET_DURATION:
+		return *(const uint64_t *)(const void *)pa ==
+		       *(const uint64_t *)(const void *)pb;
+	case SET_BOOL:
+		return *(const bool *)(const void *)pa ==
+		       *(const bool *)(const void *)pb;
+	case SET_LOG_LEVEL:
+		return *(const enum ktd_log_level *)(const void *)pa ==
+		       *(const enum ktd_log_level *)(const void *)pb;
+	}
+	return true;
+}
+
+unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
+				     const struct ktd_settings *new_s)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
+		const struct setting_def *d = &setting_defs[i];
+
+		if (!(d->flags & SET_NO_RELOAD) ||
+		    setting_equal(old_s, new_s, d))
+			continue;
+		ktd_log_warnx("event=config_reload section=%s key=%s "
+			      "msg=\"changed, takes effect after a restart\"",
+			      d->section, d->name);
+		n++;
+	}
+	return n;
+}
+
+const char *ktd_settings_default_path(void)
+{
+	return KTD_SYSCONFDIR "/kontaktd/kontaktd.conf";
+}
+
+void ktd_settings_pool_config(const struct ktd_settings *s,
+			      struct db_pool_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->conninfo = s->conninfo;
+	cfg->password_file = s->password_file;
+	cfg->application_name = "kontaktd";
+	cfg->size = s->pool_size;
+	cfg->acquire_timeout_ms = s->acquire_timeout_ms;
+	cfg->connect_timeout_ms = s->connect_timeout_ms;
+	cfg->statement_timeout_ms = s->statement_timeout_ms;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The configuration file: one table of keys fills struct ktd_settings.
+ * Unknown sections and keys, duplicates and bad values are errors that name
+ * the file, the line and the key. */
+#ifndef KTD_SETTINGS_H
+#define KTD_SETTINGS_H
+
+#include "lib/lib_common.h"
+#include "lib/error.h"
+#include "lib/log.h"
+
+struct ktd_settings {
+	char *path; /* the file these settings came from */
+
+	/* [server] */
+	char *listen;
+	uint32_t port;
+	uint32_t threads;
+	char *www_root;
+	uint64_t max_body;
+	uint64_t max_header;
+	uint32_t max_connections;
+	uint64_t connection_timeout_ms;
+	uint64_t shutdown_timeout_ms;
+	char *tls_cert;
+	char *tls_key;
+	char *user;
+
+	/* [database] */
+	char *conninfo;
+	char *password_file;
+	uint32_t pool_size;
+	uint64_t acquire_timeout_ms;
+	uint64_t connect_timeout_ms;
+	uint64_t statement_timeout_ms;
+	bool auto_migrate;
+	char *sql_dir;
+
+	/* [log] */
+	enum ktd_log_level log_level;
+};
+
+/* Reads and validates the file at path. Returns 0 and a new settings
+ * object (caller destroys), or -1 with err->msg as "FILE:LINE: ...". */
+int ktd_settings_load(const char *path, struct ktd_settings **settings_r,
+		      struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* A settings object with every default, as if from an empty file. */
+struct ktd_settings *ktd_settings_create_default(void);
+
+void ktd_settings_destroy(struct ktd_settings **settings);
+
+/* Logs a warning for each key that differs between old and new and cannot
+ * take effect without a restart. Returns how many differ. */
+unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
+				     const struct ktd_settings *new_s);
+
+struct db_pool_config;
+/* Fills a pool configuration from the [database] keys; the strings are
+ * borrowed from s. */
+void ktd_settings_pool_config(const struct ktd_settings *s,
+			      struct db_pool_config *cfg);
+
+/* The default configuration file path, from configure's sysconfdir. */
+const char *ktd_settings_default_path(void);
+
+#ifdef KTD_UNITTEST
+bool conninfo_has_password(const char *ci);
+#endif
+
+#endif

@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* PostgreSQL connection pool with lazy (re)connection and backoff. */
+#include "db/db_common.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mem.h"
+#include "lib/timeutil.h"
+#include "db/pool.h"
+
+/* Backoff between connection attempts while the server is down. */
+#define POOL_BACKOFF_MIN_MS 100u
+#define POOL_BACKOFF_MAX_MS 2000u
+#define PASSWORD_MAX 1024
+
+struct db_conn {
+	PGconn *pg;
+	bool in_use;
+};
+
+struct db_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct db_pool_config cfg; /* strings point into the owned copies */
+	char *conninfo, *password_file, *application_name;
+	struct db_conn *conns;
+	unsigned nfree;
+
+	/* Connection attempts are gated while the server is down. */
+	uint64_t next_connect_ms;
+	uint64_t backoff_ms;
+	bool down;
+};
+
+static void pool_copy_config(struct db_pool *pool,
+			     const struct db_pool_config *src)
+{
+	pool->cfg = *src;
+	pool->conninfo = ktd_strdup(src->conninfo ? src->conninfo : "");
+	pool->password_file =
+		ktd_strdup(src->password_file ? src->password_file : "");
+	pool->application_name = ktd_strdup(
+		src->application_name ? src->application_name : "kontaktd");
+	pool->cfg.conninfo = pool->conninfo;
+	pool->cfg.password_file = pool->password_file;
+	pool->cfg.application_name = pool->application_name;
+}
+
+struct db_pool *db_pool_create(const struct db_pool_config *cfg)
+{
+	struct db_pool *pool = ktd_calloc(1, sizeof(*pool));
+	pthread_condattr_t ca;
+
+	ktd_assert(cfg->size > 0);
+	pthread_mutex_init(&pool->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pool_copy_config(pool, cfg);
+	pool->conns = ktd_calloc(cfg->size, sizeof(*pool->conns));
+	pool->nfree = cfg->size;
+	pool->backoff_ms = POOL_BACKOFF_MIN_MS;
+	return pool;
+}
+
+void db_pool_destroy(struct db_pool **poolp)
+{
+	struct db_pool *pool = *poolp;
+	unsigned i;
+
+	if (!pool)
+		return;
+	for (i = 0; i < pool->cfg.size; i++) {
+		ktd_assert(!pool->conns[i].in_use);
+		if (pool->conns[i].pg)
+			PQfinish(pool->conns[i].pg);
+	}
+	free(pool->conns);
+	free(pool->conninfo);
+	free(pool->password_file);
+	free(pool->application_name);
+	pthread_cond_destroy(&pool->cv);
+	pthread_mutex_destroy(&pool->mu);
+	free(pool);
+	*poolp = NULL;
+}
+
+/* Reads the password file: the first line, without its newline. */
+static int read_password(const char *path, char *out, size_t outsz,
+			 struct ktd_error *err)
+{
+	FILE *fp = fopen(path, "r");
+	size_t len;
+
+	if (!fp)
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+				     "cannot open password_file %s: %s", path,
+				     strerror(errno));
+	if (!fgets(out, (int)outsz, fp))
+		out[0] = '\0';
+	fclose(fp);
+	len = strcspn(out, "\r\n");
+	out[len] = '\0';
+	return 0;
+}
+
+PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err)
+{
+	char password[PASSWORD_MAX] = "";
+	char timeout[32], options[64];
+	const char *keys[8], *vals[8];
+	PGconn *pg;
+	int n = 0;
+	uint64_t secs;
+
+	if (cfg->password_file && cfg->password_file[0] != '\0' &&
+	    read_password(cfg->password_file, password, sizeof(password),
+			  err) < 0)
+		return NULL;
+	/* libpq's connect_timeout is in whole seconds; 1 is raised to 2 by
+	 * libpq itself. */
+	secs = cfg->connect_timeout_ms / 1000;
+	snprintf(timeout, sizeof(timeout), "%llu",
+		 (unsigned long long)(secs < 2 ? 2 : secs));
+	snprintf(options, sizeof(options), "-c statement_timeout=%llu",
+		 (unsigned long long)cfg->statement_timeout_ms);
+
+	/* Ours first: later entries, including everything expanded from
+	 * conninfo, override them. */
+	keys[n] = "application_name";
+	vals[n++] = cfg->application_name ? cfg->application_name
+					  : "kontaktd";
+	keys[n] = "connect_timeout";
+	vals[n++] = timeout;
+	keys[n] = "client_encoding";
+	vals[n++] = "UTF8";
+	if (cfg->statement_timeout_ms > 0) {
+		keys[n] = "options";
+		vals[n++] = options;
+	}
+	if (password[0] != '\0') {
+		keys[n] = "password";
+		vals[n++] = password;
+	}
+	keys[n] = "dbname";
+	vals[n++] = cfg->conninfo;
+	keys[n] = NULL;
+	vals[n] = NULL;
+
+	pg = PQconnectdbParams(keys, vals, 1);
+	explicit_bzero(password, sizeof(password));
+	if (!pg) {
+		ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+			      "database connection: out of memory");
+		return NULL;
+	}
+	if (PQstatus(pg) != CONNECTION_OK) {
+		char msg[KTD_ERROR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
+		msg[strcspn(msg, "\n")] = '\0';
+		ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+			      "cannot connect to the database: %s", msg);
+		PQfinish(pg);
+		return NULL;
+	}
+	return pg;
+}
+
+PGconn *db_conn_pg(struct db_conn *conn)
+{
+	return conn->pg;
+}
+
+/* True when an idle connection still works as far as can be told without
+ * a round trip: a server that shut down has sent an error and closed the
+ * socket, which then polls readable. */
+static bool conn_alive(PGconn *pg)
+{
+	struct pollfd pfd;
+	PGnotify *note;
+
+	if (!pg || PQstatus(pg) != CONNECTION_OK)
+		return false;
+	pfd.fd = PQsocket(pg);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0)
+		return false;
+	if (poll(&pfd, 1, 0) <= 0)
+		return true;
+	if (!PQconsumeInput(pg))
+		return false;
+	while ((note = PQnotifies(pg)))
+		PQfreemem(note);
+	return PQstatus(pg) == CONNECTION_OK;
+}
+
+static void pool_put(struct db_pool *pool, struct db_conn *conn)
+{
+	pthread_mutex_lock(&pool->mu);
+	conn->in_use = false;
+	pool->nfree++;
+	pthread_cond_signal(&pool->cv);
+	pthread_mutex_unlock(&pool->mu);
+}
+
+/* Makes conn's connection anew, unless the backoff gate is closed. */
+static int pool_reconnect(struct db_pool *pool, struct db_conn *conn,
+			  struct ktd_error *err)
+{
+	uint64_t now = ktd_time_mono_ms();
+	bool was_down;
+	PGconn *pg;
+
+	pthread_mutex_lock(&pool->mu);
+	if (pool->down && now < pool->next_connect_ms) {
+		pthread_mutex_unlock(&pool->mu);
+		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+				     "the database is unavailable (next "
+				     "connection attempt in %llu ms)",
+				     (unsigned long long)(pool->next_connect_ms -
+							  now));
+	}
+	/* Others wait for this attempt's outcome rather than joining it. */
+	pool->next_connect_ms = now + pool->backoff_ms;
+	pthread_mutex_unlock(&pool->mu);
+
+	if (conn->pg) {
+		PQfinish(conn->pg);
+		conn->pg = NULL;
+	}
+	pg = db_connect(&pool->cfg, err);
+
+	pthread_mutex_lock(&pool->mu);
+	was_down = pool->down;
+	if (!pg) {
+		if (!was_down)
+			ktd_log_error("event=db_down msg=\"%s\"",
+				      err ? err->msg : "");
+		pool->down = true;
+		pool->next_connect_ms = ktd_time_mono_ms() + pool->backoff_ms;
+		pool->backoff_ms *= 2;
+		if (pool->backoff_ms > POOL_BACKOFF_MAX_MS)
+			pool->backoff_ms = POOL_BACKOFF_MAX_MS;
+	} else {
+		pool->down = false;
+		pool->backoff_ms = POOL_BACKOFF_MIN_MS;
+		pool->next_connect_ms = 0;
+	}
+	pthread_mutex_unlock(&pool->mu);
+	if (!pg)
+		return -1;
+	if (was_down)
+		ktd_log_info("event=db_up msg=\"database connection restored\"");
+	conn->pg = pg;
+	return 0;
+}
+
+int db_pool_acquire(struct db_pool *pool, struct db_conn **conn_r,
+		    struct ktd_error *err)
+{
+	struct db_conn *conn = NULL;
+	struct timespec deadline;
+	unsigned i;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)(pool->cfg.acquire_timeout_ms / 1000);
+	deadline.tv_nsec += (long)(pool->cfg.acquire_timeout_ms % 1000) *
+			    1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&pool->mu);
+	while (pool->nfree == 0 && rc == 0)
+		rc = pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline);
+	if (pool->nfree == 0) {
+		pthread_mutex_unlock(&pool->mu);
+		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+				     "no database connection free within %llu "
+				     "ms",
+				     (unsigned long long)
+					     pool->cfg.acquire_timeout_ms);
+	}
+	/* Prefer a connection that is already open. */
+	for (i = 0; i < pool->cfg.size; i++) {
+		if (pool->conns[i].in_use)
+			continue;
+		if (!conn || (!conn->pg && pool->conns[i].pg))
+			conn = &pool->conns[i];
+	}
+	ktd_assert(conn != NULL); /* nfree > 0 */
+	conn->in_use = true;
+	pool->nfree--;
+	pthread_mutex_unlock(&pool->mu);
+
+	if (!conn_alive(conn->pg) && pool_reconnect(pool, conn, err) < 0) {
+		pool_put(pool, conn);
+		return -1;
+	}
+	*conn_r = conn;
+	return 0;
+}
+
+void db_pool_release(struct db_pool *pool, struct db_conn **connp)
+{
+	struct db_conn *conn = *connp;
+
+	if (!conn)
+		return;
+	*connp = NULL;
+	if (conn->pg && PQstatus(conn->pg) == CONNECTION_OK &&
+	    PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
+		PGresult *res = PQexec(conn->pg, "ROLLBACK");
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			PQfinish(conn->pg);
+			conn->pg = NULL;
+		}
+		PQclear(res);
+	}
+	pool_put(pool, conn);
+}
+
+int db_query(PGconn *pg, const char *sql, int nparams,
+	     const char *const *params, PGresult **res_r,
+	     struct ktd_error *err)
+{
+	PGresult *res;
+	ExecStatusType st;
+	const char *state;
+	char msg[KTD_ERROR_MSG_MAX];
+
+	if (res_r)
+		*res_r = NULL;
+	res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (res_r)
+			*res_r = res;
+		else
+			PQclear(res);
+		return 0;
+	}
+	snprintf(msg, sizeof(msg), "%s",
+		 res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+	msg[strcspn(msg, "\n")] = '\0';
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (PQstatus(pg) != CONNECTION_OK)
+		ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+			      "database connection lost: %s", msg);
+	else if (state && (strcmp(state, "23505") == 0 ||
+			   strcmp(state, "40001") == 0 ||
+			   strcmp(state, "40P01") == 0))
+		ktd_error_set(err, KTD_ERR_CONFLICT, "%s", msg);
+	else if (state && strcmp(state, "57014") == 0)
+		ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+			      "database statement timed out: %s", msg);
+	else
+		ktd_error_set(err, KTD_ERR_INTERNAL, "database error: %s", msg);
+	if (err && state)
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+	PQclear(res);
+	return -1;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* A fixed-size pool of PostgreSQL connections shared by the HTTP worker
+ * threads. Connections are made lazily and remade after the server restarts,
+ * with a backoff so that a down server is not hammered: while it is down,
+ * requests fail fast with KTD_ERR_UNAVAILABLE (HTTP 503). Thread-safe. */
+#ifndef KTD_DB_POOL_H
+#define KTD_DB_POOL_H
+
+#include "db/db_common.h"
+
+struct db_pool;
+struct db_conn;
+
+struct db_pool_config {
+	const char *conninfo;      /* libpq conninfo string or URI */
+	const char *password_file; /* NULL or "": none */
+	const char *application_name;
+	unsigned size;
+	uint64_t acquire_timeout_ms;
+	uint64_t connect_timeout_ms;
+	uint64_t statement_timeout_ms; /* 0: the server's default */
+};
+
+/* Creates a pool (copies cfg; makes no connection yet). Caller destroys. */
+struct db_pool *db_pool_create(const struct db_pool_config *cfg);
+/* Closes every connection; all must have been released. */
+void db_pool_destroy(struct db_pool **pool);
+
+/* Borrows a healthy connection, waiting up to acquire_timeout for a free
+ * one. Returns 0, or -1 with KTD_ERR_UNAVAILABLE when none can be had.
+ * The connection must go back with db_pool_release on the same thread. */
+int db_pool_acquire(struct db_pool *pool, struct db_conn **conn_r,
+		    struct ktd_error *err) KTD_ATTR_NODISCARD;
+/* Gives the connection back (rolling back an open transaction); sets
+ * *conn to NULL. Accepts NULL. */
+void db_pool_release(struct db_pool *pool, struct db_conn **conn);
+
+/* Opens one connection outside the pool, for kontaktctl and migrations.
+ * Returns a PGconn (caller PQfinish-es it) or NULL with err filled. */
+PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err);
+
+PGconn *db_conn_pg(struct db_conn *conn);
+
+/* Runs one parameterised statement. On success returns 0 and, when res_r
+ * is not NULL, the result (caller PQclear-s it). On failure returns -1 with
+ * err: KTD_ERR_UNAVAILABLE when the connection is lost, KTD_ERR_CONFLICT
+ * for unique/serialisation failures, KTD_ERR_INTERNAL otherwise; the
+ * SQLSTATE is copied into err->sqlstate. */
+int db_query(PGconn *pg, const char *sql, int nparams,
+	     const char *const *params, PGresult **res_r,
+	     struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+#endif
