@@ -105,7 +105,8 @@ struct parse_state {
 	FILE *fp;
 	struct ktd_settings *s;
 	unsigned line;         /* current line, counted by the reader */
-	bool seen[KTD_N_ELEMENTS(setting_defs)];
+	/* The line each key was set on, 0 when not set. */
+	unsigned set_line[KTD_N_ELEMENTS(setting_defs)];
 	bool failed;
 	struct ktd_error *err;
 };
@@ -243,10 +244,10 @@ static int settings_ini_handler(void *user, const char *section, const char *nam
 		if (strcmp(d->section, section) != 0 ||
 		    strcmp(d->name, name) != 0)
 			continue;
-		if (st->seen[i])
+		if (st->set_line[i])
 			return parse_fail(st, "[%s] %s is set twice", section,
 					  name);
-		st->seen[i] = true;
+		st->set_line[i] = st->line;
 		if (setting_apply(st->s, d, value, why, sizeof(why)) < 0)
 			return parse_fail(st, "[%s] %s: bad value: %s",
 					  section, name, why);
@@ -277,6 +278,13 @@ static char *settings_ini_reader(char *str, int num, void *stream)
 	p = str;
 	while (isspace((unsigned char)*p))
 		p++;
+	/* inih takes an indented line for the continuation of the value
+	 * above it, so "  threads = 4" below "port = 8080" would be reported
+	 * as port set twice. Here an indented line is an ordinary line. */
+	if (p != str) {
+		memmove(str, p, strlen(p) + 1);
+		p = str;
+	}
 	if (*p != '[')
 		return str;
 	end = strchr(p, ']');
@@ -337,28 +345,41 @@ KTD_STATIC bool conninfo_has_password(const char *ci)
 	return colon != NULL;
 }
 
-/* Checks between keys, after the whole file is read. */
-static int settings_validate(const struct ktd_settings *s,
-			     struct ktd_error *err)
+/* Points st->line at the line that set the key (0 if none did). */
+static void parse_goto_key(struct parse_state *st, const char *section,
+			   const char *name)
 {
+	size_t i;
+
+	st->line = 0;
+	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
+		if (strcmp(setting_defs[i].section, section) == 0 &&
+		    strcmp(setting_defs[i].name, name) == 0)
+			st->line = st->set_line[i];
+	}
+}
+
+/* Checks between keys, after the whole file is read. An error names the
+ * line of the key at fault, like any other. Defaults pass these checks,
+ * so the key was always set in the file. */
+static void settings_validate(struct parse_state *st)
+{
+	const struct ktd_settings *s = st->s;
 	bool cert = s->tls_cert[0] != '\0', key = s->tls_key[0] != '\0';
 
-	if (cert != key)
-		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "%s: [server] tls_cert and tls_key must "
-				     "be set together",
-				     s->path);
-	if (s->conninfo[0] == '\0')
-		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "%s: [database] conninfo is empty",
-				     s->path);
-	if (conninfo_has_password(s->conninfo))
-		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "%s: [database] conninfo must not "
-				     "contain a password: put it in the file "
-				     "named by password_file",
-				     s->path);
-	return 0;
+	if (cert != key) {
+		parse_goto_key(st, "server", cert ? "tls_cert" : "tls_key");
+		parse_fail(st, "[server] tls_cert and tls_key must be set "
+			       "together");
+	} else if (s->conninfo[0] == '\0') {
+		parse_goto_key(st, "database", "conninfo");
+		parse_fail(st, "[database] conninfo is empty");
+	} else if (conninfo_has_password(s->conninfo)) {
+		parse_goto_key(st, "database", "conninfo");
+		parse_fail(st, "[database] conninfo must not contain a "
+			       "password: put it in the file named by "
+			       "password_file");
+	}
 }
 
 int ktd_settings_load(const char *path, struct ktd_settings **settings_r,
@@ -395,8 +416,8 @@ int ktd_settings_load(const char *path, struct ktd_settings **settings_r,
 			      path, r);
 		st.failed = true;
 	}
-	if (!st.failed && settings_validate(st.s, err) < 0)
-		st.failed = true;
+	if (!st.failed)
+		settings_validate(&st);
 	if (st.failed) {
 		ktd_settings_destroy(&st.s);
 		return -1;

@@ -79,6 +79,26 @@ static int split_path(char *path, char **segs, unsigned max)
 	return (int)n;
 }
 
+/* True when rt has this method and these segments, a parameter matching
+ * any parameter: "/cases/{id}" and "/cases/{key}/" are the same route, and
+ * the second could never be reached. */
+static bool route_same(const struct route *rt, const char *method,
+		       char **segs, unsigned n)
+{
+	unsigned k;
+
+	if (strcmp(rt->method, method) != 0 || rt->nsegs != n)
+		return false;
+	for (k = 0; k < n; k++) {
+		if (seg_is_param(rt->segs[k]) != seg_is_param(segs[k]))
+			return false;
+		if (!seg_is_param(segs[k]) &&
+		    strcmp(rt->segs[k], segs[k]) != 0)
+			return false;
+	}
+	return true;
+}
+
 int ktd_router_add(struct ktd_router *r, const char *method,
 		   const char *pattern, ktd_route_fn *fn, void *ctx,
 		   struct ktd_error *err)
@@ -116,12 +136,12 @@ int ktd_router_add(struct ktd_router *r, const char *method,
 		}
 	}
 	for (i = 0; i < r->n; i++) {
-		if (strcmp(r->routes[i].method, method) == 0 &&
-		    strcmp(r->routes[i].pattern, pattern) == 0) {
+		if (route_same(&r->routes[i], method, segs, (unsigned)n)) {
+			ktd_error_set(err, KTD_ERR_INTERNAL,
+				      "route %s %s added twice (as %s)", method,
+				      pattern, r->routes[i].pattern);
 			free(copy);
-			return ktd_error_set(err, KTD_ERR_INTERNAL,
-					     "route %s %s added twice", method,
-					     pattern);
+			return -1;
 		}
 	}
 	if (r->n == r->cap) {

@@ -7,19 +7,25 @@
 #include <string.h>
 
 #include "error.h"
+#include "str.h"
 
 int ktd_error_set(struct ktd_error *err, enum ktd_err_code code,
 		  const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	if (!err)
 		return -1;
 	err->code = code;
 	err->sqlstate[0] = '\0';
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	/* A cut message must stay valid UTF-8: it may become the message
+	 * of a JSON error body. */
+	if (n >= (int)sizeof(err->msg))
+		err->msg[ktd_utf8_cut(err->msg, sizeof(err->msg) - 1)] = '\0';
 	return -1;
 }
 
@@ -28,6 +34,7 @@ void ktd_error_prefix(struct ktd_error *err, const char *fmt, ...)
 	char prefix[KTD_ERROR_MSG_MAX];
 	char old[KTD_ERROR_MSG_MAX];
 	va_list ap;
+	int n;
 
 	if (!err)
 		return;
@@ -35,9 +42,13 @@ void ktd_error_prefix(struct ktd_error *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
-	/* A message that no longer fits is cut; that is acceptable. */
-	if (snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old) < 0)
+	/* A message that no longer fits is cut (on a UTF-8 character
+	 * boundary); that is acceptable. */
+	n = snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	if (n < 0)
 		err->msg[0] = '\0';
+	else if (n >= (int)sizeof(err->msg))
+		err->msg[ktd_utf8_cut(err->msg, sizeof(err->msg) - 1)] = '\0';
 }
 
 void ktd_error_clear(struct ktd_error *err)

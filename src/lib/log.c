@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "str.h"
 
 static _Atomic int log_level = KTD_LOG_INFO;
 static ktd_log_sink_fn *_Atomic log_sink;
@@ -180,6 +181,10 @@ const char *ktd_log_quote(const char *s, char *out, size_t outsz)
 		}
 		/* Leave room for "...", the closing quote and the NUL. */
 		if (o + elen + 5 > outsz) {
+			/* Never cut inside a UTF-8 character: quoted values
+			 * also end up in JSON error bodies, which must be
+			 * valid UTF-8. */
+			o = 1 + ktd_utf8_cut(out + 1, o - 1);
 			memcpy(out + o, "...", 3);
 			o += 3;
 			break;
@@ -219,7 +224,17 @@ static void log_emit(enum ktd_log_level level, const char *fmt, va_list ap,
 			len += (size_t)n;
 	}
 	if (len >= KTD_LOG_LINE_MAX) {
+		size_t k;
+
 		len = KTD_LOG_LINE_MAX - 1;
+		/* The masking below cannot recognise a CPR number that the
+		 * cut leaves half shown, so hide the digits of whatever
+		 * number the cut falls in. */
+		for (k = len - 3; k > 0 && (is_digit(line[k - 1]) ||
+					    line[k - 1] == '-'); k--) {
+			if (is_digit(line[k - 1]))
+				line[k - 1] = 'X';
+		}
 		memcpy(line + len - 3, "...", 3);
 	}
 	line[len] = '\0';

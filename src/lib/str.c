@@ -183,6 +183,22 @@ bool ktd_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+size_t ktd_utf8_cut(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k = len, cont = 0, need;
+
+	/* Step back over the continuation bytes to the lead byte. */
+	while (k > 0 && cont < 3 && (p[k - 1] & 0xc0) == 0x80) {
+		k--;
+		cont++;
+	}
+	if (k == 0 || p[k - 1] < 0xc0)
+		return len;
+	need = p[k - 1] >= 0xf0 ? 3 : p[k - 1] >= 0xe0 ? 2 : 1;
+	return cont < need ? k - 1 : len;
+}
+
 bool ktd_str_has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;

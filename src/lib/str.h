@@ -28,6 +28,11 @@ int ktd_parse_duration_ms(const char *s, uint64_t *v_r) KTD_ATTR_NODISCARD;
 /* True when s (len bytes) is well-formed UTF-8 without NUL bytes. */
 bool ktd_utf8_valid(const char *s, size_t len);
 
+/* The length of s[0..len) without a multi-byte UTF-8 sequence left
+ * incomplete at its end, for cutting text at a byte limit without leaving
+ * half a character. */
+size_t ktd_utf8_cut(const char *s, size_t len);
+
 bool ktd_str_has_prefix(const char *s, const char *prefix);
 bool ktd_str_has_suffix(const char *s, const char *suffix);
 

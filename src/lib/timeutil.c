@@ -2,6 +2,7 @@
 /* Clocks and HTTP dates. */
 #include "lib_common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,7 +52,8 @@ void ktd_time_http_date(time_t t, char *out, size_t outsz)
 int ktd_time_parse_http_date(const char *s, time_t *t_r)
 {
 	char wday[4], mon[4], gmt[4];
-	struct tm tm;
+	struct tm tm, want;
+	time_t t;
 	int n = 0;
 	size_t i;
 
@@ -69,6 +71,18 @@ int ktd_time_parse_http_date(const char *s, time_t *t_r)
 		return -1;
 	tm.tm_mon = (int)i;
 	tm.tm_year -= 1900;
-	*t_r = timegm(&tm);
-	return *t_r == (time_t)-1 ? -1 : 0;
+	want = tm;
+	errno = 0;
+	t = timegm(&tm);
+	if (t == (time_t)-1 && errno != 0)
+		return -1;
+	/* timegm() normalises fields out of range ("31 Feb" becomes 3 Mar,
+	 * hour 25 the next day): a date that does not come back as written
+	 * was not a date. */
+	if (tm.tm_year != want.tm_year || tm.tm_mon != want.tm_mon ||
+	    tm.tm_mday != want.tm_mday || tm.tm_hour != want.tm_hour ||
+	    tm.tm_min != want.tm_min || tm.tm_sec != want.tm_sec)
+		return -1;
+	*t_r = t;
+	return 0;
 }
