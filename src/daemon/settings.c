@@ -331,8 +331,20 @@ KTD_STATIC bool conninfo_has_password(const char *ci)
 	const char *auth, *at, *colon;
 	size_t authlen;
 
-	if (strstr(ci, "password"))
-		return true;
+	const char *p;
+
+	/* The keyword "password" in "key = value" form or in a URI's query
+	 * string; not the word inside a value such as dbname=password_db. */
+	for (p = strstr(ci, "password"); p; p = strstr(p + 1, "password")) {
+		const char *q = p + strlen("password");
+
+		if (p != ci && !strchr(" \t?&", p[-1]))
+			continue;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '=')
+			return true;
+	}
 	auth = strstr(ci, "://");
 	if (!auth)
 		return false;

@@ -23,7 +23,8 @@ int ktd_json_parse_object(const char *body, size_t len, json_t **root_r,
 char *ktd_json_dump(const json_t *j, size_t *len_r);
 
 /* Refuses any key of obj not in allowed (a NULL-terminated list) with
- * KTD_ERR_UNPROCESSABLE "unknown field 'x'". */
+ * KTD_ERR_UNPROCESSABLE "unknown field x"; a name with spaces, quotes or
+ * control characters is shown quoted and escaped, a long one cut. */
 int ktd_json_check_fields(json_t *obj, const char *const *allowed,
 			  struct ktd_error *err) KTD_ATTR_NODISCARD;
 

@@ -516,6 +516,9 @@ static const struct password_case password_cases[] = {
 	{"host=x dbname=y", false},
 	{"host=x user=u dbname=y passfile=/etc/pgpass", false},
 	{"dbname=kontaktd", false},
+	{"dbname=password_reset user=passwords", false},
+	{"host=x\tpassword=y", true},
+	{"postgresql://h/db?sslmode=require&password=x", true},
 	{"", false},
 };
 
