@@ -42,6 +42,7 @@ static void api_readyz(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	struct db_migrate_status st;
 	struct db_conn *conn = NULL;
 	struct ktd_error err;
+	char quoted[2 * KTD_ERROR_MSG_MAX + 8];
 	json_t *body;
 
 	ktd_error_clear(&err);
@@ -49,8 +50,8 @@ static void api_readyz(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	    db_migrate_status(db_conn_pg(conn), api->migrations, &st, &err) <
 		    0) {
 		db_pool_release(api->pool, &conn);
-		ktd_log_warnx("event=not_ready reason=database msg=\"%s\"",
-			      err.msg);
+		ktd_log_warnx("event=not_ready reason=database msg=%s",
+			      ktd_log_quote(err.msg, quoted, sizeof(quoted)));
 		body = json_pack("{s:{s:s, s:s}, s:s, s:s}", "error", "code",
 				 "not_ready", "message",
 				 "the database is unreachable", "status",

@@ -53,6 +53,21 @@ static void notify(const char *state)
 #endif
 }
 
+/* Room for a message of KTD_ERROR_MSG_MAX as a quoted log value. */
+#define QUOTED_MAX (2 * KTD_ERROR_MSG_MAX + 8)
+
+/* Logs "event=<event> msg=<msg>" at FATAL and exits with code. The message
+ * is quoted and escaped, as it often carries quotes of its own (libpq's
+ * 'connection to server at "127.0.0.1" ...'). */
+KTD_ATTR_NORETURN static void fail(enum ktd_exit code, const char *event,
+				   const char *msg)
+{
+	char quoted[QUOTED_MAX];
+
+	ktd_fatal(code, "event=%s msg=%s", event,
+		  ktd_log_quote(msg, quoted, sizeof(quoted)));
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -172,47 +187,49 @@ static void startup_schema(struct app *app)
 	struct db_pool_config cfg;
 	struct db_migrate_status st;
 	struct ktd_error err;
+	char msg[sizeof(st.detail) + 100];
 	size_t applied;
 	PGconn *pg;
 
 	ktd_settings_pool_config(app->settings, &cfg);
 	pg = db_connect(&cfg, &err);
 	if (!pg)
-		ktd_fatal(KTD_EXIT_FAILURE, "event=startup msg=\"%s\"", err.msg);
+		fail(KTD_EXIT_FAILURE, "startup", err.msg);
 	if (db_migrate_status(pg, app->migrations, &st, &err) < 0) {
 		PQfinish(pg);
-		ktd_fatal(KTD_EXIT_FAILURE, "event=startup msg=\"%s\"", err.msg);
+		fail(KTD_EXIT_FAILURE, "startup", err.msg);
 	}
 	if (st.state == DB_MIGRATE_PENDING && app->settings->auto_migrate) {
 		if (db_migrate_apply(pg, app->migrations, &applied, &err) < 0) {
 			PQfinish(pg);
-			ktd_fatal(KTD_EXIT_FAILURE,
-				  "event=migrate_failed msg=\"%s\"", err.msg);
+			fail(KTD_EXIT_FAILURE, "migrate_failed", err.msg);
 		}
 		ktd_log_info("event=migrated applied=%zu", applied);
 		st.state = DB_MIGRATE_CURRENT;
 	}
 	PQfinish(pg);
-	if (st.state == DB_MIGRATE_PENDING)
-		ktd_fatal(KTD_EXIT_FAILURE,
-			  "event=schema_not_current msg=\"%s; run 'kontaktctl "
-			  "migrate' or set [database] auto_migrate = true\"",
-			  st.detail);
+	if (st.state == DB_MIGRATE_PENDING) {
+		snprintf(msg, sizeof(msg),
+			 "%s; run 'kontaktctl migrate' or set [database] "
+			 "auto_migrate = true",
+			 st.detail);
+		fail(KTD_EXIT_FAILURE, "schema_not_current", msg);
+	}
 	if (st.state != DB_MIGRATE_CURRENT)
-		ktd_fatal(KTD_EXIT_FAILURE,
-			  "event=schema_mismatch msg=\"%s\"", st.detail);
+		fail(KTD_EXIT_FAILURE, "schema_mismatch", st.detail);
 }
 
 static void reload(struct app *app)
 {
 	struct ktd_settings *fresh = NULL;
 	struct ktd_error err;
+	char quoted[QUOTED_MAX];
 
 	notify("RELOADING=1");
 	if (ktd_settings_load(app->settings->path, &fresh, &err) < 0) {
-		ktd_log_error("event=config_reload_failed msg=\"%s\" "
+		ktd_log_error("event=config_reload_failed msg=%s "
 			      "action=\"keeping the running configuration\"",
-			      err.msg);
+			      ktd_log_quote(err.msg, quoted, sizeof(quoted)));
 		notify("READY=1");
 		return;
 	}
@@ -248,8 +265,9 @@ static int main_loop(struct app *app)
 }
 
 /* Stops accepting, lets requests in flight finish within
- * shutdown_timeout; a second SIGTERM/SIGINT or a SIGQUIT cuts it short. */
-static void drain(struct app *app, int first_sig)
+ * shutdown_timeout; a second SIGTERM/SIGINT or a SIGQUIT cuts it short.
+ * Returns true when no request is left in flight. */
+static bool drain(struct app *app, int first_sig)
 {
 	uint64_t deadline = ktd_time_mono_ms() +
 			    app->settings->shutdown_timeout_ms;
@@ -257,8 +275,12 @@ static void drain(struct app *app, int first_sig)
 
 	notify("STOPPING=1");
 	ktd_http_server_quiesce(app->http);
-	if (first_sig == SIGQUIT)
-		return;
+	if (first_sig == SIGQUIT) {
+		left = ktd_http_server_in_flight(app->http);
+		ktd_log_warnx("event=stop_now signal=%s in_flight=%u",
+			      strsignal(first_sig), left);
+		return left == 0;
+	}
 	ktd_log_info("event=stopping signal=%s in_flight=%u timeout_ms=%llu",
 		     strsignal(first_sig), ktd_http_server_in_flight(app->http),
 		     (unsigned long long)app->settings->shutdown_timeout_ms);
@@ -271,7 +293,7 @@ static void drain(struct app *app, int first_sig)
 			ktd_log_warnx("event=shutdown_timeout in_flight=%u "
 				      "msg=\"closing requests still running\"",
 				      left);
-			return;
+			return false;
 		}
 		if (poll(&pfd, 1, 20) > 0) {
 			while ((sig = ktd_signals_next()) != 0) {
@@ -280,10 +302,11 @@ static void drain(struct app *app, int first_sig)
 				ktd_log_warnx("event=stop_now signal=%s "
 					      "in_flight=%u",
 					      strsignal(sig), left);
-				return;
+				return false;
 			}
 		}
 	}
+	return true;
 }
 
 static void app_start(struct app *app)
@@ -295,22 +318,18 @@ static void app_start(struct app *app)
 
 	if (db_migrations_load(app->settings->sql_dir, &app->migrations, &err) <
 	    0)
-		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"%s\"",
-			  err.msg);
+		fail(KTD_EXIT_CONFIG, "config_error", err.msg);
 	app->www = ktd_static_create(app->settings->www_root, &err);
 	if (!app->www)
-		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"%s\"",
-			  err.msg);
+		fail(KTD_EXIT_CONFIG, "config_error", err.msg);
 	if (app->settings->tls_cert[0] &&
 	    (slurp(app->settings->tls_cert, &app->tls_cert, &err) < 0 ||
 	     slurp(app->settings->tls_key, &app->tls_key, &err) < 0))
-		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"%s\"",
-			  err.msg);
+		fail(KTD_EXIT_CONFIG, "config_error", err.msg);
 	app->listen_fd = ktd_http_listen(app->settings->listen,
 					 app->settings->port, &err);
 	if (app->listen_fd < 0)
-		ktd_fatal(KTD_EXIT_FAILURE, "event=listen_failed msg=\"%s\"",
-			  err.msg);
+		fail(KTD_EXIT_FAILURE, "listen_failed", err.msg);
 	drop_privileges(app->settings);
 
 	startup_schema(app);
@@ -335,8 +354,7 @@ static void app_start(struct app *app)
 	app->http = ktd_http_server_start(&hc, app->router, ktd_static_serve,
 					  app->www, &err);
 	if (!app->http)
-		ktd_fatal(KTD_EXIT_FAILURE, "event=http_start_failed msg=\"%s\"",
-			  err.msg);
+		fail(KTD_EXIT_FAILURE, "http_start_failed", err.msg);
 	app->listen_fd = -1; /* the server owns it now */
 	ktd_log_info("event=started version=%s listen=%s port=%u tls=%s "
 		     "threads=%u pool_size=%u schema_version=%u "
@@ -414,8 +432,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "kontaktd: %s\n", err.msg);
 			return 1;
 		}
-		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"%s\"",
-			  err.msg);
+		fail(KTD_EXIT_CONFIG, "config_error", err.msg);
 	}
 	if (check_only) {
 		if (check_files(app.settings, &app.migrations, &err) < 0) {
@@ -429,11 +446,21 @@ int main(int argc, char **argv)
 	}
 	ktd_log_set_level(app.settings->log_level);
 	if (ktd_signals_init(&err) < 0)
-		ktd_fatal(KTD_EXIT_FAILURE, "event=signals msg=\"%s\"", err.msg);
+		fail(KTD_EXIT_FAILURE, "signals", err.msg);
 
 	app_start(&app);
 	sig = main_loop(&app);
-	drain(&app, sig);
+	if (!drain(&app, sig)) {
+		/* A request still running holds its worker thread (in a query
+		 * that waits for a lock, say), and stopping the HTTP server
+		 * would wait for that thread, as would the pool for its
+		 * connection. Leave them to the exit, which closes their
+		 * sockets. */
+		ktd_log_info("event=stopped in_flight=%u",
+			     ktd_http_server_in_flight(app.http));
+		fflush(stderr);
+		_exit(KTD_EXIT_OK);
+	}
 	app_stop(&app);
 	ktd_signals_deinit();
 	ktd_log_info("event=stopped");

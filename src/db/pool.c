@@ -110,6 +110,25 @@ static int read_password(const char *path, char *out, size_t outsz,
 	return 0;
 }
 
+/* Messages the server sends outside a query (a NOTICE, or the FATAL of a
+ * server shutting down) go to the log as one line each, instead of libpq's
+ * default: a bare line on stderr. */
+static void log_notice(void *arg, const char *message)
+{
+	char msg[KTD_ERROR_MSG_MAX], quoted[2 * KTD_ERROR_MSG_MAX + 8];
+	enum ktd_log_level level = KTD_LOG_WARNING;
+
+	snprintf(msg, sizeof(msg), "%s", message);
+	msg[strcspn(msg, "\n")] = '\0';
+	if (strncmp(msg, "NOTICE:", 7) == 0 || strncmp(msg, "INFO:", 5) == 0 ||
+	    strncmp(msg, "LOG:", 4) == 0)
+		level = KTD_LOG_INFO;
+	else if (strncmp(msg, "DEBUG", 5) == 0)
+		level = KTD_LOG_DEBUG;
+	ktd_log(level, "event=db_notice msg=%s",
+		ktd_log_quote(msg, quoted, sizeof(quoted)));
+}
+
 PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err)
 {
 	char password[PASSWORD_MAX] = "";
@@ -170,6 +189,7 @@ PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err)
 		PQfinish(pg);
 		return NULL;
 	}
+	PQsetNoticeProcessor(pg, log_notice, NULL);
 	return pg;
 }
 
@@ -241,9 +261,13 @@ static int pool_reconnect(struct db_pool *pool, struct db_conn *conn,
 	pthread_mutex_lock(&pool->mu);
 	was_down = pool->down;
 	if (!pg) {
-		if (!was_down)
-			ktd_log_error("event=db_down msg=\"%s\"",
-				      err ? err->msg : "");
+		if (!was_down) {
+			char quoted[2 * KTD_ERROR_MSG_MAX + 8];
+
+			ktd_log_error("event=db_down msg=%s",
+				      ktd_log_quote(err ? err->msg : "", quoted,
+						    sizeof(quoted)));
+		}
 		pool->down = true;
 		pool->next_connect_ms = ktd_time_mono_ms() + pool->backoff_ms;
 		pool->backoff_ms *= 2;

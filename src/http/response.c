@@ -53,11 +53,30 @@ void ktd_http_resp_set_body(struct ktd_http_resp *resp, unsigned status,
 		    sizeof(resp->content_type));
 }
 
+/* The body sent when a JSON body cannot be built. */
+static const char json_fallback[] =
+	"{\"error\":{\"code\":\"internal\",\"message\":\"internal error; "
+	"the details are in the server log\"}}";
+
 void ktd_http_resp_json(struct ktd_http_resp *resp, unsigned status,
 			json_t *j)
 {
 	size_t len;
-	char *text = ktd_json_dump(j, &len);
+	char *text;
+
+	if (!j) {
+		/* json_pack failed: a value was not UTF-8, say. Not a reason
+		 * to take the process down. */
+		ktd_log_error("event=internal_error msg=\"JSON body could not "
+			      "be built\" status=%u",
+			      status);
+		ktd_http_resp_set_body(resp, 500,
+				       "application/json; charset=utf-8",
+				       json_fallback, sizeof(json_fallback) - 1);
+		resp->error_code = "internal";
+		return;
+	}
+	text = ktd_json_dump(j, &len);
 
 	json_decref(j);
 	ktd_free(&resp->body);
@@ -77,6 +96,16 @@ void ktd_http_resp_error(struct ktd_http_resp *resp, unsigned status,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages may quote the request (its method, say), which need not
+	 * be UTF-8; JSON must be. */
+	if (!ktd_utf8_valid(msg, strlen(msg))) {
+		char *p;
+
+		for (p = msg; *p; p++) {
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		}
+	}
 	resp->error_code = code;
 	ktd_http_resp_json(resp, status,
 			   json_pack("{s:{s:s, s:s}}", "error", "code", code,
@@ -121,9 +150,11 @@ void ktd_http_resp_from_error(struct ktd_http_resp *resp,
 {
 	unsigned status = ktd_http_status_for(err->code);
 	const char *code = ktd_error_code_name(err->code);
+	char quoted[2 * KTD_ERROR_MSG_MAX + 8];
 
 	if (status == 500) {
-		ktd_log_error("event=internal_error msg=\"%s\"", err->msg);
+		ktd_log_error("event=internal_error msg=%s",
+			      ktd_log_quote(err->msg, quoted, sizeof(quoted)));
 		ktd_http_resp_error(resp, 500, code,
 				    "internal error; the details are in the "
 				    "server log");
@@ -131,7 +162,8 @@ void ktd_http_resp_from_error(struct ktd_http_resp *resp,
 	}
 	if (status == 503) {
 		/* The cause (host, port, server text) is for the log only. */
-		ktd_log_warnx("event=unavailable msg=\"%s\"", err->msg);
+		ktd_log_warnx("event=unavailable msg=%s",
+			      ktd_log_quote(err->msg, quoted, sizeof(quoted)));
 		ktd_http_resp_error(resp, 503, code,
 				    "the service is temporarily unavailable "
 				    "(database); try again shortly");

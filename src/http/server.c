@@ -137,6 +137,40 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		      ktd_log_quote(msg, quoted, sizeof(quoted)));
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes "%HH" in the path and the query arguments as libmicrohttpd's
+ * default does, except "%00": a NUL would cut the string short, and
+ * "/app.css%00.html" would be routed, served and logged as "/app.css".
+ * It stays encoded, so that such a path matches nothing. */
+static size_t url_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	const char *r = s;
+	char *w = s;
+	int hi, lo;
+
+	while (*r) {
+		if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 &&
+		    (lo = hex_value(r[2])) >= 0 && (hi | lo) != 0) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static struct MHD_Response *build_response(struct ktd_http_server *srv,
 					   struct conn_req *cr)
 {
@@ -334,7 +368,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 {
 	struct ktd_http_server *srv = cls;
 	struct conn_req *cr = *con_cls;
-	char path[300];
+	char path[300], method[48];
 	uint64_t us;
 
 	if (!cr)
@@ -344,7 +378,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 	ktd_log(cr->resp.status >= 500 ? KTD_LOG_WARNING : KTD_LOG_INFO,
 		"event=http method=%s path=%s status=%u duration_ms=%llu.%03llu "
 		"peer=%s%s%s%s",
-		cr->method, ktd_log_quote(cr->path, path, sizeof(path)),
+		ktd_log_quote(cr->method, method, sizeof(method)),
+		ktd_log_quote(cr->path, path, sizeof(path)),
 		cr->responded ? cr->resp.status : 0,
 		(unsigned long long)(us / 1000),
 		(unsigned long long)(us % 1000), cr->peer,
@@ -402,6 +437,8 @@ ktd_http_server_start(const struct ktd_http_server_config *cfg,
 					    (intptr_t)cfg->max_header, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
 					    (intptr_t)request_completed, srv};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK,
+					    (intptr_t)url_unescape, NULL};
 	if (srv->tls) {
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT,
 						    0,

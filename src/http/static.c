@@ -117,8 +117,17 @@ static bool etag_listed(const char *header, const char *etag)
 	return false;
 }
 
-static void not_found(struct ktd_http_resp *resp)
+/* Answers 404; the reason goes to the debug log only, so that a client
+ * cannot tell a refused path from a missing file. */
+static void not_found(const struct ktd_http_req *req,
+		      struct ktd_http_resp *resp, const char *reason)
 {
+	char path[300];
+
+	if (ktd_log_enabled(KTD_LOG_DEBUG))
+		ktd_log_debug("event=static_not_found path=%s reason=\"%s\"",
+			      ktd_log_quote(req->path, path, sizeof(path)),
+			      reason);
 	ktd_http_resp_error(resp, 404, "not_found", "no such file");
 }
 
@@ -176,12 +185,12 @@ void ktd_static_serve(struct ktd_http_req *req, struct ktd_http_resp *resp,
 		return;
 	}
 	if (ktd_path_normalize(req->path, rel, sizeof(rel)) < 0) {
-		not_found(resp);
+		not_found(req, resp, "dot segment, hidden file or bad byte");
 		return;
 	}
 	fd = open_within(st, rel[0] ? rel : ".", &sb, name, sizeof(name));
 	if (fd < 0) {
-		not_found(resp);
+		not_found(req, resp, "no regular file inside www_root");
 		return;
 	}
 	snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
@@ -204,9 +213,16 @@ void ktd_static_serve(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	     sb.st_mtim.tv_sec <= since)) {
 		close(fd);
 		resp->status = 304;
-		return;
+	} else {
+		resp->status = 200;
+		resp->fd = fd;
+		resp->fd_size = (uint64_t)sb.st_size;
 	}
-	resp->status = 200;
-	resp->fd = fd;
-	resp->fd_size = (uint64_t)sb.st_size;
+	if (ktd_log_enabled(KTD_LOG_DEBUG)) {
+		char qname[300];
+
+		ktd_log_debug("event=static_file file=%s size=%llu status=%u",
+			      ktd_log_quote(name, qname, sizeof(qname)),
+			      (unsigned long long)sb.st_size, resp->status);
+	}
 }
