@@ -100,9 +100,11 @@ int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
 		{"GET", "/healthz", api_healthz},
 		{"GET", "/readyz", api_readyz},
 		{"GET", "/api/v1/openapi.json", api_openapi},
+		{"GET", "/metrics", ktd_api_metrics},
 	};
 	size_t i;
 
+	ktd_api_metrics_init();
 	for (i = 0; i < KTD_N_ELEMENTS(routes); i++) {
 		if (ktd_router_add(router, routes[i].method, routes[i].pattern,
 				   routes[i].fn, api, err) < 0)

@@ -78,7 +78,8 @@ static void usage(FILE *out)
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n\n"
 		"Signals: SIGTERM/SIGINT stop gracefully (a second one stops "
-		"at once),\nSIGHUP reloads the log level.\n",
+		"at once),\nSIGQUIT stops at once, SIGHUP reloads [log] level "
+		"and [server] shutdown_timeout.\n",
 		ktd_settings_default_path());
 }
 
@@ -124,8 +125,33 @@ static void free_secret(char **p)
 	}
 }
 
+/* Prefixes err with the place that set [section] key: "FILE:LINE". */
+static int config_fail(const struct ktd_settings *s, const char *section,
+		       const char *key, struct ktd_error *err)
+{
+	char where[512];
+
+	ktd_error_prefix(err, "%s",
+			 ktd_settings_where(s, section, key, where,
+					    sizeof(where)));
+	err->code = KTD_ERR_CONFIG;
+	return -1;
+}
+
+/* Checks that a file the settings name can be read. */
+static int check_readable(const struct ktd_settings *s, const char *section,
+			  const char *key, const char *path,
+			  struct ktd_error *err)
+{
+	if (!path[0] || access(path, R_OK) == 0)
+		return 0;
+	ktd_error_set(err, KTD_ERR_CONFIG, "[%s] %s %s: %s", section, key, path,
+		      strerror(errno));
+	return config_fail(s, section, key, err);
+}
+
 /* Everything --check-config checks beyond the syntax: the files and
- * directories the settings name. */
+ * directories the settings name. Errors say "FILE:LINE: ...". */
 static int check_files(const struct ktd_settings *s,
 		       struct db_migration_set **migrations_r,
 		       struct ktd_error *err)
@@ -133,26 +159,21 @@ static int check_files(const struct ktd_settings *s,
 	struct ktd_static *www;
 
 	if (db_migrations_load(s->sql_dir, migrations_r, err) < 0)
-		return -1;
+		return config_fail(s, "database", "sql_dir", err);
 	www = ktd_static_create(s->www_root, err);
 	if (!www)
-		return -1;
+		return config_fail(s, "server", "www_root", err);
 	ktd_static_destroy(&www);
-	if (s->password_file[0] && access(s->password_file, R_OK) < 0)
-		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "[database] password_file %s: %s",
-				     s->password_file, strerror(errno));
-	if (s->tls_cert[0] && access(s->tls_cert, R_OK) < 0)
-		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "[server] tls_cert %s: %s", s->tls_cert,
-				     strerror(errno));
-	if (s->tls_key[0] && access(s->tls_key, R_OK) < 0)
-		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "[server] tls_key %s: %s", s->tls_key,
-				     strerror(errno));
-	if (s->user[0] && !getpwnam(s->user))
-		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "[server] user %s: no such user", s->user);
+	if (check_readable(s, "database", "password_file", s->password_file,
+			   err) < 0 ||
+	    check_readable(s, "server", "tls_cert", s->tls_cert, err) < 0 ||
+	    check_readable(s, "server", "tls_key", s->tls_key, err) < 0)
+		return -1;
+	if (s->user[0] && !getpwnam(s->user)) {
+		ktd_error_set(err, KTD_ERR_CONFIG,
+			      "[server] user %s: no such user", s->user);
+		return config_fail(s, "server", "user", err);
+	}
 	return 0;
 }
 
@@ -316,8 +337,9 @@ static void app_start(struct app *app)
 	struct ktd_error err;
 	uint64_t t0 = ktd_time_mono_us();
 
-	if (db_migrations_load(app->settings->sql_dir, &app->migrations, &err) <
-	    0)
+	/* The same checks as --check-config, so that a start-up error reads
+	 * the same; then the files are taken. */
+	if (check_files(app->settings, &app->migrations, &err) < 0)
 		fail(KTD_EXIT_CONFIG, "config_error", err.msg);
 	app->www = ktd_static_create(app->settings->www_root, &err);
 	if (!app->www)
@@ -436,7 +458,7 @@ int main(int argc, char **argv)
 	}
 	if (check_only) {
 		if (check_files(app.settings, &app.migrations, &err) < 0) {
-			fprintf(stderr, "kontaktd: %s: %s\n", config, err.msg);
+			fprintf(stderr, "kontaktd: %s\n", err.msg);
 			app_stop(&app);
 			return 1;
 		}

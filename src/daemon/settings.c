@@ -100,6 +100,9 @@ static const char *const placeholder_sections[] = {"smtp", "cti",
 						   "digitalpost"};
 static const char placeholder_prefix[] = "mailbox:";
 
+_Static_assert(KTD_N_ELEMENTS(setting_defs) <= KTD_SETTINGS_MAX_KEYS,
+	       "raise KTD_SETTINGS_MAX_KEYS");
+
 struct parse_state {
 	const char *path;
 	FILE *fp;
@@ -248,6 +251,7 @@ static int settings_ini_handler(void *user, const char *section, const char *nam
 			return parse_fail(st, "[%s] %s is set twice", section,
 					  name);
 		st->set_line[i] = st->line;
+		st->s->key_line[i] = st->line;
 		if (setting_apply(st->s, d, value, why, sizeof(why)) < 0)
 			return parse_fail(st, "[%s] %s: bad value: %s",
 					  section, name, why);
@@ -518,4 +522,22 @@ void ktd_settings_pool_config(const struct ktd_settings *s,
 	cfg->acquire_timeout_ms = s->acquire_timeout_ms;
 	cfg->connect_timeout_ms = s->connect_timeout_ms;
 	cfg->statement_timeout_ms = s->statement_timeout_ms;
+}
+
+const char *ktd_settings_where(const struct ktd_settings *s,
+			       const char *section, const char *key, char *out,
+			       size_t outsz)
+{
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
+		if (strcmp(setting_defs[i].section, section) == 0 &&
+		    strcmp(setting_defs[i].name, key) == 0 &&
+		    s->key_line[i] > 0) {
+			snprintf(out, outsz, "%s:%u", s->path, s->key_line[i]);
+			return out;
+		}
+	}
+	snprintf(out, outsz, "%s", s->path ? s->path : "(defaults)");
+	return out;
 }

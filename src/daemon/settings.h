@@ -9,8 +9,12 @@
 #include "lib/error.h"
 #include "lib/log.h"
 
+#define KTD_SETTINGS_MAX_KEYS 128
+
 struct ktd_settings {
 	char *path; /* the file these settings came from */
+	/* The line each key was set on (0: a default), in table order. */
+	unsigned key_line[KTD_SETTINGS_MAX_KEYS];
 
 	/* [server] */
 	char *listen;
@@ -54,6 +58,13 @@ void ktd_settings_destroy(struct ktd_settings **settings);
  * take effect without a restart. Returns how many differ. */
 unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
 				     const struct ktd_settings *new_s);
+
+/* Writes "FILE:LINE" for the line that set [section] key, or "FILE" when
+ * the key kept its default, into out; returns out. For errors found after
+ * parsing (a directory that does not exist, say). */
+const char *ktd_settings_where(const struct ktd_settings *s,
+			       const char *section, const char *key, char *out,
+			       size_t outsz);
 
 struct db_pool_config;
 /* Fills a pool configuration from the [database] keys; the strings are

@@ -21,6 +21,7 @@
 struct db_conn {
 	PGconn *pg;
 	bool in_use;
+	bool connected_before; /* for the reconnect count */
 };
 
 struct db_pool {
@@ -34,7 +35,11 @@ struct db_pool {
 	/* Connection attempts are gated while the server is down. */
 	uint64_t next_connect_ms;
 	uint64_t backoff_ms;
-	bool down;
+	bool down;        /* the last connection failed or was lost */
+	bool down_logged; /* event=db_down was logged for this outage */
+
+	/* For db_pool_stats. */
+	uint64_t waits, timeouts, reconnects;
 };
 
 static void pool_copy_config(struct db_pool *pool,
@@ -259,9 +264,9 @@ static int pool_reconnect(struct db_pool *pool, struct db_conn *conn,
 	pg = db_connect(&pool->cfg, err);
 
 	pthread_mutex_lock(&pool->mu);
-	was_down = pool->down;
+	was_down = pool->down_logged;
 	if (!pg) {
-		if (!was_down) {
+		if (!pool->down_logged) {
 			char quoted[2 * KTD_ERROR_MSG_MAX + 8];
 
 			ktd_log_error("event=db_down msg=%s",
@@ -269,12 +274,17 @@ static int pool_reconnect(struct db_pool *pool, struct db_conn *conn,
 						    sizeof(quoted)));
 		}
 		pool->down = true;
+		pool->down_logged = true;
 		pool->next_connect_ms = ktd_time_mono_ms() + pool->backoff_ms;
 		pool->backoff_ms *= 2;
 		if (pool->backoff_ms > POOL_BACKOFF_MAX_MS)
 			pool->backoff_ms = POOL_BACKOFF_MAX_MS;
 	} else {
+		if (conn->connected_before)
+			pool->reconnects++;
+		conn->connected_before = true;
 		pool->down = false;
+		pool->down_logged = false;
 		pool->backoff_ms = POOL_BACKOFF_MIN_MS;
 		pool->next_connect_ms = 0;
 	}
@@ -305,9 +315,12 @@ int db_pool_acquire(struct db_pool *pool, struct db_conn **conn_r,
 	}
 
 	pthread_mutex_lock(&pool->mu);
+	if (pool->nfree == 0)
+		pool->waits++;
 	while (pool->nfree == 0 && rc == 0)
 		rc = pthread_cond_timedwait(&pool->cv, &pool->mu, &deadline);
 	if (pool->nfree == 0) {
+		pool->timeouts++;
 		pthread_mutex_unlock(&pool->mu);
 		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
 				     "no database connection free within %llu "
@@ -352,6 +365,17 @@ void db_pool_release(struct db_pool *pool, struct db_conn **connp)
 		}
 		PQclear(res);
 	}
+	if (conn->pg && PQstatus(conn->pg) != CONNECTION_OK) {
+		/* Lost while in use (the server shut down mid-query): close
+		 * it now, and count the database as down until a connection
+		 * succeeds again. */
+		PQfinish(conn->pg);
+		conn->pg = NULL;
+		ktd_log_warnx("event=db_connection_lost");
+		pthread_mutex_lock(&pool->mu);
+		pool->down = true;
+		pthread_mutex_unlock(&pool->mu);
+	}
 	pool_put(pool, conn);
 }
 
@@ -395,4 +419,25 @@ int db_query(PGconn *pg, const char *sql, int nparams,
 		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
 	PQclear(res);
 	return -1;
+}
+
+void db_pool_stats(struct db_pool *pool, struct db_pool_stats *st)
+{
+	unsigned i;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&pool->mu);
+	for (i = 0; i < pool->cfg.size; i++) {
+		if (pool->conns[i].in_use)
+			st->in_use++;
+		else if (pool->conns[i].pg)
+			st->idle++;
+		else
+			st->closed++;
+	}
+	st->up = !pool->down;
+	st->waits = pool->waits;
+	st->timeouts = pool->timeouts;
+	st->reconnects = pool->reconnects;
+	pthread_mutex_unlock(&pool->mu);
 }

@@ -41,6 +41,17 @@ PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err);
 
 PGconn *db_conn_pg(struct db_conn *conn);
 
+struct db_pool_stats {
+	unsigned in_use, idle, closed; /* connections by state */
+	bool up;             /* the last connection attempt succeeded */
+	uint64_t waits;      /* acquisitions that found no free connection */
+	uint64_t timeouts;   /* ... and gave up after acquire_timeout */
+	uint64_t reconnects; /* connections made after the first */
+};
+
+/* A consistent snapshot of the pool's state and counters. */
+void db_pool_stats(struct db_pool *pool, struct db_pool_stats *st);
+
 /* Runs one parameterised statement. On success returns 0 and, when res_r
  * is not NULL, the result (caller PQclear-s it). On failure returns -1 with
  * err: KTD_ERR_UNAVAILABLE when the connection is lost, KTD_ERR_CONFLICT

@@ -17,6 +17,7 @@
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/timeutil.h"
+#include "http/metrics.h"
 #include "http/request.h"
 #include "http/server.h"
 
@@ -285,6 +286,7 @@ static enum MHD_Result request_begin(struct ktd_http_server *srv,
 
 	*con_cls = cr;
 	atomic_fetch_add(&srv->in_flight, 1);
+	ktd_metrics_http_begin();
 	cr->start_us = ktd_time_mono_us();
 	ktd_strlcpy(cr->method, method, sizeof(cr->method));
 	cr->path = ktd_strdup(url);
@@ -375,6 +377,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 		return;
 	*con_cls = NULL;
 	us = ktd_time_mono_us() - cr->start_us;
+	ktd_metrics_http_observe(cr->responded ? cr->resp.status : 0, us);
 	ktd_log(cr->resp.status >= 500 ? KTD_LOG_WARNING : KTD_LOG_INFO,
 		"event=http method=%s path=%s status=%u duration_ms=%llu.%03llu "
 		"peer=%s%s%s%s",

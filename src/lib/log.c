@@ -137,6 +137,17 @@ static bool log_value_safe(const char *s)
 	return true;
 }
 
+/* The length of the well-formed UTF-8 character at s, or 0. */
+static size_t utf8_char_len(const char *s)
+{
+	unsigned char c = (unsigned char)*s;
+	size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+
+	if (n == 0 || strnlen(s, n) < n || !ktd_utf8_valid(s, n))
+		return 0;
+	return n;
+}
+
 const char *ktd_log_quote(const char *s, char *out, size_t outsz)
 {
 	size_t o = 0;
@@ -175,6 +186,18 @@ const char *ktd_log_quote(const char *s, char *out, size_t outsz)
 		} else if (c < 0x20 || c == 0x7f) {
 			snprintf(esc, sizeof(esc), "\\x%02x", c);
 			elen = 4;
+		} else if (c >= 0x80) {
+			/* A whole UTF-8 character is kept; a stray byte (a
+			 * request path need not be UTF-8) is escaped, so that
+			 * log lines stay valid UTF-8. */
+			elen = utf8_char_len(s);
+			if (elen > 0) {
+				memcpy(esc, s, elen);
+				s += elen - 1;
+			} else {
+				snprintf(esc, sizeof(esc), "\\x%02x", c);
+				elen = 4;
+			}
 		} else {
 			esc[0] = (char)c;
 			elen = 1;

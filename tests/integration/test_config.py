@@ -181,8 +181,6 @@ def test_bad_config_names_file_and_key(case, tmp_path, pg, kontaktd_cmd):
         assert text in p.stderr, p.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="check_files() in main.c cannot "
-                   "name the line: struct ktd_settings keeps no line per key")
 def test_missing_www_root_names_the_line(tmp_path, pg, kontaktd_cmd):
     _, action, target, new, _ = FILE_CASES[0]
     path, line = make_bad(tmp_path, pg, action, target, new)

@@ -593,6 +593,11 @@ static const struct quote_case quote_cases[] = {
 	{"\t", 64, "\"\\t\""},
 	{"\x01\x1f\x7f", 64, "\"\\x01\\x1f\\x7f\""},
 	{"\xc3\xa6", 64, "\"\xc3\xa6\""},
+	/* stray and truncated UTF-8 bytes are escaped, whole characters kept */
+	{"G\xffT", 64, "\"G\\xffT\""},
+	{"\xc3", 64, "\"\\xc3\""},
+	{"a\xe2\x82", 64, "\"a\\xe2\\x82\""},
+	{"\xe2\x82\xac\xc0\xaf", 64, "\"\xe2\x82\xac\\xc0\\xaf\""},
 	/* a bare value that just fits, and one that does not */
 	{"abcdefghi", 10, "abcdefghi"},
 	{"abcdefghij", 10, "\"abcd...\""},
