@@ -16,12 +16,12 @@ struct ktd_api {
 
 /* Adds every API route to router. Returns 0 or -1 with err. */
 int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
-		     struct ktd_error *err) KTD_ATTR_NODISCARD;
+                     struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* GET /metrics (api_metrics.c); ktd_api_register sets its start time. */
 void ktd_api_metrics_init(void);
 void ktd_api_metrics(struct ktd_http_req *req, struct ktd_http_resp *resp,
-		     void *ctx);
+                     void *ctx);
 
 /* The OpenAPI document served at /api/v1/openapi.json (embedded at build
  * time from src/api/openapi.json). */

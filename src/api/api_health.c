@@ -11,11 +11,11 @@
 /* Alive: the process answers. Says nothing of the database on purpose, so
  * that a database outage does not get the daemon restarted. */
 static void api_healthz(struct ktd_http_req *req, struct ktd_http_resp *resp,
-			void *ctx)
+                        void *ctx)
 {
 	ktd_http_resp_json(resp, 200,
-			   json_pack("{s:s, s:s}", "status", "ok", "version",
-				     PACKAGE_VERSION));
+	                   json_pack("{s:s, s:s}", "status", "ok", "version",
+	                             PACKAGE_VERSION));
 }
 
 static const char *migrate_state_name(enum db_migrate_state s)
@@ -36,7 +36,7 @@ static const char *migrate_state_name(enum db_migrate_state s)
 /* Ready: the database answers and its schema is the one this build
  * expects. */
 static void api_readyz(struct ktd_http_req *req, struct ktd_http_resp *resp,
-		       void *ctx)
+                       void *ctx)
 {
 	struct ktd_api *api = ctx;
 	struct db_migrate_status st;
@@ -48,14 +48,14 @@ static void api_readyz(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	ktd_error_clear(&err);
 	if (db_pool_acquire(api->pool, &conn, &err) < 0 ||
 	    db_migrate_status(db_conn_pg(conn), api->migrations, &st, &err) <
-		    0) {
+	            0) {
 		db_pool_release(api->pool, &conn);
 		ktd_log_warnx("event=not_ready reason=database msg=%s",
-			      ktd_log_quote(err.msg, quoted, sizeof(quoted)));
+		              ktd_log_quote(err.msg, quoted, sizeof(quoted)));
 		body = json_pack("{s:{s:s, s:s}, s:s, s:s}", "error", "code",
-				 "not_ready", "message",
-				 "the database is unreachable", "status",
-				 "not_ready", "database", "unavailable");
+		                 "not_ready", "message",
+		                 "the database is unreachable", "status",
+		                 "not_ready", "database", "unavailable");
 		ktd_http_resp_json(resp, 503, body);
 		resp->error_code = "not_ready";
 		ktd_http_resp_header(resp, "Retry-After", "2");
@@ -64,50 +64,52 @@ static void api_readyz(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	db_pool_release(api->pool, &conn);
 	if (st.state != DB_MIGRATE_CURRENT) {
 		body = json_pack("{s:{s:s, s:s}, s:s, s:s, s:s}", "error",
-				 "code", "not_ready", "message", st.detail,
-				 "status", "not_ready", "database", "ok",
-				 "migrations", migrate_state_name(st.state));
+		                 "code", "not_ready", "message", st.detail,
+		                 "status", "not_ready", "database", "ok",
+		                 "migrations", migrate_state_name(st.state));
 		ktd_http_resp_json(resp, 503, body);
 		resp->error_code = "not_ready";
 		return;
 	}
-	ktd_http_resp_json(resp, 200,
-			   json_pack("{s:s, s:s, s:s, s:I}", "status", "ready",
-				     "database", "ok", "migrations", "current",
-				     "schema_version",
-				     (json_int_t)(api->migrations->n
-							  ? api->migrations
-								    ->items[api->migrations->n - 1]
-								    .version
-							  : 0)));
+	ktd_http_resp_json(
+	        resp, 200,
+	        json_pack("{s:s, s:s, s:s, s:I}", "status", "ready", "database",
+	                  "ok", "migrations", "current", "schema_version",
+	                  (json_int_t)(api->migrations->n
+	                                       ? api->migrations
+	                                                 ->items[api->migrations
+	                                                                 ->n -
+	                                                         1]
+	                                                 .version
+	                                       : 0)));
 }
 
 static void api_openapi(struct ktd_http_req *req, struct ktd_http_resp *resp,
-			void *ctx)
+                        void *ctx)
 {
 	ktd_http_resp_set_body(resp, 200, "application/json; charset=utf-8",
-			       ktd_openapi_json, ktd_openapi_json_len);
+	                       ktd_openapi_json, ktd_openapi_json_len);
 	ktd_http_resp_header(resp, "Cache-Control", "no-cache");
 }
 
 int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
-		     struct ktd_error *err)
+                     struct ktd_error *err)
 {
 	static const struct {
 		const char *method, *pattern;
 		ktd_route_fn *fn;
 	} routes[] = {
-		{"GET", "/healthz", api_healthz},
-		{"GET", "/readyz", api_readyz},
-		{"GET", "/api/v1/openapi.json", api_openapi},
-		{"GET", "/metrics", ktd_api_metrics},
+	        {"GET", "/healthz", api_healthz},
+	        {"GET", "/readyz", api_readyz},
+	        {"GET", "/api/v1/openapi.json", api_openapi},
+	        {"GET", "/metrics", ktd_api_metrics},
 	};
 	size_t i;
 
 	ktd_api_metrics_init();
 	for (i = 0; i < KTD_N_ELEMENTS(routes); i++) {
 		if (ktd_router_add(router, routes[i].method, routes[i].pattern,
-				   routes[i].fn, api, err) < 0)
+		                   routes[i].fn, api, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -20,7 +20,7 @@ void ktd_api_metrics_init(void)
 }
 
 void ktd_api_metrics(struct ktd_http_req *req, struct ktd_http_resp *resp,
-		     void *ctx)
+                     void *ctx)
 {
 	struct ktd_api *api = ctx;
 	struct db_pool_stats ps;
@@ -31,46 +31,46 @@ void ktd_api_metrics(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	db_pool_stats(api->pool, &ps);
 	ktd_buf_init(&b, METRICS_MAX);
 	if (ktd_buf_printf(
-		    &b,
-		    "# HELP kontaktd_build_info The running version.\n"
-		    "# TYPE kontaktd_build_info gauge\n"
-		    "kontaktd_build_info{version=\"%s\"} 1\n"
-		    "# HELP kontaktd_start_time_seconds Start of the process "
-		    "(Unix time).\n"
-		    "# TYPE kontaktd_start_time_seconds gauge\n"
-		    "kontaktd_start_time_seconds %lld\n"
-		    "# HELP kontaktd_db_up Whether the last database "
-		    "connection attempt succeeded.\n"
-		    "# TYPE kontaktd_db_up gauge\n"
-		    "kontaktd_db_up %d\n"
-		    "# HELP kontaktd_db_pool_connections Connections of the "
-		    "pool, by state.\n"
-		    "# TYPE kontaktd_db_pool_connections gauge\n"
-		    "kontaktd_db_pool_connections{state=\"in_use\"} %u\n"
-		    "kontaktd_db_pool_connections{state=\"idle\"} %u\n"
-		    "kontaktd_db_pool_connections{state=\"closed\"} %u\n"
-		    "# HELP kontaktd_db_pool_waits_total Acquisitions that had "
-		    "to wait, and those that timed out.\n"
-		    "# TYPE kontaktd_db_pool_waits_total counter\n"
-		    "kontaktd_db_pool_waits_total{result=\"waited\"} %llu\n"
-		    "kontaktd_db_pool_waits_total{result=\"timeout\"} %llu\n"
-		    "# HELP kontaktd_db_reconnects_total Connections made "
-		    "anew after the first.\n"
-		    "# TYPE kontaktd_db_reconnects_total counter\n"
-		    "kontaktd_db_reconnects_total %llu\n",
-		    PACKAGE_VERSION, (long long)started_at, ps.up ? 1 : 0,
-		    ps.in_use, ps.idle, ps.closed,
-		    (unsigned long long)ps.waits,
-		    (unsigned long long)ps.timeouts,
-		    (unsigned long long)ps.reconnects) < 0 ||
+	            &b,
+	            "# HELP kontaktd_build_info The running version.\n"
+	            "# TYPE kontaktd_build_info gauge\n"
+	            "kontaktd_build_info{version=\"%s\"} 1\n"
+	            "# HELP kontaktd_start_time_seconds Start of the process "
+	            "(Unix time).\n"
+	            "# TYPE kontaktd_start_time_seconds gauge\n"
+	            "kontaktd_start_time_seconds %lld\n"
+	            "# HELP kontaktd_db_up Whether the last database "
+	            "connection attempt succeeded.\n"
+	            "# TYPE kontaktd_db_up gauge\n"
+	            "kontaktd_db_up %d\n"
+	            "# HELP kontaktd_db_pool_connections Connections of the "
+	            "pool, by state.\n"
+	            "# TYPE kontaktd_db_pool_connections gauge\n"
+	            "kontaktd_db_pool_connections{state=\"in_use\"} %u\n"
+	            "kontaktd_db_pool_connections{state=\"idle\"} %u\n"
+	            "kontaktd_db_pool_connections{state=\"closed\"} %u\n"
+	            "# HELP kontaktd_db_pool_waits_total Acquisitions that had "
+	            "to wait, and those that timed out.\n"
+	            "# TYPE kontaktd_db_pool_waits_total counter\n"
+	            "kontaktd_db_pool_waits_total{result=\"waited\"} %llu\n"
+	            "kontaktd_db_pool_waits_total{result=\"timeout\"} %llu\n"
+	            "# HELP kontaktd_db_reconnects_total Connections made "
+	            "anew after the first.\n"
+	            "# TYPE kontaktd_db_reconnects_total counter\n"
+	            "kontaktd_db_reconnects_total %llu\n",
+	            PACKAGE_VERSION, (long long)started_at, ps.up ? 1 : 0,
+	            ps.in_use, ps.idle, ps.closed, (unsigned long long)ps.waits,
+	            (unsigned long long)ps.timeouts,
+	            (unsigned long long)ps.reconnects) < 0 ||
 	    ktd_metrics_http_write(&b) < 0) {
 		ktd_buf_deinit(&b);
 		ktd_http_resp_error(resp, 500, "internal_error",
-				    "metrics exceed %u bytes", METRICS_MAX);
+		                    "metrics exceed %u bytes", METRICS_MAX);
 		return;
 	}
 	text = ktd_buf_steal(&b, &len);
-	ktd_http_resp_set_body(resp, 200, "text/plain; version=0.0.4; charset=utf-8",
-			       text, len);
+	ktd_http_resp_set_body(resp, 200,
+	                       "text/plain; version=0.0.4; charset=utf-8", text,
+	                       len);
 	free(text);
 }

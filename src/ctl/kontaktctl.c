@@ -18,18 +18,18 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kontaktctl [--config FILE] COMMAND [ARGS]\n"
-		"Administration of kontaktd.\n\n"
-		"Commands:\n"
-		"  migrate           apply the pending schema migrations\n"
-		"  migrate status    show whether the schema is current\n\n"
-		"Options:\n"
-		"  -c, --config FILE configuration file (default %s)\n"
-		"  -V, --version     print the version and exit\n"
-		"  -h, --help        print this help and exit\n\n"
-		"Exit status: 0 success, 1 failure, 64 bad usage, 78 bad "
-		"configuration.\n",
-		ktd_settings_default_path());
+	        "Usage: kontaktctl [--config FILE] COMMAND [ARGS]\n"
+	        "Administration of kontaktd.\n\n"
+	        "Commands:\n"
+	        "  migrate           apply the pending schema migrations\n"
+	        "  migrate status    show whether the schema is current\n\n"
+	        "Options:\n"
+	        "  -c, --config FILE configuration file (default %s)\n"
+	        "  -V, --version     print the version and exit\n"
+	        "  -h, --help        print this help and exit\n\n"
+	        "Exit status: 0 success, 1 failure, 64 bad usage, 78 bad "
+	        "configuration.\n",
+	        ktd_settings_default_path());
 }
 
 static const char *state_text(enum db_migrate_state s)
@@ -64,8 +64,9 @@ static int cmd_migrate(const struct ktd_settings *s, int argc, char **argv)
 		argv++;
 	}
 	if (argc > 1) {
-		fprintf(stderr, "kontaktctl migrate: unexpected argument '%s'\n",
-			argv[1]);
+		fprintf(stderr,
+		        "kontaktctl migrate: unexpected argument '%s'\n",
+		        argv[1]);
 		return KTD_EXIT_USAGE;
 	}
 	if (db_migrations_load(s->sql_dir, &set, &err) < 0) {
@@ -108,10 +109,10 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *config = ktd_settings_default_path();
 	struct ktd_settings *s = NULL;
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], "migrate") != 0) {
 		fprintf(stderr, "kontaktctl: unknown command '%s'\n",
-			argv[optind]);
+		        argv[optind]);
 		usage(stderr);
 		return KTD_EXIT_USAGE;
 	}

@@ -60,27 +60,27 @@ static void notify(const char *state)
  * is quoted and escaped, as it often carries quotes of its own (libpq's
  * 'connection to server at "127.0.0.1" ...'). */
 KTD_ATTR_NORETURN static void fail(enum ktd_exit code, const char *event,
-				   const char *msg)
+                                   const char *msg)
 {
 	char quoted[QUOTED_MAX];
 
 	ktd_fatal(code, "event=%s msg=%s", event,
-		  ktd_log_quote(msg, quoted, sizeof(quoted)));
+	          ktd_log_quote(msg, quoted, sizeof(quoted)));
 }
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: kontaktd [OPTIONS]\n"
-		"The server of a municipal contact centre.\n\n"
-		"  -c, --config FILE   configuration file (default %s)\n"
-		"  -t, --check-config  check the configuration and exit\n"
-		"  -V, --version       print the version and exit\n"
-		"  -h, --help          print this help and exit\n\n"
-		"Signals: SIGTERM/SIGINT stop gracefully (a second one stops "
-		"at once),\nSIGQUIT stops at once, SIGHUP reloads [log] level "
-		"and [server] shutdown_timeout.\n",
-		ktd_settings_default_path());
+	        "Usage: kontaktd [OPTIONS]\n"
+	        "The server of a municipal contact centre.\n\n"
+	        "  -c, --config FILE   configuration file (default %s)\n"
+	        "  -t, --check-config  check the configuration and exit\n"
+	        "  -V, --version       print the version and exit\n"
+	        "  -h, --help          print this help and exit\n\n"
+	        "Signals: SIGTERM/SIGINT stop gracefully (a second one stops "
+	        "at once),\nSIGQUIT stops at once, SIGHUP reloads [log] level "
+	        "and [server] shutdown_timeout.\n",
+	        ktd_settings_default_path());
 }
 
 /* Reads a whole (small) file, for TLS certificates and keys. */
@@ -94,12 +94,12 @@ static int slurp(const char *path, char **data_r, struct ktd_error *err)
 
 	if (!fp)
 		return ktd_error_set(err, KTD_ERR_CONFIG, "%s: cannot open: %s",
-				     path, strerror(errno));
+		                     path, strerror(errno));
 	ktd_buf_init(&b, TLS_FILE_MAX);
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
 		if (ktd_buf_add(&b, chunk, n) < 0) {
 			ktd_error_set(err, KTD_ERR_CONFIG, "%s: too large",
-				      path);
+			              path);
 			goto out;
 		}
 	}
@@ -127,34 +127,34 @@ static void free_secret(char **p)
 
 /* Prefixes err with the place that set [section] key: "FILE:LINE". */
 static int config_fail(const struct ktd_settings *s, const char *section,
-		       const char *key, struct ktd_error *err)
+                       const char *key, struct ktd_error *err)
 {
 	char where[512];
 
-	ktd_error_prefix(err, "%s",
-			 ktd_settings_where(s, section, key, where,
-					    sizeof(where)));
+	ktd_error_prefix(
+	        err, "%s",
+	        ktd_settings_where(s, section, key, where, sizeof(where)));
 	err->code = KTD_ERR_CONFIG;
 	return -1;
 }
 
 /* Checks that a file the settings name can be read. */
 static int check_readable(const struct ktd_settings *s, const char *section,
-			  const char *key, const char *path,
-			  struct ktd_error *err)
+                          const char *key, const char *path,
+                          struct ktd_error *err)
 {
 	if (!path[0] || access(path, R_OK) == 0)
 		return 0;
 	ktd_error_set(err, KTD_ERR_CONFIG, "[%s] %s %s: %s", section, key, path,
-		      strerror(errno));
+	              strerror(errno));
 	return config_fail(s, section, key, err);
 }
 
 /* Everything --check-config checks beyond the syntax: the files and
  * directories the settings name. Errors say "FILE:LINE: ...". */
 static int check_files(const struct ktd_settings *s,
-		       struct db_migration_set **migrations_r,
-		       struct ktd_error *err)
+                       struct db_migration_set **migrations_r,
+                       struct ktd_error *err)
 {
 	struct ktd_static *www;
 
@@ -165,13 +165,13 @@ static int check_files(const struct ktd_settings *s,
 		return config_fail(s, "server", "www_root", err);
 	ktd_static_destroy(&www);
 	if (check_readable(s, "database", "password_file", s->password_file,
-			   err) < 0 ||
+	                   err) < 0 ||
 	    check_readable(s, "server", "tls_cert", s->tls_cert, err) < 0 ||
 	    check_readable(s, "server", "tls_key", s->tls_key, err) < 0)
 		return -1;
 	if (s->user[0] && !getpwnam(s->user)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,
-			      "[server] user %s: no such user", s->user);
+		              "[server] user %s: no such user", s->user);
 		return config_fail(s, "server", "user", err);
 	}
 	return 0;
@@ -186,18 +186,20 @@ static void drop_privileges(const struct ktd_settings *s)
 		return;
 	if (!s->user[0]) {
 		ktd_log_warnx("event=running_as_root msg=\"set [server] user "
-			      "so that kontaktd does not keep root\"");
+		              "so that kontaktd does not keep root\"");
 		return;
 	}
 	pw = getpwnam(s->user);
 	if (!pw)
-		ktd_fatal(KTD_EXIT_CONFIG, "event=config_error msg=\"[server] "
-			  "user %s does not exist\"", s->user);
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		ktd_fatal(KTD_EXIT_CONFIG,
+		          "event=config_error msg=\"[server] "
+		          "user %s does not exist\"",
+		          s->user);
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0)
 		ktd_fatal(KTD_EXIT_FAILURE,
-			  "event=drop_privileges user=%s error=\"%s\"", s->user,
-			  strerror(errno));
+		          "event=drop_privileges user=%s error=\"%s\"", s->user,
+		          strerror(errno));
 	if (setuid(0) == 0)
 		ktd_panic("still able to regain root after dropping it");
 }
@@ -231,9 +233,9 @@ static void startup_schema(struct app *app)
 	PQfinish(pg);
 	if (st.state == DB_MIGRATE_PENDING) {
 		snprintf(msg, sizeof(msg),
-			 "%s; run 'kontaktctl migrate' or set [database] "
-			 "auto_migrate = true",
-			 st.detail);
+		         "%s; run 'kontaktctl migrate' or set [database] "
+		         "auto_migrate = true",
+		         st.detail);
 		fail(KTD_EXIT_FAILURE, "schema_not_current", msg);
 	}
 	if (st.state != DB_MIGRATE_CURRENT)
@@ -249,8 +251,8 @@ static void reload(struct app *app)
 	notify("RELOADING=1");
 	if (ktd_settings_load(app->settings->path, &fresh, &err) < 0) {
 		ktd_log_error("event=config_reload_failed msg=%s "
-			      "action=\"keeping the running configuration\"",
-			      ktd_log_quote(err.msg, quoted, sizeof(quoted)));
+		              "action=\"keeping the running configuration\"",
+		              ktd_log_quote(err.msg, quoted, sizeof(quoted)));
 		notify("READY=1");
 		return;
 	}
@@ -262,7 +264,7 @@ static void reload(struct app *app)
 	app->settings->shutdown_timeout_ms = fresh->shutdown_timeout_ms;
 	ktd_settings_destroy(&fresh);
 	ktd_log_info("event=config_reloaded level=%s",
-		     ktd_log_level_name(ktd_log_get_level()));
+	             ktd_log_level_name(ktd_log_get_level()));
 	notify("READY=1");
 }
 
@@ -275,7 +277,7 @@ static int main_loop(struct app *app)
 
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 			ktd_fatal(KTD_EXIT_FAILURE, "event=poll error=\"%s\"",
-				  strerror(errno));
+			          strerror(errno));
 		while ((sig = ktd_signals_next()) != 0) {
 			if (sig == SIGHUP)
 				reload(app);
@@ -290,8 +292,8 @@ static int main_loop(struct app *app)
  * Returns true when no request is left in flight. */
 static bool drain(struct app *app, int first_sig)
 {
-	uint64_t deadline = ktd_time_mono_ms() +
-			    app->settings->shutdown_timeout_ms;
+	uint64_t deadline =
+	        ktd_time_mono_ms() + app->settings->shutdown_timeout_ms;
 	unsigned left;
 
 	notify("STOPPING=1");
@@ -299,12 +301,12 @@ static bool drain(struct app *app, int first_sig)
 	if (first_sig == SIGQUIT) {
 		left = ktd_http_server_in_flight(app->http);
 		ktd_log_warnx("event=stop_now signal=%s in_flight=%u",
-			      strsignal(first_sig), left);
+		              strsignal(first_sig), left);
 		return left == 0;
 	}
 	ktd_log_info("event=stopping signal=%s in_flight=%u timeout_ms=%llu",
-		     strsignal(first_sig), ktd_http_server_in_flight(app->http),
-		     (unsigned long long)app->settings->shutdown_timeout_ms);
+	             strsignal(first_sig), ktd_http_server_in_flight(app->http),
+	             (unsigned long long)app->settings->shutdown_timeout_ms);
 	while ((left = ktd_http_server_in_flight(app->http)) > 0) {
 		struct pollfd pfd = {ktd_signals_fd(), POLLIN, 0};
 		uint64_t now = ktd_time_mono_ms();
@@ -312,8 +314,8 @@ static bool drain(struct app *app, int first_sig)
 
 		if (now >= deadline) {
 			ktd_log_warnx("event=shutdown_timeout in_flight=%u "
-				      "msg=\"closing requests still running\"",
-				      left);
+			              "msg=\"closing requests still running\"",
+			              left);
 			return false;
 		}
 		if (poll(&pfd, 1, 20) > 0) {
@@ -321,13 +323,29 @@ static bool drain(struct app *app, int first_sig)
 				if (sig == SIGHUP)
 					continue;
 				ktd_log_warnx("event=stop_now signal=%s "
-					      "in_flight=%u",
-					      strsignal(sig), left);
+				              "in_flight=%u",
+				              strsignal(sig), left);
 				return false;
 			}
 		}
 	}
 	return true;
+}
+
+/* After the drain ran out: cancels the statements still running, so that
+ * their requests end (with 503) and the process can stop cleanly rather
+ * than leave PostgreSQL backends waiting. Returns true when no request is
+ * left in flight within CANCEL_WAIT_MS. */
+#define CANCEL_WAIT_MS 2000
+
+static bool cancel_and_wait(struct app *app)
+{
+	uint64_t deadline = ktd_time_mono_ms() + CANCEL_WAIT_MS;
+	unsigned sent = db_pool_cancel_all(app->pool);
+
+	ktd_log_warnx("event=cancel_queries sent=%u in_flight=%u", sent,
+	              ktd_http_server_in_flight(app->http));
+	return ktd_http_server_drain(app->http, deadline - ktd_time_mono_ms());
 }
 
 static void app_start(struct app *app)
@@ -349,7 +367,7 @@ static void app_start(struct app *app)
 	     slurp(app->settings->tls_key, &app->tls_key, &err) < 0))
 		fail(KTD_EXIT_CONFIG, "config_error", err.msg);
 	app->listen_fd = ktd_http_listen(app->settings->listen,
-					 app->settings->port, &err);
+	                                 app->settings->port, &err);
 	if (app->listen_fd < 0)
 		fail(KTD_EXIT_FAILURE, "listen_failed", err.msg);
 	drop_privileges(app->settings);
@@ -370,25 +388,25 @@ static void app_start(struct app *app)
 	hc.max_header = app->settings->max_header;
 	hc.max_connections = app->settings->max_connections;
 	hc.connection_timeout_s =
-		(unsigned)((app->settings->connection_timeout_ms + 999) / 1000);
+	        (unsigned)((app->settings->connection_timeout_ms + 999) / 1000);
 	hc.tls_cert_pem = app->tls_cert;
 	hc.tls_key_pem = app->tls_key;
 	app->http = ktd_http_server_start(&hc, app->router, ktd_static_serve,
-					  app->www, &err);
+	                                  app->www, &err);
 	if (!app->http)
 		fail(KTD_EXIT_FAILURE, "http_start_failed", err.msg);
 	app->listen_fd = -1; /* the server owns it now */
-	ktd_log_info("event=started version=%s listen=%s port=%u tls=%s "
-		     "threads=%u pool_size=%u schema_version=%u "
-		     "startup_ms=%llu",
-		     PACKAGE_VERSION, app->settings->listen,
-		     app->settings->port, app->tls_cert ? "on" : "off",
-		     app->settings->threads, app->settings->pool_size,
-		     app->migrations->n
-			     ? app->migrations->items[app->migrations->n - 1]
-				       .version
-			     : 0,
-		     (unsigned long long)((ktd_time_mono_us() - t0) / 1000));
+	ktd_log_info(
+	        "event=started version=%s listen=%s port=%u tls=%s "
+	        "threads=%u pool_size=%u schema_version=%u "
+	        "startup_ms=%llu",
+	        PACKAGE_VERSION, app->settings->listen, app->settings->port,
+	        app->tls_cert ? "on" : "off", app->settings->threads,
+	        app->settings->pool_size,
+	        app->migrations->n
+	                ? app->migrations->items[app->migrations->n - 1].version
+	                : 0,
+	        (unsigned long long)((ktd_time_mono_us() - t0) / 1000));
 	notify("READY=1");
 }
 
@@ -407,11 +425,11 @@ static void app_stop(struct app *app)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 't'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"check-config", no_argument, NULL, 't'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *config = ktd_settings_default_path();
 	bool check_only = false;
@@ -442,7 +460,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "kontaktd: unexpected argument '%s'\n",
-			argv[optind]);
+		        argv[optind]);
 		usage(stderr);
 		return KTD_EXIT_USAGE;
 	}
@@ -472,14 +490,13 @@ int main(int argc, char **argv)
 
 	app_start(&app);
 	sig = main_loop(&app);
-	if (!drain(&app, sig)) {
-		/* A request still running holds its worker thread (in a query
-		 * that waits for a lock, say), and stopping the HTTP server
-		 * would wait for that thread, as would the pool for its
-		 * connection. Leave them to the exit, which closes their
-		 * sockets. */
+	if (!drain(&app, sig) && !cancel_and_wait(&app)) {
+		/* A request still running holds its worker thread, and
+		 * stopping the HTTP server would wait for that thread, as
+		 * would the pool for its connection. Leave them to the exit,
+		 * which closes their sockets. */
 		ktd_log_info("event=stopped in_flight=%u",
-			     ktd_http_server_in_flight(app.http));
+		             ktd_http_server_in_flight(app.http));
 		fflush(stderr);
 		_exit(KTD_EXIT_OK);
 	}

@@ -46,68 +46,70 @@ struct setting_def {
 	uint64_t min, max; /* for numbers, sizes and durations */
 };
 
-#define S(sec, name, type, field, def, flags, min, max)                    \
-	{sec, name, type, offsetof(struct ktd_settings, field), def, flags,  \
-	 min, max}
+#define S(sec, name, type, field, def, flags, min, max)                        \
+	{                                                                      \
+		sec, name, type, offsetof(struct ktd_settings, field), def,    \
+		        flags, min, max                                        \
+	}
 
 static const struct setting_def setting_defs[] = {
-	S("server", "listen", SET_STR, listen, "127.0.0.1", SET_NO_RELOAD, 0,
-	  0),
-	S("server", "port", SET_U32, port, "8080", SET_NO_RELOAD, 1, 65535),
-	S("server", "threads", SET_U32, threads, "4", SET_NO_RELOAD, 1, 256),
-	S("server", "www_root", SET_STR, www_root, KTD_DATADIR "/www",
-	  SET_NO_RELOAD, 0, 0),
-	S("server", "max_body", SET_SIZE, max_body, "1M", SET_NO_RELOAD, 1024,
-	  1024ULL * 1024 * 1024),
-	S("server", "max_header", SET_SIZE, max_header, "16k", SET_NO_RELOAD,
-	  4096, 1024 * 1024),
-	S("server", "max_connections", SET_U32, max_connections, "512",
-	  SET_NO_RELOAD, 1, 65535),
-	S("server", "connection_timeout", SET_DURATION, connection_timeout_ms,
-	  "30s", SET_NO_RELOAD, 1000, 3600 * 1000),
-	S("server", "shutdown_timeout", SET_DURATION, shutdown_timeout_ms,
-	  "10s", 0, 0, 3600 * 1000),
-	S("server", "tls_cert", SET_STR, tls_cert, "",
-	  SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
-	S("server", "tls_key", SET_STR, tls_key, "",
-	  SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
-	S("server", "user", SET_STR, user, "", SET_NO_RELOAD | SET_EMPTY_OK,
-	  0, 0),
+        S("server", "listen", SET_STR, listen, "127.0.0.1", SET_NO_RELOAD, 0,
+          0),
+        S("server", "port", SET_U32, port, "8080", SET_NO_RELOAD, 1, 65535),
+        S("server", "threads", SET_U32, threads, "4", SET_NO_RELOAD, 1, 256),
+        S("server", "www_root", SET_STR, www_root, KTD_DATADIR "/www",
+          SET_NO_RELOAD, 0, 0),
+        S("server", "max_body", SET_SIZE, max_body, "1M", SET_NO_RELOAD, 1024,
+          1024ULL * 1024 * 1024),
+        S("server", "max_header", SET_SIZE, max_header, "16k", SET_NO_RELOAD,
+          4096, 1024 * 1024),
+        S("server", "max_connections", SET_U32, max_connections, "512",
+          SET_NO_RELOAD, 1, 65535),
+        S("server", "connection_timeout", SET_DURATION, connection_timeout_ms,
+          "30s", SET_NO_RELOAD, 1000, 3600 * 1000),
+        S("server", "shutdown_timeout", SET_DURATION, shutdown_timeout_ms,
+          "10s", 0, 0, 3600 * 1000),
+        S("server", "tls_cert", SET_STR, tls_cert, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("server", "tls_key", SET_STR, tls_key, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("server", "user", SET_STR, user, "", SET_NO_RELOAD | SET_EMPTY_OK, 0,
+          0),
 
-	S("database", "conninfo", SET_STR, conninfo, "dbname=kontaktd",
-	  SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
-	S("database", "password_file", SET_STR, password_file, "",
-	  SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
-	S("database", "pool_size", SET_U32, pool_size, "8", SET_NO_RELOAD, 1,
-	  1000),
-	S("database", "acquire_timeout", SET_DURATION, acquire_timeout_ms,
-	  "5s", SET_NO_RELOAD, 1, 600 * 1000),
-	S("database", "connect_timeout", SET_DURATION, connect_timeout_ms,
-	  "5s", SET_NO_RELOAD, 1000, 600 * 1000),
-	S("database", "statement_timeout", SET_DURATION,
-	  statement_timeout_ms, "30s", SET_NO_RELOAD, 0, 3600 * 1000),
-	S("database", "auto_migrate", SET_BOOL, auto_migrate, "false",
-	  SET_NO_RELOAD, 0, 0),
-	S("database", "sql_dir", SET_STR, sql_dir, KTD_DATADIR "/sql",
-	  SET_NO_RELOAD, 0, 0),
+        S("database", "conninfo", SET_STR, conninfo, "dbname=kontaktd",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("database", "password_file", SET_STR, password_file, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("database", "pool_size", SET_U32, pool_size, "8", SET_NO_RELOAD, 1,
+          1000),
+        S("database", "acquire_timeout", SET_DURATION, acquire_timeout_ms, "5s",
+          SET_NO_RELOAD, 1, 600 * 1000),
+        S("database", "connect_timeout", SET_DURATION, connect_timeout_ms, "5s",
+          SET_NO_RELOAD, 1000, 600 * 1000),
+        S("database", "statement_timeout", SET_DURATION, statement_timeout_ms,
+          "30s", SET_NO_RELOAD, 0, 3600 * 1000),
+        S("database", "auto_migrate", SET_BOOL, auto_migrate, "false",
+          SET_NO_RELOAD, 0, 0),
+        S("database", "sql_dir", SET_STR, sql_dir, KTD_DATADIR "/sql",
+          SET_NO_RELOAD, 0, 0),
 
-	S("log", "level", SET_LOG_LEVEL, log_level, "info", 0, 0, 0),
+        S("log", "level", SET_LOG_LEVEL, log_level, "info", 0, 0, 0),
 };
 
 /* Sections whose keys come with their channel in a later release; naming
  * them is allowed so that a config file can be laid out ahead. */
 static const char *const placeholder_sections[] = {"smtp", "cti",
-						   "digitalpost"};
+                                                   "digitalpost"};
 static const char placeholder_prefix[] = "mailbox:";
 
 _Static_assert(KTD_N_ELEMENTS(setting_defs) <= KTD_SETTINGS_MAX_KEYS,
-	       "raise KTD_SETTINGS_MAX_KEYS");
+               "raise KTD_SETTINGS_MAX_KEYS");
 
 struct parse_state {
 	const char *path;
 	FILE *fp;
 	struct ktd_settings *s;
-	unsigned line;         /* current line, counted by the reader */
+	unsigned line; /* current line, counted by the reader */
 	/* The line each key was set on, 0 when not set. */
 	unsigned set_line[KTD_N_ELEMENTS(setting_defs)];
 	bool failed;
@@ -115,7 +117,7 @@ struct parse_state {
 };
 
 static int parse_fail(struct parse_state *st, const char *fmt, ...)
-	KTD_ATTR_FORMAT(2, 3);
+        KTD_ATTR_FORMAT(2, 3);
 
 static int parse_fail(struct parse_state *st, const char *fmt, ...)
 {
@@ -128,7 +130,7 @@ static int parse_fail(struct parse_state *st, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	ktd_error_set(st->err, KTD_ERR_CONFIG, "%s:%u: %s", st->path, st->line,
-		      msg);
+	              msg);
 	st->failed = true;
 	return 0;
 }
@@ -155,7 +157,7 @@ static char **field_str(struct ktd_settings *s, const struct setting_def *d)
 }
 
 static int setting_apply(struct ktd_settings *s, const struct setting_def *d,
-			 const char *value, char *why, size_t whysz)
+                         const char *value, char *why, size_t whysz)
 {
 	void *field = (char *)s + d->offset;
 	uint64_t v64 = 0;
@@ -182,7 +184,7 @@ static int setting_apply(struct ktd_settings *s, const struct setting_def *d,
 		r = ktd_parse_size(value, &v64);
 		if (r < 0) {
 			snprintf(why, whysz,
-				 "expected a size such as 512, 64k or 1M");
+			         "expected a size such as 512, 64k or 1M");
 			return -1;
 		}
 		break;
@@ -190,8 +192,8 @@ static int setting_apply(struct ktd_settings *s, const struct setting_def *d,
 		r = ktd_parse_duration_ms(value, &v64);
 		if (r < 0) {
 			snprintf(why, whysz,
-				 "expected a duration such as 250ms, 30s or "
-				 "5m");
+			         "expected a duration such as 250ms, 30s or "
+			         "5m");
 			return -1;
 		}
 		break;
@@ -205,19 +207,18 @@ static int setting_apply(struct ktd_settings *s, const struct setting_def *d,
 		if (ktd_log_level_parse(value, (enum ktd_log_level *)field) <
 		    0) {
 			snprintf(why, whysz,
-				 "expected one of fatal, error, warning, "
-				 "info, debug, trace");
+			         "expected one of fatal, error, warning, "
+			         "info, debug, trace");
 			return -1;
 		}
 		return 0;
 	}
 	if (d->max != 0 && (v64 < d->min || v64 > d->max)) {
 		snprintf(why, whysz, "out of range (%llu..%llu%s)",
-			 (unsigned long long)d->min,
-			 (unsigned long long)d->max,
-			 d->type == SET_DURATION ? " ms"
-			 : d->type == SET_SIZE	 ? " bytes"
-						 : "");
+		         (unsigned long long)d->min, (unsigned long long)d->max,
+		         d->type == SET_DURATION ? " ms"
+		         : d->type == SET_SIZE   ? " bytes"
+		                                 : "");
 		return -1;
 	}
 	if (d->type == SET_U32)
@@ -227,8 +228,8 @@ static int setting_apply(struct ktd_settings *s, const struct setting_def *d,
 	return 0;
 }
 
-static int settings_ini_handler(void *user, const char *section, const char *name,
-		       const char *value)
+static int settings_ini_handler(void *user, const char *section,
+                                const char *name, const char *value)
 {
 	struct parse_state *st = user;
 	char why[256];
@@ -238,9 +239,9 @@ static int settings_ini_handler(void *user, const char *section, const char *nam
 		return 0;
 	if (section[0] == '\0')
 		return parse_fail(st,
-				  "key '%s' outside of a section (add e.g. "
-				  "[server] above it)",
-				  name);
+		                  "key '%s' outside of a section (add e.g. "
+		                  "[server] above it)",
+		                  name);
 	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
 		const struct setting_def *d = &setting_defs[i];
 
@@ -249,16 +250,16 @@ static int settings_ini_handler(void *user, const char *section, const char *nam
 			continue;
 		if (st->set_line[i])
 			return parse_fail(st, "[%s] %s is set twice", section,
-					  name);
+			                  name);
 		st->set_line[i] = st->line;
 		st->s->key_line[i] = st->line;
 		if (setting_apply(st->s, d, value, why, sizeof(why)) < 0)
-			return parse_fail(st, "[%s] %s: bad value: %s",
-					  section, name, why);
+			return parse_fail(st, "[%s] %s: bad value: %s", section,
+			                  name, why);
 		return 1;
 	}
 	return parse_fail(st, "unknown key '%s' in section [%s]", name,
-			  section);
+	                  section);
 }
 
 /* The reader given to inih: fgets that counts lines (so the handler knows
@@ -312,10 +313,10 @@ static int settings_apply_defaults(struct ktd_settings *s)
 
 	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
 		if (setting_apply(s, &setting_defs[i], setting_defs[i].def, why,
-				  sizeof(why)) < 0)
+		                  sizeof(why)) < 0)
 			ktd_panic("bad default for %s.%s: %s",
-				  setting_defs[i].section,
-				  setting_defs[i].name, why);
+			          setting_defs[i].section, setting_defs[i].name,
+			          why);
 	}
 	return 0;
 }
@@ -363,7 +364,7 @@ KTD_STATIC bool conninfo_has_password(const char *ci)
 
 /* Points st->line at the line that set the key (0 if none did). */
 static void parse_goto_key(struct parse_state *st, const char *section,
-			   const char *name)
+                           const char *name)
 {
 	size_t i;
 
@@ -386,20 +387,20 @@ static void settings_validate(struct parse_state *st)
 	if (cert != key) {
 		parse_goto_key(st, "server", cert ? "tls_cert" : "tls_key");
 		parse_fail(st, "[server] tls_cert and tls_key must be set "
-			       "together");
+		               "together");
 	} else if (s->conninfo[0] == '\0') {
 		parse_goto_key(st, "database", "conninfo");
 		parse_fail(st, "[database] conninfo is empty");
 	} else if (conninfo_has_password(s->conninfo)) {
 		parse_goto_key(st, "database", "conninfo");
 		parse_fail(st, "[database] conninfo must not contain a "
-			       "password: put it in the file named by "
-			       "password_file");
+		               "password: put it in the file named by "
+		               "password_file");
 	}
 }
 
 int ktd_settings_load(const char *path, struct ktd_settings **settings_r,
-		      struct ktd_error *err)
+                      struct ktd_error *err)
 {
 	struct parse_state st;
 	int r;
@@ -410,10 +411,11 @@ int ktd_settings_load(const char *path, struct ktd_settings **settings_r,
 	st.fp = fopen(path, "r");
 	if (!st.fp)
 		return ktd_error_set(err, KTD_ERR_CONFIG, "%s: cannot open: %s",
-				     path, strerror(errno));
+		                     path, strerror(errno));
 	st.s = ktd_settings_create_default();
 	st.s->path = ktd_strdup(path);
-	r = ini_parse_stream(settings_ini_reader, &st, settings_ini_handler, &st);
+	r = ini_parse_stream(settings_ini_reader, &st, settings_ini_handler,
+	                     &st);
 	if (!st.failed && ferror(st.fp)) {
 		ktd_error_set(err, KTD_ERR_CONFIG, "%s: read error", path);
 		st.failed = true;
@@ -423,13 +425,13 @@ int ktd_settings_load(const char *path, struct ktd_settings **settings_r,
 		/* inih found a line it could not parse (no '=' and no
 		 * section header). */
 		ktd_error_set(err, KTD_ERR_CONFIG,
-			      "%s:%d: syntax error: expected 'key = value' or "
-			      "'[section]'",
-			      path, r);
+		              "%s:%d: syntax error: expected 'key = value' or "
+		              "'[section]'",
+		              path, r);
 		st.failed = true;
 	} else if (!st.failed && r < 0) {
 		ktd_error_set(err, KTD_ERR_CONFIG, "%s: cannot parse (%d)",
-			      path, r);
+		              path, r);
 		st.failed = true;
 	}
 	if (!st.failed)
@@ -459,8 +461,8 @@ void ktd_settings_destroy(struct ktd_settings **settings)
 }
 
 static bool setting_equal(const struct ktd_settings *a,
-			  const struct ktd_settings *b,
-			  const struct setting_def *d)
+                          const struct ktd_settings *b,
+                          const struct setting_def *d)
 {
 	const char *pa = (const char *)a + d->offset;
 	const char *pb = (const char *)b + d->offset;
@@ -468,7 +470,7 @@ static bool setting_equal(const struct ktd_settings *a,
 	switch (d->type) {
 	case SET_STR:
 		return strcmp(*(char *const *)(const void *)pa,
-			      *(char *const *)(const void *)pb) == 0;
+		              *(char *const *)(const void *)pb) == 0;
 	case SET_U32:
 		return *(const uint32_t *)(const void *)pa ==
 		       *(const uint32_t *)(const void *)pb;
@@ -487,7 +489,7 @@ static bool setting_equal(const struct ktd_settings *a,
 }
 
 unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
-				     const struct ktd_settings *new_s)
+                                     const struct ktd_settings *new_s)
 {
 	unsigned n = 0;
 	size_t i;
@@ -499,8 +501,8 @@ unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
 		    setting_equal(old_s, new_s, d))
 			continue;
 		ktd_log_warnx("event=config_reload section=%s key=%s "
-			      "msg=\"changed, takes effect after a restart\"",
-			      d->section, d->name);
+		              "msg=\"changed, takes effect after a restart\"",
+		              d->section, d->name);
 		n++;
 	}
 	return n;
@@ -512,7 +514,7 @@ const char *ktd_settings_default_path(void)
 }
 
 void ktd_settings_pool_config(const struct ktd_settings *s,
-			      struct db_pool_config *cfg)
+                              struct db_pool_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->conninfo = s->conninfo;
@@ -525,8 +527,8 @@ void ktd_settings_pool_config(const struct ktd_settings *s,
 }
 
 const char *ktd_settings_where(const struct ktd_settings *s,
-			       const char *section, const char *key, char *out,
-			       size_t outsz)
+                               const char *section, const char *key, char *out,
+                               size_t outsz)
 {
 	size_t i;
 

@@ -47,7 +47,7 @@ struct ktd_settings {
 /* Reads and validates the file at path. Returns 0 and a new settings
  * object (caller destroys), or -1 with err->msg as "FILE:LINE: ...". */
 int ktd_settings_load(const char *path, struct ktd_settings **settings_r,
-		      struct ktd_error *err) KTD_ATTR_NODISCARD;
+                      struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* A settings object with every default, as if from an empty file. */
 struct ktd_settings *ktd_settings_create_default(void);
@@ -57,20 +57,20 @@ void ktd_settings_destroy(struct ktd_settings **settings);
 /* Logs a warning for each key that differs between old and new and cannot
  * take effect without a restart. Returns how many differ. */
 unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
-				     const struct ktd_settings *new_s);
+                                     const struct ktd_settings *new_s);
 
 /* Writes "FILE:LINE" for the line that set [section] key, or "FILE" when
  * the key kept its default, into out; returns out. For errors found after
  * parsing (a directory that does not exist, say). */
 const char *ktd_settings_where(const struct ktd_settings *s,
-			       const char *section, const char *key, char *out,
-			       size_t outsz);
+                               const char *section, const char *key, char *out,
+                               size_t outsz);
 
 struct db_pool_config;
 /* Fills a pool configuration from the [database] keys; the strings are
  * borrowed from s. */
 void ktd_settings_pool_config(const struct ktd_settings *s,
-			      struct db_pool_config *cfg);
+                              struct db_pool_config *cfg);
 
 /* The default configuration file path, from configure's sysconfdir. */
 const char *ktd_settings_default_path(void);

@@ -31,7 +31,7 @@ int ktd_signals_init(struct ktd_error *err)
 
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		return ktd_error_set(err, KTD_ERR_IO, "pipe: %s",
-				     strerror(errno));
+		                     strerror(errno));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -39,12 +39,12 @@ int ktd_signals_init(struct ktd_error *err)
 	for (i = 0; i < KTD_N_ELEMENTS(sigs); i++) {
 		if (sigaction(sigs[i], &sa, NULL) < 0)
 			return ktd_error_set(err, KTD_ERR_IO, "sigaction: %s",
-					     strerror(errno));
+			                     strerror(errno));
 	}
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) < 0)
 		return ktd_error_set(err, KTD_ERR_IO, "sigaction: %s",
-				     strerror(errno));
+		                     strerror(errno));
 	return 0;
 }
 

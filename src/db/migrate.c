@@ -56,12 +56,13 @@ static int read_file(const char *path, char **data_r, struct ktd_error *err)
 
 	if (!fp)
 		return ktd_error_set(err, KTD_ERR_IO, "%s: cannot open: %s",
-				     path, strerror(errno));
+		                     path, strerror(errno));
 	ktd_buf_init(&b, MIGRATION_MAX_BYTES);
 	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
 		if (ktd_buf_add(&b, chunk, n) < 0) {
-			ktd_error_set(err, KTD_ERR_IO, "%s: larger than %u bytes",
-				      path, MIGRATION_MAX_BYTES);
+			ktd_error_set(err, KTD_ERR_IO,
+			              "%s: larger than %u bytes", path,
+			              MIGRATION_MAX_BYTES);
 			goto out;
 		}
 	}
@@ -93,7 +94,7 @@ static void checksum_hex(const char *data, char out[65])
 }
 
 int db_migrations_load(const char *dir, struct db_migration_set **set_r,
-		       struct ktd_error *err)
+                       struct ktd_error *err)
 {
 	struct db_migration_set *set = ktd_calloc(1, sizeof(*set));
 	size_t cap = 0, i;
@@ -103,8 +104,8 @@ int db_migrations_load(const char *dir, struct db_migration_set **set_r,
 	if (!d) {
 		free(set);
 		return ktd_error_set(err, KTD_ERR_IO,
-				     "sql_dir %s: cannot open: %s", dir,
-				     strerror(errno));
+		                     "sql_dir %s: cannot open: %s", dir,
+		                     strerror(errno));
 	}
 	while ((de = readdir(d))) {
 		struct db_migration *m;
@@ -115,22 +116,22 @@ int db_migrations_load(const char *dir, struct db_migration_set **set_r,
 			continue;
 		if (migration_parse_name(de->d_name, &version) < 0) {
 			ktd_error_set(err, KTD_ERR_IO,
-				      "%s/%s: a migration must be named "
-				      "NNN_name.sql (digits, '_', then "
-				      "a-z, 0-9, '_' or '-')",
-				      dir, de->d_name);
+			              "%s/%s: a migration must be named "
+			              "NNN_name.sql (digits, '_', then "
+			              "a-z, 0-9, '_' or '-')",
+			              dir, de->d_name);
 			goto fail;
 		}
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-				     de->d_name) >= sizeof(path)) {
+		                     de->d_name) >= sizeof(path)) {
 			ktd_error_set(err, KTD_ERR_IO, "%s: path too long",
-				      dir);
+			              dir);
 			goto fail;
 		}
 		if (set->n == cap) {
 			cap = cap ? cap * 2 : 16;
 			set->items = ktd_realloc(set->items,
-						 cap * sizeof(*set->items));
+			                         cap * sizeof(*set->items));
 		}
 		m = &set->items[set->n];
 		memset(m, 0, sizeof(*m));
@@ -147,9 +148,10 @@ int db_migrations_load(const char *dir, struct db_migration_set **set_r,
 	for (i = 1; i < set->n; i++) {
 		if (set->items[i].version == set->items[i - 1].version) {
 			ktd_error_set(err, KTD_ERR_IO,
-				      "%s: %s and %s have the same version %u",
-				      dir, set->items[i - 1].name,
-				      set->items[i].name, set->items[i].version);
+			              "%s: %s and %s have the same version %u",
+			              dir, set->items[i - 1].name,
+			              set->items[i].name,
+			              set->items[i].version);
 			goto fail;
 		}
 	}
@@ -179,7 +181,7 @@ void db_migrations_destroy(struct db_migration_set **setp)
 }
 
 static const struct db_migration *set_find(const struct db_migration_set *set,
-					   uint32_t version)
+                                           uint32_t version)
 {
 	size_t i;
 
@@ -191,32 +193,32 @@ static const struct db_migration *set_find(const struct db_migration_set *set,
 }
 
 int db_migrate_status(PGconn *pg, const struct db_migration_set *set,
-		      struct db_migrate_status *st, struct ktd_error *err)
+                      struct db_migrate_status *st, struct ktd_error *err)
 {
 	PGresult *res = NULL;
 	int ret = -1, i, rows;
 
 	memset(st, 0, sizeof(*st));
 	if (db_query(pg, "SELECT to_regclass('schema_migrations') IS NOT NULL",
-		     0, NULL, &res, err) < 0)
+	             0, NULL, &res, err) < 0)
 		goto out;
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
 		st->state = set->n ? DB_MIGRATE_PENDING : DB_MIGRATE_CURRENT;
 		st->pending = set->n;
 		if (set->n)
 			snprintf(st->detail, sizeof(st->detail),
-				 "the database has no schema yet: %zu "
-				 "migrations to apply, starting with %s",
-				 set->n, set->items[0].name);
+			         "the database has no schema yet: %zu "
+			         "migrations to apply, starting with %s",
+			         set->n, set->items[0].name);
 		ret = 0;
 		goto out;
 	}
 	PQclear(res);
 	res = NULL;
 	if (db_query(pg,
-		     "SELECT version, name, checksum FROM schema_migrations "
-		     "ORDER BY version",
-		     0, NULL, &res, err) < 0)
+	             "SELECT version, name, checksum FROM schema_migrations "
+	             "ORDER BY version",
+	             0, NULL, &res, err) < 0)
 		goto out;
 	rows = PQntuples(res);
 	st->state = DB_MIGRATE_CURRENT;
@@ -226,29 +228,29 @@ int db_migrate_status(PGconn *pg, const struct db_migration_set *set,
 
 		if (ktd_parse_u32(PQgetvalue(res, i, 0), &v) < 0) {
 			ktd_error_set(err, KTD_ERR_INTERNAL,
-				      "schema_migrations: bad version '%s'",
-				      PQgetvalue(res, i, 0));
+			              "schema_migrations: bad version '%s'",
+			              PQgetvalue(res, i, 0));
 			goto out;
 		}
 		m = set_find(set, v);
 		if (!m) {
 			st->state = DB_MIGRATE_UNKNOWN;
 			snprintf(st->detail, sizeof(st->detail),
-				 "the database has migration %u (%s), which "
-				 "this kontaktd does not know: it is older "
-				 "than the schema",
-				 v, PQgetvalue(res, i, 1));
+			         "the database has migration %u (%s), which "
+			         "this kontaktd does not know: it is older "
+			         "than the schema",
+			         v, PQgetvalue(res, i, 1));
 			ret = 0;
 			goto out;
 		}
 		if (strcmp(m->checksum, PQgetvalue(res, i, 2)) != 0) {
 			st->state = DB_MIGRATE_CHANGED;
 			snprintf(st->detail, sizeof(st->detail),
-				 "%s was changed after it was applied "
-				 "(recorded checksum %.12s..., file has "
-				 "%.12s...); restore the file and add a new "
-				 "migration instead",
-				 m->name, PQgetvalue(res, i, 2), m->checksum);
+			         "%s was changed after it was applied "
+			         "(recorded checksum %.12s..., file has "
+			         "%.12s...); restore the file and add a new "
+			         "migration instead",
+			         m->name, PQgetvalue(res, i, 2), m->checksum);
 			ret = 0;
 			goto out;
 		}
@@ -269,9 +271,9 @@ int db_migrate_status(PGconn *pg, const struct db_migration_set *set,
 				found = strcmp(PQgetvalue(res, j, 0), v) == 0;
 			if (!found) {
 				snprintf(st->detail, sizeof(st->detail),
-					 "%zu migrations not applied, "
-					 "starting with %s",
-					 st->pending, set->items[k].name);
+				         "%zu migrations not applied, "
+				         "starting with %s",
+				         st->pending, set->items[k].name);
 				break;
 			}
 		}
@@ -300,7 +302,7 @@ static int exec_simple(PGconn *pg, const char *sql, struct ktd_error *err)
 }
 
 static int apply_one(PGconn *pg, const struct db_migration *m,
-		     struct ktd_error *err)
+                     struct ktd_error *err)
 {
 	char version[16];
 	const char *params[3];
@@ -313,9 +315,9 @@ static int apply_one(PGconn *pg, const struct db_migration *m,
 		return -1;
 	if (exec_simple(pg, m->sql, err) < 0 ||
 	    db_query(pg,
-		     "INSERT INTO schema_migrations (version, name, checksum) "
-		     "VALUES ($1, $2, $3)",
-		     3, params, NULL, err) < 0 ||
+	             "INSERT INTO schema_migrations (version, name, checksum) "
+	             "VALUES ($1, $2, $3)",
+	             3, params, NULL, err) < 0 ||
 	    exec_simple(pg, "COMMIT", err) < 0) {
 		struct ktd_error ignore;
 
@@ -327,7 +329,7 @@ static int apply_one(PGconn *pg, const struct db_migration *m,
 }
 
 int db_migrate_apply(PGconn *pg, const struct db_migration_set *set,
-		     size_t *applied_r, struct ktd_error *err)
+                     size_t *applied_r, struct ktd_error *err)
 {
 	struct db_migrate_status st;
 	struct ktd_error ignore;
@@ -336,17 +338,17 @@ int db_migrate_apply(PGconn *pg, const struct db_migration_set *set,
 
 	*applied_r = 0;
 	if (exec_simple(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
-			err) < 0)
+	                err) < 0)
 		return -1;
 	if (exec_simple(pg,
-			"SET client_min_messages = warning;"
-			"CREATE TABLE IF NOT EXISTS schema_migrations ("
-			" version integer PRIMARY KEY,"
-			" name text NOT NULL,"
-			" checksum text NOT NULL,"
-			" applied_at timestamptz NOT NULL DEFAULT now(),"
-			" applied_by text NOT NULL DEFAULT current_user)",
-			err) < 0)
+	                "SET client_min_messages = warning;"
+	                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	                " version integer PRIMARY KEY,"
+	                " name text NOT NULL,"
+	                " checksum text NOT NULL,"
+	                " applied_at timestamptz NOT NULL DEFAULT now(),"
+	                " applied_by text NOT NULL DEFAULT current_user)",
+	                err) < 0)
 		goto out;
 	if (db_migrate_status(pg, set, &st, err) < 0)
 		goto out;
@@ -362,9 +364,9 @@ int db_migrate_apply(PGconn *pg, const struct db_migration_set *set,
 
 		snprintf(version, sizeof(version), "%u", set->items[i].version);
 		if (db_query(pg,
-			     "SELECT 1 FROM schema_migrations WHERE version = "
-			     "$1",
-			     1, params, &res, err) < 0)
+		             "SELECT 1 FROM schema_migrations WHERE version = "
+		             "$1",
+		             1, params, &res, err) < 0)
 			goto out;
 		done = PQntuples(res) > 0;
 		PQclear(res);
@@ -373,12 +375,12 @@ int db_migrate_apply(PGconn *pg, const struct db_migration_set *set,
 		if (apply_one(pg, &set->items[i], err) < 0)
 			goto out;
 		ktd_log_info("event=migration_applied file=%s",
-			     set->items[i].name);
+		             set->items[i].name);
 		(*applied_r)++;
 	}
 	ret = 0;
 out:
 	(void)exec_simple(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")",
-			  &ignore);
+	                  &ignore);
 	return ret;
 }

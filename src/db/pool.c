@@ -20,6 +20,9 @@
 
 struct db_conn {
 	PGconn *pg;
+	/* Made at connect time, so that cancelling never touches pg from
+	 * another thread (db_pool_cancel_all). Guarded by the pool's mutex. */
+	PGcancel *cancel;
 	bool in_use;
 	bool connected_before; /* for the reconnect count */
 };
@@ -43,14 +46,14 @@ struct db_pool {
 };
 
 static void pool_copy_config(struct db_pool *pool,
-			     const struct db_pool_config *src)
+                             const struct db_pool_config *src)
 {
 	pool->cfg = *src;
 	pool->conninfo = ktd_strdup(src->conninfo ? src->conninfo : "");
 	pool->password_file =
-		ktd_strdup(src->password_file ? src->password_file : "");
+	        ktd_strdup(src->password_file ? src->password_file : "");
 	pool->application_name = ktd_strdup(
-		src->application_name ? src->application_name : "kontaktd");
+	        src->application_name ? src->application_name : "kontaktd");
 	pool->cfg.conninfo = pool->conninfo;
 	pool->cfg.password_file = pool->password_file;
 	pool->cfg.application_name = pool->application_name;
@@ -74,6 +77,23 @@ struct db_pool *db_pool_create(const struct db_pool_config *cfg)
 	return pool;
 }
 
+/* Closes conn's connection. The cancel object is swapped under the mutex,
+ * as db_pool_cancel_all reads it from another thread. */
+static void conn_close(struct db_pool *pool, struct db_conn *conn)
+{
+	PGcancel *cancel;
+
+	pthread_mutex_lock(&pool->mu);
+	cancel = conn->cancel;
+	conn->cancel = NULL;
+	pthread_mutex_unlock(&pool->mu);
+	if (cancel)
+		PQfreeCancel(cancel);
+	if (conn->pg)
+		PQfinish(conn->pg);
+	conn->pg = NULL;
+}
+
 void db_pool_destroy(struct db_pool **poolp)
 {
 	struct db_pool *pool = *poolp;
@@ -83,8 +103,7 @@ void db_pool_destroy(struct db_pool **poolp)
 		return;
 	for (i = 0; i < pool->cfg.size; i++) {
 		ktd_assert(!pool->conns[i].in_use);
-		if (pool->conns[i].pg)
-			PQfinish(pool->conns[i].pg);
+		conn_close(pool, &pool->conns[i]);
 	}
 	free(pool->conns);
 	free(pool->conninfo);
@@ -98,15 +117,15 @@ void db_pool_destroy(struct db_pool **poolp)
 
 /* Reads the password file: the first line, without its newline. */
 static int read_password(const char *path, char *out, size_t outsz,
-			 struct ktd_error *err)
+                         struct ktd_error *err)
 {
 	FILE *fp = fopen(path, "r");
 	size_t len;
 
 	if (!fp)
 		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "cannot open password_file %s: %s", path,
-				     strerror(errno));
+		                     "cannot open password_file %s: %s", path,
+		                     strerror(errno));
 	if (!fgets(out, (int)outsz, fp))
 		out[0] = '\0';
 	fclose(fp);
@@ -131,7 +150,7 @@ static void log_notice(void *arg, const char *message)
 	else if (strncmp(msg, "DEBUG", 5) == 0)
 		level = KTD_LOG_DEBUG;
 	ktd_log(level, "event=db_notice msg=%s",
-		ktd_log_quote(msg, quoted, sizeof(quoted)));
+	        ktd_log_quote(msg, quoted, sizeof(quoted)));
 }
 
 PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err)
@@ -144,22 +163,21 @@ PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err)
 	uint64_t secs;
 
 	if (cfg->password_file && cfg->password_file[0] != '\0' &&
-	    read_password(cfg->password_file, password, sizeof(password),
-			  err) < 0)
+	    read_password(cfg->password_file, password, sizeof(password), err) <
+	            0)
 		return NULL;
 	/* libpq's connect_timeout is in whole seconds; 1 is raised to 2 by
 	 * libpq itself. */
 	secs = cfg->connect_timeout_ms / 1000;
 	snprintf(timeout, sizeof(timeout), "%llu",
-		 (unsigned long long)(secs < 2 ? 2 : secs));
+	         (unsigned long long)(secs < 2 ? 2 : secs));
 	snprintf(options, sizeof(options), "-c statement_timeout=%llu",
-		 (unsigned long long)cfg->statement_timeout_ms);
+	         (unsigned long long)cfg->statement_timeout_ms);
 
 	/* Ours first: later entries, including everything expanded from
 	 * conninfo, override them. */
 	keys[n] = "application_name";
-	vals[n++] = cfg->application_name ? cfg->application_name
-					  : "kontaktd";
+	vals[n++] = cfg->application_name ? cfg->application_name : "kontaktd";
 	keys[n] = "connect_timeout";
 	vals[n++] = timeout;
 	keys[n] = "client_encoding";
@@ -181,7 +199,7 @@ PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err)
 	explicit_bzero(password, sizeof(password));
 	if (!pg) {
 		ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-			      "database connection: out of memory");
+		              "database connection: out of memory");
 		return NULL;
 	}
 	if (PQstatus(pg) != CONNECTION_OK) {
@@ -190,7 +208,7 @@ PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err)
 		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
 		msg[strcspn(msg, "\n")] = '\0';
 		ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-			      "cannot connect to the database: %s", msg);
+		              "cannot connect to the database: %s", msg);
 		PQfinish(pg);
 		return NULL;
 	}
@@ -238,7 +256,7 @@ static void pool_put(struct db_pool *pool, struct db_conn *conn)
 
 /* Makes conn's connection anew, unless the backoff gate is closed. */
 static int pool_reconnect(struct db_pool *pool, struct db_conn *conn,
-			  struct ktd_error *err)
+                          struct ktd_error *err)
 {
 	uint64_t now = ktd_time_mono_ms();
 	bool was_down;
@@ -247,20 +265,17 @@ static int pool_reconnect(struct db_pool *pool, struct db_conn *conn,
 	pthread_mutex_lock(&pool->mu);
 	if (pool->down && now < pool->next_connect_ms) {
 		pthread_mutex_unlock(&pool->mu);
-		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-				     "the database is unavailable (next "
-				     "connection attempt in %llu ms)",
-				     (unsigned long long)(pool->next_connect_ms -
-							  now));
+		return ktd_error_set(
+		        err, KTD_ERR_UNAVAILABLE,
+		        "the database is unavailable (next "
+		        "connection attempt in %llu ms)",
+		        (unsigned long long)(pool->next_connect_ms - now));
 	}
 	/* Others wait for this attempt's outcome rather than joining it. */
 	pool->next_connect_ms = now + pool->backoff_ms;
 	pthread_mutex_unlock(&pool->mu);
 
-	if (conn->pg) {
-		PQfinish(conn->pg);
-		conn->pg = NULL;
-	}
+	conn_close(pool, conn);
 	pg = db_connect(&pool->cfg, err);
 
 	pthread_mutex_lock(&pool->mu);
@@ -270,8 +285,8 @@ static int pool_reconnect(struct db_pool *pool, struct db_conn *conn,
 			char quoted[2 * KTD_ERROR_MSG_MAX + 8];
 
 			ktd_log_error("event=db_down msg=%s",
-				      ktd_log_quote(err ? err->msg : "", quoted,
-						    sizeof(quoted)));
+			              ktd_log_quote(err ? err->msg : "", quoted,
+			                            sizeof(quoted)));
 		}
 		pool->down = true;
 		pool->down_logged = true;
@@ -292,13 +307,17 @@ static int pool_reconnect(struct db_pool *pool, struct db_conn *conn,
 	if (!pg)
 		return -1;
 	if (was_down)
-		ktd_log_info("event=db_up msg=\"database connection restored\"");
+		ktd_log_info(
+		        "event=db_up msg=\"database connection restored\"");
 	conn->pg = pg;
+	pthread_mutex_lock(&pool->mu);
+	conn->cancel = PQgetCancel(pg);
+	pthread_mutex_unlock(&pool->mu);
 	return 0;
 }
 
 int db_pool_acquire(struct db_pool *pool, struct db_conn **conn_r,
-		    struct ktd_error *err)
+                    struct ktd_error *err)
 {
 	struct db_conn *conn = NULL;
 	struct timespec deadline;
@@ -307,8 +326,8 @@ int db_pool_acquire(struct db_pool *pool, struct db_conn **conn_r,
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += (time_t)(pool->cfg.acquire_timeout_ms / 1000);
-	deadline.tv_nsec += (long)(pool->cfg.acquire_timeout_ms % 1000) *
-			    1000000L;
+	deadline.tv_nsec +=
+	        (long)(pool->cfg.acquire_timeout_ms % 1000) * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L) {
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
@@ -322,11 +341,11 @@ int db_pool_acquire(struct db_pool *pool, struct db_conn **conn_r,
 	if (pool->nfree == 0) {
 		pool->timeouts++;
 		pthread_mutex_unlock(&pool->mu);
-		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-				     "no database connection free within %llu "
-				     "ms",
-				     (unsigned long long)
-					     pool->cfg.acquire_timeout_ms);
+		return ktd_error_set(
+		        err, KTD_ERR_UNAVAILABLE,
+		        "no database connection free within %llu "
+		        "ms",
+		        (unsigned long long)pool->cfg.acquire_timeout_ms);
 	}
 	/* Prefer a connection that is already open. */
 	for (i = 0; i < pool->cfg.size; i++) {
@@ -358,19 +377,17 @@ void db_pool_release(struct db_pool *pool, struct db_conn **connp)
 	if (conn->pg && PQstatus(conn->pg) == CONNECTION_OK &&
 	    PQtransactionStatus(conn->pg) != PQTRANS_IDLE) {
 		PGresult *res = PQexec(conn->pg, "ROLLBACK");
+		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			PQfinish(conn->pg);
-			conn->pg = NULL;
-		}
 		PQclear(res);
+		if (!ok)
+			conn_close(pool, conn);
 	}
 	if (conn->pg && PQstatus(conn->pg) != CONNECTION_OK) {
 		/* Lost while in use (the server shut down mid-query): close
 		 * it now, and count the database as down until a connection
 		 * succeeds again. */
-		PQfinish(conn->pg);
-		conn->pg = NULL;
+		conn_close(pool, conn);
 		ktd_log_warnx("event=db_connection_lost");
 		pthread_mutex_lock(&pool->mu);
 		pool->down = true;
@@ -380,8 +397,7 @@ void db_pool_release(struct db_pool *pool, struct db_conn **connp)
 }
 
 int db_query(PGconn *pg, const char *sql, int nparams,
-	     const char *const *params, PGresult **res_r,
-	     struct ktd_error *err)
+             const char *const *params, PGresult **res_r, struct ktd_error *err)
 {
 	PGresult *res;
 	ExecStatusType st;
@@ -400,19 +416,19 @@ int db_query(PGconn *pg, const char *sql, int nparams,
 		return 0;
 	}
 	snprintf(msg, sizeof(msg), "%s",
-		 res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+	         res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
 	msg[strcspn(msg, "\n")] = '\0';
 	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (PQstatus(pg) != CONNECTION_OK)
 		ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-			      "database connection lost: %s", msg);
-	else if (state && (strcmp(state, "23505") == 0 ||
-			   strcmp(state, "40001") == 0 ||
-			   strcmp(state, "40P01") == 0))
+		              "database connection lost: %s", msg);
+	else if (state &&
+	         (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 ||
+	          strcmp(state, "40P01") == 0))
 		ktd_error_set(err, KTD_ERR_CONFLICT, "%s", msg);
 	else if (state && strcmp(state, "57014") == 0)
 		ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-			      "database statement timed out: %s", msg);
+		              "database statement timed out: %s", msg);
 	else
 		ktd_error_set(err, KTD_ERR_INTERNAL, "database error: %s", msg);
 	if (err && state)
@@ -440,4 +456,23 @@ void db_pool_stats(struct db_pool *pool, struct db_pool_stats *st)
 	st->timeouts = pool->timeouts;
 	st->reconnects = pool->reconnects;
 	pthread_mutex_unlock(&pool->mu);
+}
+
+unsigned db_pool_cancel_all(struct db_pool *pool)
+{
+	char errbuf[256];
+	unsigned i, n = 0;
+
+	pthread_mutex_lock(&pool->mu);
+	for (i = 0; i < pool->cfg.size; i++) {
+		struct db_conn *conn = &pool->conns[i];
+
+		/* PQcancel is safe to call while another thread uses the
+		 * connection; it opens a connection of its own. */
+		if (conn->in_use && conn->cancel &&
+		    PQcancel(conn->cancel, errbuf, sizeof(errbuf)))
+			n++;
+	}
+	pthread_mutex_unlock(&pool->mu);
+	return n;
 }

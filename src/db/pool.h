@@ -30,7 +30,7 @@ void db_pool_destroy(struct db_pool **pool);
  * one. Returns 0, or -1 with KTD_ERR_UNAVAILABLE when none can be had.
  * The connection must go back with db_pool_release on the same thread. */
 int db_pool_acquire(struct db_pool *pool, struct db_conn **conn_r,
-		    struct ktd_error *err) KTD_ATTR_NODISCARD;
+                    struct ktd_error *err) KTD_ATTR_NODISCARD;
 /* Gives the connection back (rolling back an open transaction); sets
  * *conn to NULL. Accepts NULL. */
 void db_pool_release(struct db_pool *pool, struct db_conn **conn);
@@ -49,6 +49,11 @@ struct db_pool_stats {
 	uint64_t reconnects; /* connections made after the first */
 };
 
+/* Asks the server to cancel the statement running on every connection in
+ * use (for a shutdown that cannot wait); their queries then fail. Returns
+ * how many cancel requests were sent. */
+unsigned db_pool_cancel_all(struct db_pool *pool);
+
 /* A consistent snapshot of the pool's state and counters. */
 void db_pool_stats(struct db_pool *pool, struct db_pool_stats *st);
 
@@ -58,7 +63,7 @@ void db_pool_stats(struct db_pool *pool, struct db_pool_stats *st);
  * for unique/serialisation failures, KTD_ERR_INTERNAL otherwise; the
  * SQLSTATE is copied into err->sqlstate. */
 int db_query(PGconn *pg, const char *sql, int nparams,
-	     const char *const *params, PGresult **res_r,
-	     struct ktd_error *err) KTD_ATTR_NODISCARD;
+             const char *const *params, PGresult **res_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
 
 #endif

@@ -7,9 +7,9 @@
 #include "http/metrics.h"
 
 /* Upper bounds of the latency buckets, in microseconds. */
-static const uint64_t bucket_us[] = {1000,   5000,   10000,   25000,
-				     50000,  100000, 250000,  500000,
-				     1000000, 2500000, 5000000, 10000000};
+static const uint64_t bucket_us[] = {1000,    5000,    10000,   25000,
+                                     50000,   100000,  250000,  500000,
+                                     1000000, 2500000, 5000000, 10000000};
 
 /* Status classes 1xx..5xx, plus index 0 for "no answer". */
 static atomic_ullong requests[6];
@@ -35,65 +35,65 @@ void ktd_metrics_http_observe(unsigned status, uint64_t duration_us)
 	for (i = 0; i < KTD_N_ELEMENTS(bucket_us); i++) {
 		if (duration_us <= bucket_us[i]) {
 			atomic_fetch_add_explicit(&buckets[i], 1,
-						  memory_order_relaxed);
+			                          memory_order_relaxed);
 			break;
 		}
 	}
 	if (i == KTD_N_ELEMENTS(bucket_us))
 		atomic_fetch_add_explicit(&buckets_over, 1,
-					  memory_order_relaxed);
+		                          memory_order_relaxed);
 	atomic_fetch_add_explicit(&duration_sum_us, duration_us,
-				  memory_order_relaxed);
+	                          memory_order_relaxed);
 }
 
 int ktd_metrics_http_write(struct ktd_buf *b)
 {
 	static const char *const classes[] = {"none", "1xx", "2xx",
-					       "3xx",  "4xx", "5xx"};
+	                                      "3xx",  "4xx", "5xx"};
 	unsigned long long cum = 0;
 	size_t i;
 
-	if (ktd_buf_add_str(b, "# HELP kontaktd_http_requests_total HTTP "
-			       "requests answered, by status class.\n"
-			       "# TYPE kontaktd_http_requests_total counter\n") <
-	    0)
+	if (ktd_buf_add_str(
+	            b, "# HELP kontaktd_http_requests_total HTTP "
+	               "requests answered, by status class.\n"
+	               "# TYPE kontaktd_http_requests_total counter\n") < 0)
 		return -1;
 	for (i = 0; i < KTD_N_ELEMENTS(classes); i++) {
-		if (ktd_buf_printf(b,
-				   "kontaktd_http_requests_total{code=\"%s\"} "
-				   "%llu\n",
-				   classes[i],
-				   (unsigned long long)atomic_load(
-					   &requests[i])) < 0)
+		if (ktd_buf_printf(
+		            b,
+		            "kontaktd_http_requests_total{code=\"%s\"} "
+		            "%llu\n",
+		            classes[i],
+		            (unsigned long long)atomic_load(&requests[i])) < 0)
 			return -1;
 	}
 	if (ktd_buf_add_str(b,
-			    "# HELP kontaktd_http_request_duration_seconds "
-			    "Time from the request's headers to its answer.\n"
-			    "# TYPE kontaktd_http_request_duration_seconds "
-			    "histogram\n") < 0)
+	                    "# HELP kontaktd_http_request_duration_seconds "
+	                    "Time from the request's headers to its answer.\n"
+	                    "# TYPE kontaktd_http_request_duration_seconds "
+	                    "histogram\n") < 0)
 		return -1;
 	for (i = 0; i < KTD_N_ELEMENTS(bucket_us); i++) {
 		cum += atomic_load(&buckets[i]);
 		if (ktd_buf_printf(b,
-				   "kontaktd_http_request_duration_seconds_"
-				   "bucket{le=\"%g\"} %llu\n",
-				   (double)bucket_us[i] / 1e6, cum) < 0)
+		                   "kontaktd_http_request_duration_seconds_"
+		                   "bucket{le=\"%g\"} %llu\n",
+		                   (double)bucket_us[i] / 1e6, cum) < 0)
 			return -1;
 	}
 	if (ktd_buf_printf(b,
-			   "kontaktd_http_request_duration_seconds_bucket{le="
-			   "\"+Inf\"} %llu\n"
-			   "kontaktd_http_request_duration_seconds_sum %.6f\n"
-			   "kontaktd_http_request_duration_seconds_count %llu\n"
-			   "# HELP kontaktd_http_requests_in_flight Requests "
-			   "being handled now.\n"
-			   "# TYPE kontaktd_http_requests_in_flight gauge\n"
-			   "kontaktd_http_requests_in_flight %lld\n",
-			   cum + (unsigned long long)atomic_load(&buckets_over),
-			   (double)atomic_load(&duration_sum_us) / 1e6,
-			   cum + (unsigned long long)atomic_load(&buckets_over),
-			   (long long)atomic_load(&in_flight)) < 0)
+	                   "kontaktd_http_request_duration_seconds_bucket{le="
+	                   "\"+Inf\"} %llu\n"
+	                   "kontaktd_http_request_duration_seconds_sum %.6f\n"
+	                   "kontaktd_http_request_duration_seconds_count %llu\n"
+	                   "# HELP kontaktd_http_requests_in_flight Requests "
+	                   "being handled now.\n"
+	                   "# TYPE kontaktd_http_requests_in_flight gauge\n"
+	                   "kontaktd_http_requests_in_flight %lld\n",
+	                   cum + (unsigned long long)atomic_load(&buckets_over),
+	                   (double)atomic_load(&duration_sum_us) / 1e6,
+	                   cum + (unsigned long long)atomic_load(&buckets_over),
+	                   (long long)atomic_load(&in_flight)) < 0)
 		return -1;
 	return 0;
 }

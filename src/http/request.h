@@ -42,35 +42,34 @@ struct ktd_http_resp {
 
 /* Request accessors; the strings are borrowed for the request's life. */
 const char *ktd_http_req_header(const struct ktd_http_req *req,
-				const char *name);
+                                const char *name);
 const char *ktd_http_req_query(const struct ktd_http_req *req,
-			       const char *name);
+                               const char *name);
 const char *ktd_http_req_param(const struct ktd_http_req *req,
-			       const char *name);
+                               const char *name);
 
 void ktd_http_resp_init(struct ktd_http_resp *resp);
 void ktd_http_resp_deinit(struct ktd_http_resp *resp);
 
 /* Sets status and a copy of data as the body. */
 void ktd_http_resp_set_body(struct ktd_http_resp *resp, unsigned status,
-			    const char *content_type, const void *data,
-			    size_t len);
+                            const char *content_type, const void *data,
+                            size_t len);
 /* Sets status and j, serialised, as an application/json body; takes the
  * reference to j. */
-void ktd_http_resp_json(struct ktd_http_resp *resp, unsigned status,
-			json_t *j);
+void ktd_http_resp_json(struct ktd_http_resp *resp, unsigned status, json_t *j);
 /* The uniform error body {"error": {"code": ..., "message": ...}}. */
 void ktd_http_resp_error(struct ktd_http_resp *resp, unsigned status,
-			 const char *code, const char *fmt, ...)
-	KTD_ATTR_FORMAT(4, 5);
+                         const char *code, const char *fmt, ...)
+        KTD_ATTR_FORMAT(4, 5);
 /* An error body from err, with the status its code maps to. Internal
  * errors are logged and answered with a generic message, so that no
  * database text reaches the client. */
 void ktd_http_resp_from_error(struct ktd_http_resp *resp,
-			      const struct ktd_error *err);
+                              const struct ktd_error *err);
 /* Adds (a copy of) a response header; at most KTD_HTTP_MAX_HEADERS. */
 void ktd_http_resp_header(struct ktd_http_resp *resp, const char *name,
-			  const char *value);
+                          const char *value);
 
 /* The HTTP status for an error code. */
 unsigned ktd_http_status_for(enum ktd_err_code code);

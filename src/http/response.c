@@ -39,8 +39,8 @@ void ktd_http_resp_deinit(struct ktd_http_resp *resp)
 }
 
 void ktd_http_resp_set_body(struct ktd_http_resp *resp, unsigned status,
-			    const char *content_type, const void *data,
-			    size_t len)
+                            const char *content_type, const void *data,
+                            size_t len)
 {
 	ktd_free(&resp->body);
 	resp->status = status;
@@ -50,16 +50,15 @@ void ktd_http_resp_set_body(struct ktd_http_resp *resp, unsigned status,
 	resp->body[len] = '\0';
 	resp->body_len = len;
 	ktd_strlcpy(resp->content_type, content_type,
-		    sizeof(resp->content_type));
+	            sizeof(resp->content_type));
 }
 
 /* The body sent when a JSON body cannot be built. */
 static const char json_fallback[] =
-	"{\"error\":{\"code\":\"internal\",\"message\":\"internal error; "
-	"the details are in the server log\"}}";
+        "{\"error\":{\"code\":\"internal\",\"message\":\"internal error; "
+        "the details are in the server log\"}}";
 
-void ktd_http_resp_json(struct ktd_http_resp *resp, unsigned status,
-			json_t *j)
+void ktd_http_resp_json(struct ktd_http_resp *resp, unsigned status, json_t *j)
 {
 	size_t len;
 	char *text;
@@ -68,11 +67,11 @@ void ktd_http_resp_json(struct ktd_http_resp *resp, unsigned status,
 		/* json_pack failed: a value was not UTF-8, say. Not a reason
 		 * to take the process down. */
 		ktd_log_error("event=internal_error msg=\"JSON body could not "
-			      "be built\" status=%u",
-			      status);
-		ktd_http_resp_set_body(resp, 500,
-				       "application/json; charset=utf-8",
-				       json_fallback, sizeof(json_fallback) - 1);
+		              "be built\" status=%u",
+		              status);
+		ktd_http_resp_set_body(
+		        resp, 500, "application/json; charset=utf-8",
+		        json_fallback, sizeof(json_fallback) - 1);
 		resp->error_code = "internal";
 		return;
 	}
@@ -84,11 +83,11 @@ void ktd_http_resp_json(struct ktd_http_resp *resp, unsigned status,
 	resp->body = text;
 	resp->body_len = len;
 	ktd_strlcpy(resp->content_type, "application/json; charset=utf-8",
-		    sizeof(resp->content_type));
+	            sizeof(resp->content_type));
 }
 
 void ktd_http_resp_error(struct ktd_http_resp *resp, unsigned status,
-			 const char *code, const char *fmt, ...)
+                         const char *code, const char *fmt, ...)
 {
 	char msg[KTD_ERROR_MSG_MAX];
 	va_list ap;
@@ -108,8 +107,8 @@ void ktd_http_resp_error(struct ktd_http_resp *resp, unsigned status,
 	}
 	resp->error_code = code;
 	ktd_http_resp_json(resp, status,
-			   json_pack("{s:{s:s, s:s}}", "error", "code", code,
-				     "message", msg));
+	                   json_pack("{s:{s:s, s:s}}", "error", "code", code,
+	                             "message", msg));
 }
 
 unsigned ktd_http_status_for(enum ktd_err_code code)
@@ -146,7 +145,7 @@ unsigned ktd_http_status_for(enum ktd_err_code code)
 }
 
 void ktd_http_resp_from_error(struct ktd_http_resp *resp,
-			      const struct ktd_error *err)
+                              const struct ktd_error *err)
 {
 	unsigned status = ktd_http_status_for(err->code);
 	const char *code = ktd_error_code_name(err->code);
@@ -154,19 +153,19 @@ void ktd_http_resp_from_error(struct ktd_http_resp *resp,
 
 	if (status == 500) {
 		ktd_log_error("event=internal_error msg=%s",
-			      ktd_log_quote(err->msg, quoted, sizeof(quoted)));
+		              ktd_log_quote(err->msg, quoted, sizeof(quoted)));
 		ktd_http_resp_error(resp, 500, code,
-				    "internal error; the details are in the "
-				    "server log");
+		                    "internal error; the details are in the "
+		                    "server log");
 		return;
 	}
 	if (status == 503) {
 		/* The cause (host, port, server text) is for the log only. */
 		ktd_log_warnx("event=unavailable msg=%s",
-			      ktd_log_quote(err->msg, quoted, sizeof(quoted)));
+		              ktd_log_quote(err->msg, quoted, sizeof(quoted)));
 		ktd_http_resp_error(resp, 503, code,
-				    "the service is temporarily unavailable "
-				    "(database); try again shortly");
+		                    "the service is temporarily unavailable "
+		                    "(database); try again shortly");
 		ktd_http_resp_header(resp, "Retry-After", "2");
 		return;
 	}
@@ -174,7 +173,7 @@ void ktd_http_resp_from_error(struct ktd_http_resp *resp,
 }
 
 void ktd_http_resp_header(struct ktd_http_resp *resp, const char *name,
-			  const char *value)
+                          const char *value)
 {
 	if (resp->nheaders == KTD_HTTP_MAX_HEADERS)
 		ktd_panic("too many response headers (adding %s)", name);

@@ -82,8 +82,8 @@ static int split_path(char *path, char **segs, unsigned max)
 /* True when rt has this method and these segments, a parameter matching
  * any parameter: "/cases/{id}" and "/cases/{key}/" are the same route, and
  * the second could never be reached. */
-static bool route_same(const struct route *rt, const char *method,
-		       char **segs, unsigned n)
+static bool route_same(const struct route *rt, const char *method, char **segs,
+                       unsigned n)
 {
 	unsigned k;
 
@@ -92,16 +92,15 @@ static bool route_same(const struct route *rt, const char *method,
 	for (k = 0; k < n; k++) {
 		if (seg_is_param(rt->segs[k]) != seg_is_param(segs[k]))
 			return false;
-		if (!seg_is_param(segs[k]) &&
-		    strcmp(rt->segs[k], segs[k]) != 0)
+		if (!seg_is_param(segs[k]) && strcmp(rt->segs[k], segs[k]) != 0)
 			return false;
 	}
 	return true;
 }
 
 int ktd_router_add(struct ktd_router *r, const char *method,
-		   const char *pattern, ktd_route_fn *fn, void *ctx,
-		   struct ktd_error *err)
+                   const char *pattern, ktd_route_fn *fn, void *ctx,
+                   struct ktd_error *err)
 {
 	char *copy = ktd_strdup(pattern);
 	char *segs[KTD_ROUTE_MAX_SEGMENTS + 1];
@@ -114,32 +113,32 @@ int ktd_router_add(struct ktd_router *r, const char *method,
 	if (n < 0) {
 		free(copy);
 		return ktd_error_set(err, KTD_ERR_INTERNAL,
-				     "route %s: not an absolute path or too "
-				     "many segments",
-				     pattern);
+		                     "route %s: not an absolute path or too "
+		                     "many segments",
+		                     pattern);
 	}
 	for (k = 0; k < (unsigned)n; k++) {
 		size_t len = strlen(segs[k]);
 
 		if (len == 0 || (seg_is_param(segs[k]) &&
-				 (len < 3 || segs[k][len - 1] != '}'))) {
+		                 (len < 3 || segs[k][len - 1] != '}'))) {
 			free(copy);
 			return ktd_error_set(err, KTD_ERR_INTERNAL,
-					     "route %s: bad segment %u", pattern,
-					     k + 1);
+			                     "route %s: bad segment %u",
+			                     pattern, k + 1);
 		}
 		if (seg_is_param(segs[k]) && ++nparams > KTD_ROUTE_MAX_PARAMS) {
 			free(copy);
 			return ktd_error_set(err, KTD_ERR_INTERNAL,
-					     "route %s: too many parameters",
-					     pattern);
+			                     "route %s: too many parameters",
+			                     pattern);
 		}
 	}
 	for (i = 0; i < r->n; i++) {
 		if (route_same(&r->routes[i], method, segs, (unsigned)n)) {
 			ktd_error_set(err, KTD_ERR_INTERNAL,
-				      "route %s %s added twice (as %s)", method,
-				      pattern, r->routes[i].pattern);
+			              "route %s %s added twice (as %s)", method,
+			              pattern, r->routes[i].pattern);
 			free(copy);
 			return -1;
 		}
@@ -186,7 +185,7 @@ static bool method_matches(const char *route_method, const char *method)
 {
 	return strcmp(route_method, method) == 0 ||
 	       (strcmp(method, "HEAD") == 0 &&
-		strcmp(route_method, "GET") == 0);
+	        strcmp(route_method, "GET") == 0);
 }
 
 static void allow_add(char *allow, size_t sz, const char *method)
@@ -211,8 +210,8 @@ static void allow_add(char *allow, size_t sz, const char *method)
 }
 
 enum ktd_route_result ktd_router_match(const struct ktd_router *r,
-				       const char *method, const char *path,
-				       struct ktd_route_match *m)
+                                       const char *method, const char *path,
+                                       struct ktd_route_match *m)
 {
 	char copy[2048];
 	char *segs[KTD_ROUTE_MAX_SEGMENTS + 1];
@@ -255,7 +254,7 @@ enum ktd_route_result ktd_router_match(const struct ktd_router *r,
 	}
 	if (!best)
 		return path_known ? KTD_ROUTE_METHOD_NOT_ALLOWED
-				  : KTD_ROUTE_NOT_FOUND;
+		                  : KTD_ROUTE_NOT_FOUND;
 	m->fn = best->fn;
 	m->ctx = best->ctx;
 	m->pattern = best->pattern;
@@ -276,7 +275,7 @@ enum ktd_route_result ktd_router_match(const struct ktd_router *r,
 }
 
 void ktd_router_each(const struct ktd_router *r, ktd_router_each_fn *fn,
-		     void *arg)
+                     void *arg)
 {
 	size_t i;
 

@@ -16,11 +16,11 @@ struct ktd_http_resp;
 /* A route handler: reads req, fills resp. ctx is the pointer given when the
  * route was added. */
 typedef void ktd_route_fn(struct ktd_http_req *req, struct ktd_http_resp *resp,
-			  void *ctx);
+                          void *ctx);
 
 struct ktd_route_param {
-	const char *name;  /* borrowed from the route */
-	char value[256];   /* the path segment, percent-decoded by the server */
+	const char *name; /* borrowed from the route */
+	char value[256];  /* the path segment, percent-decoded by the server */
 };
 
 struct ktd_route_match {
@@ -47,24 +47,24 @@ void ktd_router_destroy(struct ktd_router **router);
  * answers HEAD. Returns -1 (with err) for a malformed pattern or a
  * duplicate method+pattern. */
 int ktd_router_add(struct ktd_router *router, const char *method,
-		   const char *pattern, ktd_route_fn *fn, void *ctx,
-		   struct ktd_error *err) KTD_ATTR_NODISCARD;
+                   const char *pattern, ktd_route_fn *fn, void *ctx,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* Matches method and path (no query string). A literal segment beats a
  * parameter at the same position ("/cases/search" before "/cases/{id}"). */
 enum ktd_route_result ktd_router_match(const struct ktd_router *router,
-				       const char *method, const char *path,
-				       struct ktd_route_match *match);
+                                       const char *method, const char *path,
+                                       struct ktd_route_match *match);
 
 /* Calls fn for every route, in the order they were added (for listings
  * such as the OpenAPI consistency check). */
 typedef void ktd_router_each_fn(const char *method, const char *pattern,
-				void *arg);
+                                void *arg);
 void ktd_router_each(const struct ktd_router *router, ktd_router_each_fn *fn,
-		     void *arg);
+                     void *arg);
 
 /* The value of a path parameter, or NULL. */
 const char *ktd_route_param(const struct ktd_route_match *match,
-			    const char *name);
+                            const char *name);
 
 #endif

@@ -24,17 +24,17 @@
 /* Headers sent with every response. The front end loads nothing from
  * elsewhere and runs no inline script. */
 static const char *const security_headers[][2] = {
-	{"Content-Security-Policy",
-	 "default-src 'self'; script-src 'self'; style-src 'self'; "
-	 "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
-	 "object-src 'none'; base-uri 'none'; form-action 'self'; "
-	 "frame-ancestors 'none'"},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Referrer-Policy", "no-referrer"},
-	{"Cross-Origin-Opener-Policy", "same-origin"},
-	{"Cross-Origin-Resource-Policy", "same-origin"},
-	{"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
+        {"Content-Security-Policy",
+         "default-src 'self'; script-src 'self'; style-src 'self'; "
+         "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
+         "object-src 'none'; base-uri 'none'; form-action 'self'; "
+         "frame-ancestors 'none'"},
+        {"X-Content-Type-Options", "nosniff"},
+        {"X-Frame-Options", "DENY"},
+        {"Referrer-Policy", "no-referrer"},
+        {"Cross-Origin-Opener-Policy", "same-origin"},
+        {"Cross-Origin-Resource-Policy", "same-origin"},
+        {"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
 };
 
 struct ktd_http_server {
@@ -65,20 +65,18 @@ struct conn_req {
 };
 
 const char *ktd_http_req_header(const struct ktd_http_req *req,
-				const char *name)
+                                const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-const char *ktd_http_req_query(const struct ktd_http_req *req,
-			       const char *name)
+const char *ktd_http_req_query(const struct ktd_http_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-					   name);
+	                                   name);
 }
 
-const char *ktd_http_req_param(const struct ktd_http_req *req,
-			       const char *name)
+const char *ktd_http_req_param(const struct ktd_http_req *req, const char *name)
 {
 	return req->match ? ktd_route_param(req->match, name) : NULL;
 }
@@ -97,17 +95,17 @@ int ktd_http_listen(const char *addr, unsigned port, struct ktd_error *err)
 	rc = getaddrinfo(addr, portstr, &hints, &res);
 	if (rc != 0)
 		return ktd_error_set(err, KTD_ERR_CONFIG,
-				     "listen address %s: %s", addr,
-				     gai_strerror(rc));
+		                     "listen address %s: %s", addr,
+		                     gai_strerror(rc));
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-			    ai->ai_protocol);
+		            ai->ai_protocol);
 		if (fd < 0) {
 			saved = errno;
 			continue;
 		}
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-				 sizeof(one));
+		                 sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, 128) == 0)
 			break;
@@ -117,13 +115,14 @@ int ktd_http_listen(const char *addr, unsigned port, struct ktd_error *err)
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return ktd_error_set(err, KTD_ERR_IO, "cannot listen on %s:%u: %s",
-				     addr, port, strerror(saved));
+		return ktd_error_set(err, KTD_ERR_IO,
+		                     "cannot listen on %s:%u: %s", addr, port,
+		                     strerror(saved));
 	return fd;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
-	KTD_ATTR_FORMAT(2, 0);
+        KTD_ATTR_FORMAT(2, 0);
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -135,7 +134,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
 		msg[--len] = '\0';
 	ktd_log_warnx("event=http_server msg=%s",
-		      ktd_log_quote(msg, quoted, sizeof(quoted)));
+	              ktd_log_quote(msg, quoted, sizeof(quoted)));
 }
 
 static int hex_value(char c)
@@ -173,7 +172,7 @@ static size_t url_unescape(void *cls, struct MHD_Connection *conn, char *s)
 }
 
 static struct MHD_Response *build_response(struct ktd_http_server *srv,
-					   struct conn_req *cr)
+                                           struct conn_req *cr)
 {
 	struct ktd_http_resp *resp = &cr->resp;
 	struct MHD_Response *r;
@@ -189,7 +188,7 @@ static struct MHD_Response *build_response(struct ktd_http_server *srv,
 		if (!resp->body)
 			resp->body = ktd_strdup("");
 		r = MHD_create_response_from_buffer_with_free_callback(
-			resp->body_len, resp->body, free);
+		        resp->body_len, resp->body, free);
 		if (r)
 			resp->body = NULL;
 	}
@@ -197,18 +196,18 @@ static struct MHD_Response *build_response(struct ktd_http_server *srv,
 		return NULL;
 	if (resp->content_type[0] && resp->status != 304)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					resp->content_type);
+		                        resp->content_type);
 	for (i = 0; i < KTD_N_ELEMENTS(security_headers); i++)
 		MHD_add_response_header(r, security_headers[i][0],
-					security_headers[i][1]);
+		                        security_headers[i][1]);
 	if (srv->tls)
 		MHD_add_response_header(r, "Strict-Transport-Security",
-					"max-age=31536000");
+		                        "max-age=31536000");
 	for (i = 0; i < resp->nheaders; i++) {
 		if (strcasecmp(resp->headers[i].name, "Cache-Control") == 0)
 			cache_set = true;
 		MHD_add_response_header(r, resp->headers[i].name,
-					resp->headers[i].value);
+		                        resp->headers[i].value);
 	}
 	/* API answers may carry personal data: keep them out of caches. */
 	if (!cache_set)
@@ -219,8 +218,7 @@ static struct MHD_Response *build_response(struct ktd_http_server *srv,
 }
 
 static enum MHD_Result respond(struct ktd_http_server *srv,
-			       struct MHD_Connection *conn,
-			       struct conn_req *cr)
+                               struct MHD_Connection *conn, struct conn_req *cr)
 {
 	struct MHD_Response *r = build_response(srv, cr);
 	enum MHD_Result ret;
@@ -237,29 +235,29 @@ static void respond_route_error(struct conn_req *cr)
 {
 	if (cr->route == KTD_ROUTE_METHOD_NOT_ALLOWED) {
 		ktd_http_resp_error(&cr->resp, 405, "method_not_allowed",
-				    "method %s is not allowed for this path; "
-				    "allowed: %s",
-				    cr->method, cr->match.allow);
+		                    "method %s is not allowed for this path; "
+		                    "allowed: %s",
+		                    cr->method, cr->match.allow);
 		ktd_http_resp_header(&cr->resp, "Allow", cr->match.allow);
 	} else {
 		ktd_http_resp_error(&cr->resp, 404, "not_found",
-				    "no such resource");
+		                    "no such resource");
 	}
 }
 
 static void peer_address(struct MHD_Connection *conn, char *out, size_t sz)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	        conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
 	ktd_strlcpy(out, "-", sz);
 	if (!ci || !ci->client_addr)
 		return;
 	if (getnameinfo(ci->client_addr,
-			ci->client_addr->sa_family == AF_INET6
-				? sizeof(struct sockaddr_in6)
-				: sizeof(struct sockaddr_in),
-			out, (socklen_t)sz, NULL, 0, NI_NUMERICHOST) != 0)
+	                ci->client_addr->sa_family == AF_INET6
+	                        ? sizeof(struct sockaddr_in6)
+	                        : sizeof(struct sockaddr_in),
+	                out, (socklen_t)sz, NULL, 0, NI_NUMERICHOST) != 0)
 		ktd_strlcpy(out, "-", sz);
 }
 
@@ -267,7 +265,7 @@ static void peer_address(struct MHD_Connection *conn, char *out, size_t sz)
  * only for unknown paths outside /api/, so that the API's own 404 and 405
  * answers never turn into file lookups. */
 static bool use_fallback(const struct ktd_http_server *srv,
-			 const struct conn_req *cr)
+                         const struct conn_req *cr)
 {
 	return srv->fallback && cr->route == KTD_ROUTE_NOT_FOUND &&
 	       !ktd_str_has_prefix(cr->path, "/api/") &&
@@ -276,9 +274,9 @@ static bool use_fallback(const struct ktd_http_server *srv,
 
 /* First call for a request: headers are in, the body is not. */
 static enum MHD_Result request_begin(struct ktd_http_server *srv,
-				     struct MHD_Connection *conn,
-				     const char *url, const char *method,
-				     void **con_cls)
+                                     struct MHD_Connection *conn,
+                                     const char *url, const char *method,
+                                     void **con_cls)
 {
 	struct conn_req *cr = ktd_calloc(1, sizeof(*cr));
 	const char *cl;
@@ -307,21 +305,21 @@ static enum MHD_Result request_begin(struct ktd_http_server *srv,
 		return respond(srv, conn, cr);
 	}
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && ktd_parse_u64(cl, &len) == 0 && len > srv->max_body) {
 		ktd_http_resp_error(&cr->resp, 413, "payload_too_large",
-				    "the request body is larger than %zu bytes",
-				    srv->max_body);
+		                    "the request body is larger than %zu bytes",
+		                    srv->max_body);
 		return respond(srv, conn, cr);
 	}
 	return MHD_YES;
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
-				      const char *url, const char *method,
-				      const char *version,
-				      const char *upload_data,
-				      size_t *upload_data_size, void **con_cls)
+                                      const char *url, const char *method,
+                                      const char *version,
+                                      const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
 {
 	struct ktd_http_server *srv = cls;
 	struct conn_req *cr = *con_cls;
@@ -334,8 +332,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (!cr->too_large &&
-		    ktd_buf_add(&cr->body, upload_data, *upload_data_size) < 0) {
+		if (!cr->too_large && ktd_buf_add(&cr->body, upload_data,
+		                                  *upload_data_size) < 0) {
 			/* Chunked bodies have no Content-Length to check up
 			 * front; stop keeping data once past the limit. */
 			cr->too_large = true;
@@ -348,8 +346,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 	/* The whole request is in. */
 	if (cr->too_large) {
 		ktd_http_resp_error(&cr->resp, 413, "payload_too_large",
-				    "the request body is larger than %zu bytes",
-				    srv->max_body);
+		                    "the request body is larger than %zu bytes",
+		                    srv->max_body);
 		return respond(srv, conn, cr);
 	}
 	cr->req.body = cr->body.data ? cr->body.data : "";
@@ -365,8 +363,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn,
-			      void **con_cls,
-			      enum MHD_RequestTerminationCode toe)
+                              void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
 {
 	struct ktd_http_server *srv = cls;
 	struct conn_req *cr = *con_cls;
@@ -378,34 +376,37 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 	*con_cls = NULL;
 	us = ktd_time_mono_us() - cr->start_us;
 	ktd_metrics_http_observe(cr->responded ? cr->resp.status : 0, us);
+	/* Before the log line: once a request is logged, it no longer counts
+	 * as in flight (the drain and the tests rely on that order). */
+	atomic_fetch_sub(&srv->in_flight, 1);
 	ktd_log(cr->resp.status >= 500 ? KTD_LOG_WARNING : KTD_LOG_INFO,
-		"event=http method=%s path=%s status=%u duration_ms=%llu.%03llu "
-		"peer=%s%s%s%s",
-		ktd_log_quote(cr->method, method, sizeof(method)),
-		ktd_log_quote(cr->path, path, sizeof(path)),
-		cr->responded ? cr->resp.status : 0,
-		(unsigned long long)(us / 1000),
-		(unsigned long long)(us % 1000), cr->peer,
-		cr->resp.error_code ? " error=" : "",
-		cr->resp.error_code ? cr->resp.error_code : "",
-		toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
-							  : " aborted=true");
+	        "event=http method=%s path=%s status=%u "
+	        "duration_ms=%llu.%03llu "
+	        "peer=%s%s%s%s",
+	        ktd_log_quote(cr->method, method, sizeof(method)),
+	        ktd_log_quote(cr->path, path, sizeof(path)),
+	        cr->responded ? cr->resp.status : 0,
+	        (unsigned long long)(us / 1000),
+	        (unsigned long long)(us % 1000), cr->peer,
+	        cr->resp.error_code ? " error=" : "",
+	        cr->resp.error_code ? cr->resp.error_code : "",
+	        toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+	                                                   : " aborted=true");
 	ktd_http_resp_deinit(&cr->resp);
 	ktd_buf_deinit(&cr->body);
 	free(cr->path);
 	free(cr);
-	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
 struct ktd_http_server *
 ktd_http_server_start(const struct ktd_http_server_config *cfg,
-		      const struct ktd_router *router, ktd_route_fn *fallback,
-		      void *fallback_ctx, struct ktd_error *err)
+                      const struct ktd_router *router, ktd_route_fn *fallback,
+                      void *fallback_ctx, struct ktd_error *err)
 {
 	struct ktd_http_server *srv = ktd_calloc(1, sizeof(*srv));
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
+	                 MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+	                 MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[16];
 	unsigned n = 0;
 
@@ -418,46 +419,45 @@ ktd_http_server_start(const struct ktd_http_server_config *cfg,
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			free(srv);
 			ktd_error_set(err, KTD_ERR_CONFIG,
-				      "this libmicrohttpd was built without "
-				      "TLS support");
+			              "this libmicrohttpd was built without "
+			              "TLS support");
 			return NULL;
 		}
 		flags |= MHD_USE_TLS;
 	}
 	/* The logger must come first to catch every message. */
-	opts[n++] = (struct MHD_OptionItem){
-		MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER,
+	                                    (intptr_t)mhd_log, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET,
-					    cfg->listen_fd, NULL};
+	                                    cfg->listen_fd, NULL};
 	if (cfg->threads > 1)
-		opts[n++] = (struct MHD_OptionItem){
-			MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+		                                    cfg->threads, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-					    cfg->max_connections, NULL};
+	                                    cfg->max_connections, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
-					    cfg->connection_timeout_s, NULL};
+	                                    cfg->connection_timeout_s, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-					    (intptr_t)cfg->max_header, NULL};
+	                                    (intptr_t)cfg->max_header, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
-					    (intptr_t)request_completed, srv};
+	                                    (intptr_t)request_completed, srv};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK,
-					    (intptr_t)url_unescape, NULL};
+	                                    (intptr_t)url_unescape, NULL};
 	if (srv->tls) {
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT,
-						    0,
-						    cfg->tls_cert_pem};
+		                                    0, cfg->tls_cert_pem};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
-						    cfg->tls_key_pem};
+		                                    cfg->tls_key_pem};
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv,
-				    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!srv->mhd) {
 		free(srv);
 		ktd_error_set(err, KTD_ERR_IO,
-			      "the HTTP server did not start (see the "
-			      "http_server lines above)");
+		              "the HTTP server did not start (see the "
+		              "http_server lines above)");
 		return NULL;
 	}
 	return srv;

@@ -9,7 +9,7 @@
 #include "http/router.h"
 
 struct ktd_http_server_config {
-	int listen_fd;     /* a bound, listening socket (taken over) */
+	int listen_fd; /* a bound, listening socket (taken over) */
 	unsigned threads;
 	size_t max_body;
 	size_t max_header; /* per-connection memory for headers */
@@ -30,8 +30,8 @@ int ktd_http_listen(const char *addr, unsigned port, struct ktd_error *err);
  * fallback_ctx for the server's life. Returns NULL with err on failure. */
 struct ktd_http_server *
 ktd_http_server_start(const struct ktd_http_server_config *cfg,
-		      const struct ktd_router *router, ktd_route_fn *fallback,
-		      void *fallback_ctx, struct ktd_error *err);
+                      const struct ktd_router *router, ktd_route_fn *fallback,
+                      void *fallback_ctx, struct ktd_error *err);
 
 /* Stops accepting connections; requests in flight go on. */
 void ktd_http_server_quiesce(struct ktd_http_server *srv);

@@ -30,12 +30,12 @@ struct ktd_static *ktd_static_create(const char *root, struct ktd_error *err)
 
 	if (!realpath(root, real)) {
 		ktd_error_set(err, KTD_ERR_CONFIG, "www_root %s: %s", root,
-			      strerror(errno));
+		              strerror(errno));
 		return NULL;
 	}
 	if (stat(real, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,
-			      "www_root %s: not a directory", root);
+		              "www_root %s: not a directory", root);
 		return NULL;
 	}
 	st = ktd_calloc(1, sizeof(*st));
@@ -59,24 +59,24 @@ const char *ktd_static_content_type(const char *name)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{".html", "text/html; charset=utf-8"},
-		{".css", "text/css; charset=utf-8"},
-		{".js", "text/javascript; charset=utf-8"},
-		{".mjs", "text/javascript; charset=utf-8"},
-		{".json", "application/json; charset=utf-8"},
-		{".map", "application/json; charset=utf-8"},
-		{".webmanifest", "application/manifest+json"},
-		{".txt", "text/plain; charset=utf-8"},
-		{".svg", "image/svg+xml"},
-		{".png", "image/png"},
-		{".jpg", "image/jpeg"},
-		{".jpeg", "image/jpeg"},
-		{".gif", "image/gif"},
-		{".ico", "image/vnd.microsoft.icon"},
-		{".webp", "image/webp"},
-		{".woff2", "font/woff2"},
-		{".woff", "font/woff"},
-		{".pdf", "application/pdf"},
+	        {".html", "text/html; charset=utf-8"},
+	        {".css", "text/css; charset=utf-8"},
+	        {".js", "text/javascript; charset=utf-8"},
+	        {".mjs", "text/javascript; charset=utf-8"},
+	        {".json", "application/json; charset=utf-8"},
+	        {".map", "application/json; charset=utf-8"},
+	        {".webmanifest", "application/manifest+json"},
+	        {".txt", "text/plain; charset=utf-8"},
+	        {".svg", "image/svg+xml"},
+	        {".png", "image/png"},
+	        {".jpg", "image/jpeg"},
+	        {".jpeg", "image/jpeg"},
+	        {".gif", "image/gif"},
+	        {".ico", "image/vnd.microsoft.icon"},
+	        {".webp", "image/webp"},
+	        {".woff2", "font/woff2"},
+	        {".woff", "font/woff"},
+	        {".pdf", "application/pdf"},
 	};
 	const char *dot = strrchr(name, '.');
 	size_t i;
@@ -108,7 +108,8 @@ static bool etag_listed(const char *header, const char *etag)
 		while (*p && *p != ',')
 			p++;
 		len = (size_t)(p - start);
-		while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+		while (len > 0 &&
+		       (start[len - 1] == ' ' || start[len - 1] == '\t'))
 			len--;
 		if ((len == 1 && start[0] == '*') ||
 		    (len == el && memcmp(start, etag, el) == 0))
@@ -120,21 +121,21 @@ static bool etag_listed(const char *header, const char *etag)
 /* Answers 404; the reason goes to the debug log only, so that a client
  * cannot tell a refused path from a missing file. */
 static void not_found(const struct ktd_http_req *req,
-		      struct ktd_http_resp *resp, const char *reason)
+                      struct ktd_http_resp *resp, const char *reason)
 {
 	char path[300];
 
 	if (ktd_log_enabled(KTD_LOG_DEBUG))
 		ktd_log_debug("event=static_not_found path=%s reason=\"%s\"",
-			      ktd_log_quote(req->path, path, sizeof(path)),
-			      reason);
+		              ktd_log_quote(req->path, path, sizeof(path)),
+		              reason);
 	ktd_http_resp_error(resp, 404, "not_found", "no such file");
 }
 
 /* Resolves rel below the root to an open regular file; follows one level
  * of directory to its index.html. Returns an fd or -1. */
 static int open_within(const struct ktd_static *st, const char *rel,
-		       struct stat *sb, char *name, size_t namesz)
+                       struct stat *sb, char *name, size_t namesz)
 {
 	char full[PATH_MAX], real[PATH_MAX];
 	int fd, tries;
@@ -160,14 +161,14 @@ static int open_within(const struct ktd_static *st, const char *rel,
 		close(fd);
 		if (!S_ISDIR(sb->st_mode) ||
 		    (size_t)snprintf(full, sizeof(full), "%s/index.html",
-				     real) >= sizeof(full))
+		                     real) >= sizeof(full))
 			return -1;
 	}
 	return -1;
 }
 
 void ktd_static_serve(struct ktd_http_req *req, struct ktd_http_resp *resp,
-		      void *ctx)
+                      void *ctx)
 {
 	const struct ktd_static *st = ctx;
 	char rel[PATH_MAX], name[PATH_MAX], etag[64], date[64];
@@ -179,8 +180,8 @@ void ktd_static_serve(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	if (strcmp(req->method, "GET") != 0 &&
 	    strcmp(req->method, "HEAD") != 0) {
 		ktd_http_resp_error(resp, 405, "method_not_allowed",
-				    "method %s is not allowed here; use GET",
-				    req->method);
+		                    "method %s is not allowed here; use GET",
+		                    req->method);
 		ktd_http_resp_header(resp, "Allow", "GET, HEAD");
 		return;
 	}
@@ -194,9 +195,9 @@ void ktd_static_serve(struct ktd_http_req *req, struct ktd_http_resp *resp,
 		return;
 	}
 	snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
-		 (unsigned long long)sb.st_mtim.tv_sec * 1000000000ULL +
-			 (unsigned long long)sb.st_mtim.tv_nsec,
-		 (unsigned long long)sb.st_size);
+	         (unsigned long long)sb.st_mtim.tv_sec * 1000000000ULL +
+	                 (unsigned long long)sb.st_mtim.tv_nsec,
+	         (unsigned long long)sb.st_size);
 	ktd_time_http_date(sb.st_mtim.tv_sec, date, sizeof(date));
 	ktd_http_resp_header(resp, "ETag", etag);
 	ktd_http_resp_header(resp, "Last-Modified", date);
@@ -204,7 +205,7 @@ void ktd_static_serve(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	 * time, which the ETag makes cheap. */
 	ktd_http_resp_header(resp, "Cache-Control", "no-cache");
 	ktd_strlcpy(resp->content_type, ktd_static_content_type(name),
-		    sizeof(resp->content_type));
+	            sizeof(resp->content_type));
 
 	inm = ktd_http_req_header(req, "If-None-Match");
 	ims = ktd_http_req_header(req, "If-Modified-Since");
@@ -222,7 +223,7 @@ void ktd_static_serve(struct ktd_http_req *req, struct ktd_http_resp *resp,
 		char qname[300];
 
 		ktd_log_debug("event=static_file file=%s size=%llu status=%u",
-			      ktd_log_quote(name, qname, sizeof(qname)),
-			      (unsigned long long)sb.st_size, resp->status);
+		              ktd_log_quote(name, qname, sizeof(qname)),
+		              (unsigned long long)sb.st_size, resp->status);
 	}
 }

@@ -17,7 +17,7 @@ void ktd_static_destroy(struct ktd_static **st);
 
 /* A ktd_route_fn: ctx is the struct ktd_static. Serves GET and HEAD. */
 void ktd_static_serve(struct ktd_http_req *req, struct ktd_http_resp *resp,
-		      void *ctx);
+                      void *ctx);
 
 /* The content type for a file name, by extension. */
 const char *ktd_static_content_type(const char *name);

@@ -21,10 +21,10 @@ void ktd_buf_reset(struct ktd_buf *b);
 
 /* Append; return 0, or -1 (nothing appended) when max would be exceeded. */
 int ktd_buf_add(struct ktd_buf *b, const void *data, size_t len)
-	KTD_ATTR_NODISCARD;
+        KTD_ATTR_NODISCARD;
 int ktd_buf_add_str(struct ktd_buf *b, const char *s) KTD_ATTR_NODISCARD;
 int ktd_buf_printf(struct ktd_buf *b, const char *fmt, ...)
-	KTD_ATTR_FORMAT(2, 3) KTD_ATTR_NODISCARD;
+        KTD_ATTR_FORMAT(2, 3) KTD_ATTR_NODISCARD;
 
 /* Hands the contents (NUL-terminated) to the caller, who frees them; the
  * buffer is left empty. */

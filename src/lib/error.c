@@ -10,7 +10,7 @@
 #include "str.h"
 
 int ktd_error_set(struct ktd_error *err, enum ktd_err_code code,
-		  const char *fmt, ...)
+                  const char *fmt, ...)
 {
 	va_list ap;
 	int n;

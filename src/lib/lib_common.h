@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Common prelude of src/lib: configuration, standard types, attribute
- * macros. src/lib depends on nothing else in src/ and on no library but libc. */
+ * macros. src/lib depends on nothing else in src/ and on no library but libc.
+ */
 #ifndef KTD_LIB_COMMON_H
 #define KTD_LIB_COMMON_H
 

@@ -18,9 +18,9 @@ static _Atomic int log_level = KTD_LOG_INFO;
 static ktd_log_sink_fn *_Atomic log_sink;
 
 static const char *const level_names[] = {
-	[KTD_LOG_FATAL] = "fatal", [KTD_LOG_ERROR] = "error",
-	[KTD_LOG_WARNING] = "warning", [KTD_LOG_INFO] = "info",
-	[KTD_LOG_DEBUG] = "debug", [KTD_LOG_TRACE] = "trace",
+        [KTD_LOG_FATAL] = "fatal",     [KTD_LOG_ERROR] = "error",
+        [KTD_LOG_WARNING] = "warning", [KTD_LOG_INFO] = "info",
+        [KTD_LOG_DEBUG] = "debug",     [KTD_LOG_TRACE] = "trace",
 };
 
 void ktd_log_set_level(enum ktd_log_level level)
@@ -221,7 +221,7 @@ const char *ktd_log_quote(const char *s, char *out, size_t outsz)
 }
 
 static void log_emit(enum ktd_log_level level, const char *fmt, va_list ap,
-		     const char *suffix)
+                     const char *suffix)
 {
 	char line[KTD_LOG_LINE_MAX + 2];
 	struct timespec ts;
@@ -233,10 +233,10 @@ static void log_emit(enum ktd_log_level level, const char *fmt, va_list ap,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, KTD_LOG_LINE_MAX,
-		     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		     ktd_log_level_name(level));
+	             "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
+	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+	             ktd_log_level_name(level));
 	len = n > 0 ? (size_t)n : 0;
 	n = vsnprintf(line + len, KTD_LOG_LINE_MAX - len, fmt, ap);
 	if (n > 0)
@@ -253,8 +253,9 @@ static void log_emit(enum ktd_log_level level, const char *fmt, va_list ap,
 		/* The masking below cannot recognise a CPR number that the
 		 * cut leaves half shown, so hide the digits of whatever
 		 * number the cut falls in. */
-		for (k = len - 3; k > 0 && (is_digit(line[k - 1]) ||
-					    line[k - 1] == '-'); k--) {
+		for (k = len - 3;
+		     k > 0 && (is_digit(line[k - 1]) || line[k - 1] == '-');
+		     k--) {
 			if (is_digit(line[k - 1]))
 				line[k - 1] = 'X';
 		}
@@ -295,7 +296,7 @@ void ktd_log_warn(const char *fmt, ...)
 	if (!ktd_log_enabled(KTD_LOG_WARNING))
 		return;
 	snprintf(suffix, sizeof(suffix), " errno=%d error=%s", saved,
-		 ktd_log_quote(strerror(saved), quoted, sizeof(quoted)));
+	         ktd_log_quote(strerror(saved), quoted, sizeof(quoted)));
 	va_start(ap, fmt);
 	log_emit(KTD_LOG_WARNING, fmt, ap, suffix);
 	va_end(ap);

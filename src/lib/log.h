@@ -41,7 +41,7 @@ typedef void ktd_log_sink_fn(enum ktd_log_level level, const char *line);
 void ktd_log_set_sink(ktd_log_sink_fn *sink);
 
 void ktd_log(enum ktd_log_level level, const char *fmt, ...)
-	KTD_ATTR_FORMAT(2, 3);
+        KTD_ATTR_FORMAT(2, 3);
 
 #define ktd_log_error(...) ktd_log(KTD_LOG_ERROR, __VA_ARGS__)
 #define ktd_log_warnx(...) ktd_log(KTD_LOG_WARNING, __VA_ARGS__)
@@ -54,19 +54,18 @@ void ktd_log_warn(const char *fmt, ...) KTD_ATTR_FORMAT(1, 2);
 
 /* A startup or configuration error: logs at FATAL and exits with code. */
 KTD_ATTR_NORETURN void ktd_fatal(enum ktd_exit code, const char *fmt, ...)
-	KTD_ATTR_FORMAT(2, 3);
+        KTD_ATTR_FORMAT(2, 3);
 
 /* A bug: logs file:line and aborts with a core dump. */
-KTD_ATTR_NORETURN void ktd_panic_at(const char *file, int line,
-				    const char *fmt, ...)
-	KTD_ATTR_FORMAT(3, 4);
+KTD_ATTR_NORETURN void ktd_panic_at(const char *file, int line, const char *fmt,
+                                    ...) KTD_ATTR_FORMAT(3, 4);
 #define ktd_panic(...) ktd_panic_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* An assertion that stays on in release builds. */
-#define ktd_assert(expr)                                                   \
-	do {                                                               \
-		if (!(expr))                                               \
-			ktd_panic("assertion failed: %s", #expr);          \
+#define ktd_assert(expr)                                                       \
+	do {                                                                   \
+		if (!(expr))                                                   \
+			ktd_panic("assertion failed: %s", #expr);              \
 	} while (0)
 
 /* Masks every CPR number (DDMMYY-NNNN or DDMMYYNNNN with a plausible date,

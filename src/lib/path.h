@@ -12,7 +12,7 @@
  * control byte, a backslash, a segment starting with '.' (hidden files), or
  * a result that does not fit. The root "/" gives "". */
 int ktd_path_normalize(const char *url_path, char *out, size_t outsz)
-	KTD_ATTR_NODISCARD;
+        KTD_ATTR_NODISCARD;
 
 /* True when path equals root or lies below it (both absolute, canonical). */
 bool ktd_path_is_within(const char *root, const char *path);

@@ -23,7 +23,7 @@ size_t ktd_strlcpy(char *dst, const char *src, size_t dstsz)
 /* Parses the leading digits of s into *v_r; *end_r points past them. At
  * least one digit is required. */
 static int parse_digits(const char *s, uint64_t max, uint64_t *v_r,
-			const char **end_r)
+                        const char **end_r)
 {
 	uint64_t v = 0;
 	const char *p = s;
@@ -92,7 +92,7 @@ struct unit {
 };
 
 static int parse_with_unit(const char *s, const struct unit *units,
-			   size_t nunits, uint64_t bare_mult, uint64_t *v_r)
+                           size_t nunits, uint64_t bare_mult, uint64_t *v_r)
 {
 	const char *end;
 	uint64_t v, mult = 0;
@@ -119,9 +119,9 @@ static int parse_with_unit(const char *s, const struct unit *units,
 int ktd_parse_size(const char *s, uint64_t *v_r)
 {
 	static const struct unit units[] = {
-		{"k", 1024ULL},         {"K", 1024ULL},
-		{"M", 1024ULL * 1024},  {"m", 1024ULL * 1024},
-		{"G", 1024ULL << 20},   {"g", 1024ULL << 20},
+	        {"k", 1024ULL},        {"K", 1024ULL},
+	        {"M", 1024ULL * 1024}, {"m", 1024ULL * 1024},
+	        {"G", 1024ULL << 20},  {"g", 1024ULL << 20},
 	};
 
 	return parse_with_unit(s, units, KTD_N_ELEMENTS(units), 1, v_r);
@@ -130,10 +130,10 @@ int ktd_parse_size(const char *s, uint64_t *v_r)
 int ktd_parse_duration_ms(const char *s, uint64_t *v_r)
 {
 	static const struct unit units[] = {
-		{"ms", 1},
-		{"s", 1000},
-		{"m", 60 * 1000},
-		{"h", 60 * 60 * 1000},
+	        {"ms", 1},
+	        {"s", 1000},
+	        {"m", 60 * 1000},
+	        {"h", 60 * 60 * 1000},
 	};
 
 	return parse_with_unit(s, units, KTD_N_ELEMENTS(units), 1000, v_r);

@@ -34,10 +34,9 @@ void ktd_time_deadline(struct timespec *ts, uint64_t ms)
 }
 
 static const char *const wdays[] = {"Sun", "Mon", "Tue", "Wed",
-				    "Thu", "Fri", "Sat"};
-static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
-				     "May", "Jun", "Jul", "Aug",
-				     "Sep", "Oct", "Nov", "Dec"};
+                                    "Thu", "Fri", "Sat"};
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 void ktd_time_http_date(time_t t, char *out, size_t outsz)
 {
@@ -45,8 +44,8 @@ void ktd_time_http_date(time_t t, char *out, size_t outsz)
 
 	gmtime_r(&t, &tm);
 	snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-		 wdays[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	         wdays[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+	         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 int ktd_time_parse_http_date(const char *s, time_t *t_r)
@@ -58,9 +57,9 @@ int ktd_time_parse_http_date(const char *s, time_t *t_r)
 	size_t i;
 
 	memset(&tm, 0, sizeof(tm));
-	if (sscanf(s, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s%n", wday, &tm.tm_mday, mon,
-		   &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, gmt,
-		   &n) != 8 ||
+	if (sscanf(s, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s%n", wday, &tm.tm_mday,
+	           mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, gmt,
+	           &n) != 8 ||
 	    s[n] != '\0' || strcmp(gmt, "GMT") != 0)
 		return -1;
 	for (i = 0; i < KTD_N_ELEMENTS(months); i++) {

@@ -158,10 +158,17 @@ def test_shutdown_timeout_ends_a_stuck_request(kontaktd):
             "shutdown_timeout"
         line = d.wait_for_log(r"event=shutdown_timeout\b")
         assert parse_log_line(line)["in_flight"] == "1"
-        assert d.log_contains(r"event=stopped\b")
-        # The stuck request ends one way or the other, not with a 200.
-        with contextlib.suppress(requests.RequestException):
-            assert req.result().status_code != 200
+        # Its statement is cancelled, so the request ends with 503, the
+        # daemon stops cleanly, and no backend is left waiting on the lock
+        # (still held here).
+        line = d.wait_for_log(r"event=cancel_queries\b")
+        assert parse_log_line(line)["sent"] == "1"
+        assert req.result().status_code == 503
+        assert d.log_contains(r"event=stopped$")
+        wait_until(lambda: d.cluster.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+            "application_name = 'kontaktd' AND wait_event_type = 'Lock'",
+            (d.db,))[0][0] == 0, 10, "the cancelled query to go")
 
 
 def test_second_sigterm_stops_at_once(kontaktd):
@@ -198,6 +205,9 @@ def test_idle_daemon_stops_at_once(kontaktd, sig):
     with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert s.recv(12) == b"HTTP/1.1 200"
+        # The request is over once its log line is written (the server
+        # logs it after the last byte went out).
+        d.wait_for_log(r"event=http method=GET path=/healthz status=200")
         mark = d.log_mark()
         d.signal(sig)
         assert d.wait(timeout=5) == EXIT_OK

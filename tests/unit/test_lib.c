@@ -31,39 +31,39 @@ struct num_case {
 };
 
 static const struct num_case u32_cases[] = {
-	{"0", 0, 0},
-	{"1", 0, 1},
-	{"007", 0, 7},
-	{"65535", 0, 65535},
-	{"4294967295", 0, 4294967295u},
-	{"4294967296", -1, 0},
-	{"4294967300", -1, 0},
-	{"9999999999", -1, 0},
-	{"00000000004294967295", 0, 4294967295u},
-	{"", -1, 0},
-	{"-1", -1, 0},
-	{"+1", -1, 0},
-	{" 1", -1, 0},
-	{"1 ", -1, 0},
-	{"1a", -1, 0},
-	{"0x10", -1, 0},
-	{"1.0", -1, 0},
-	{"1e3", -1, 0},
-	{"\xd9\xa1", -1, 0}, /* an Arabic-Indic digit one */
+        {"0", 0, 0},
+        {"1", 0, 1},
+        {"007", 0, 7},
+        {"65535", 0, 65535},
+        {"4294967295", 0, 4294967295u},
+        {"4294967296", -1, 0},
+        {"4294967300", -1, 0},
+        {"9999999999", -1, 0},
+        {"00000000004294967295", 0, 4294967295u},
+        {"", -1, 0},
+        {"-1", -1, 0},
+        {"+1", -1, 0},
+        {" 1", -1, 0},
+        {"1 ", -1, 0},
+        {"1a", -1, 0},
+        {"0x10", -1, 0},
+        {"1.0", -1, 0},
+        {"1e3", -1, 0},
+        {"\xd9\xa1", -1, 0}, /* an Arabic-Indic digit one */
 };
 
 static const struct num_case u64_cases[] = {
-	{"0", 0, 0},
-	{"4294967296", 0, 4294967296ull},
-	{"18446744073709551615", 0, UINT64_MAX},
-	{"18446744073709551616", -1, 0},
-	{"18446744073709551620", -1, 0},
-	{"99999999999999999999", -1, 0},
-	{"184467440737095516150", -1, 0},
-	{"", -1, 0},
-	{"-0", -1, 0},
-	{"12 ", -1, 0},
-	{"12x", -1, 0},
+        {"0", 0, 0},
+        {"4294967296", 0, 4294967296ull},
+        {"18446744073709551615", 0, UINT64_MAX},
+        {"18446744073709551616", -1, 0},
+        {"18446744073709551620", -1, 0},
+        {"99999999999999999999", -1, 0},
+        {"184467440737095516150", -1, 0},
+        {"", -1, 0},
+        {"-0", -1, 0},
+        {"12 ", -1, 0},
+        {"12x", -1, 0},
 };
 
 static void test_parse_u32(void **state)
@@ -77,11 +77,11 @@ static void test_parse_u32(void **state)
 		int r = ktd_parse_u32(c->in, &v);
 
 		if (r != c->ret)
-			fail_msg("case %zu: parse_u32(\"%s\") returned %d",
-				 i, c->in, r);
+			fail_msg("case %zu: parse_u32(\"%s\") returned %d", i,
+			         c->in, r);
 		if (r == 0 && v != c->v)
 			fail_msg("case %zu: parse_u32(\"%s\") gave %u", i,
-				 c->in, v);
+			         c->in, v);
 		if (r < 0 && v != 12345)
 			fail_msg("case %zu: a failed parse wrote %u", i, v);
 	}
@@ -103,11 +103,11 @@ static void test_parse_u64(void **state)
 		int r = ktd_parse_u64(c->in, &v);
 
 		if (r != c->ret)
-			fail_msg("case %zu: parse_u64(\"%s\") returned %d",
-				 i, c->in, r);
+			fail_msg("case %zu: parse_u64(\"%s\") returned %d", i,
+			         c->in, r);
 		if (r == 0 && v != c->v)
 			fail_msg("case %zu: parse_u64(\"%s\") gave %llu", i,
-				 c->in, (unsigned long long)v);
+			         c->in, (unsigned long long)v);
 		if (r < 0 && v != 12345)
 			fail_msg("case %zu: a failed parse wrote a value", i);
 	}
@@ -125,13 +125,13 @@ struct bool_case {
 };
 
 static const struct bool_case bool_cases[] = {
-	{"true", 0, true},   {"yes", 0, true},    {"on", 0, true},
-	{"1", 0, true},      {"TRUE", 0, true},   {"Yes", 0, true},
-	{"false", 0, false}, {"no", 0, false},    {"off", 0, false},
-	{"0", 0, false},     {"OFF", 0, false},   {"False", 0, false},
-	{"", -1, false},     {"2", -1, false},    {"y", -1, false},
-	{"n", -1, false},    {"truee", -1, false}, {" true", -1, false},
-	{"true ", -1, false}, {"enabled", -1, false}, {"01", -1, false},
+        {"true", 0, true},    {"yes", 0, true},       {"on", 0, true},
+        {"1", 0, true},       {"TRUE", 0, true},      {"Yes", 0, true},
+        {"false", 0, false},  {"no", 0, false},       {"off", 0, false},
+        {"0", 0, false},      {"OFF", 0, false},      {"False", 0, false},
+        {"", -1, false},      {"2", -1, false},       {"y", -1, false},
+        {"n", -1, false},     {"truee", -1, false},   {" true", -1, false},
+        {"true ", -1, false}, {"enabled", -1, false}, {"01", -1, false},
 };
 
 static void test_parse_bool(void **state)
@@ -145,11 +145,11 @@ static void test_parse_bool(void **state)
 		int r = ktd_parse_bool(c->in, &v);
 
 		if (r != c->ret)
-			fail_msg("case %zu: parse_bool(\"%s\") returned %d",
-				 i, c->in, r);
+			fail_msg("case %zu: parse_bool(\"%s\") returned %d", i,
+			         c->in, r);
 		if (r == 0 && v != c->v)
 			fail_msg("case %zu: parse_bool(\"%s\") gave %d", i,
-				 c->in, v);
+			         c->in, v);
 	}
 	{
 		bool v;
@@ -159,30 +159,30 @@ static void test_parse_bool(void **state)
 }
 
 static const struct num_case size_cases[] = {
-	{"0", 0, 0},
-	{"512", 0, 512},
-	{"1k", 0, 1024},
-	{"64k", 0, 65536},
-	{"64K", 0, 65536},
-	{"1M", 0, 1048576},
-	{"16M", 0, 16777216},
-	{"1G", 0, 1073741824},
-	{"2G", 0, 2147483648ull},
-	{"0k", 0, 0},
-	{"18446744073709551615", 0, UINT64_MAX},
-	{"17179869183G", 0, 17179869183ull << 30},
-	{"17179869184G", -1, 0}, /* 2^64 */
-	{"18014398509481984k", -1, 0},
-	{"18446744073709551616", -1, 0},
-	{"1T", -1, 0},
-	{"1kb", -1, 0},
-	{"1KiB", -1, 0},
-	{"k", -1, 0},
-	{"", -1, 0},
-	{"1 k", -1, 0},
-	{"-1", -1, 0},
-	{"1.5M", -1, 0},
-	{"M1", -1, 0},
+        {"0", 0, 0},
+        {"512", 0, 512},
+        {"1k", 0, 1024},
+        {"64k", 0, 65536},
+        {"64K", 0, 65536},
+        {"1M", 0, 1048576},
+        {"16M", 0, 16777216},
+        {"1G", 0, 1073741824},
+        {"2G", 0, 2147483648ull},
+        {"0k", 0, 0},
+        {"18446744073709551615", 0, UINT64_MAX},
+        {"17179869183G", 0, 17179869183ull << 30},
+        {"17179869184G", -1, 0}, /* 2^64 */
+        {"18014398509481984k", -1, 0},
+        {"18446744073709551616", -1, 0},
+        {"1T", -1, 0},
+        {"1kb", -1, 0},
+        {"1KiB", -1, 0},
+        {"k", -1, 0},
+        {"", -1, 0},
+        {"1 k", -1, 0},
+        {"-1", -1, 0},
+        {"1.5M", -1, 0},
+        {"M1", -1, 0},
 };
 
 static void test_parse_size(void **state)
@@ -196,40 +196,40 @@ static void test_parse_size(void **state)
 		int r = ktd_parse_size(c->in, &v);
 
 		if (r != c->ret)
-			fail_msg("case %zu: parse_size(\"%s\") returned %d",
-				 i, c->in, r);
+			fail_msg("case %zu: parse_size(\"%s\") returned %d", i,
+			         c->in, r);
 		if (r == 0 && v != c->v)
 			fail_msg("case %zu: parse_size(\"%s\") gave %llu", i,
-				 c->in, (unsigned long long)v);
+			         c->in, (unsigned long long)v);
 	}
 }
 
 static const struct num_case duration_cases[] = {
-	{"0", 0, 0},
-	{"30", 0, 30000}, /* a bare number is seconds */
-	{"250ms", 0, 250},
-	{"0ms", 0, 0},
-	{"30s", 0, 30000},
-	{"5m", 0, 300000},
-	{"2h", 0, 7200000},
-	{"1000ms", 0, 1000},
-	{"18446744073709551615ms", 0, UINT64_MAX},
-	{"18446744073709551s", 0, 18446744073709551000ull},
-	{"18446744073709552s", -1, 0},
-	{"18446744073709552", -1, 0},
-	{"5124095576030432h", -1, 0},
-	{"1d", -1, 0},
-	{"1S", -1, 0},
-	{"1M", -1, 0},
-	{"ms", -1, 0},
-	{"s", -1, 0},
-	{"", -1, 0},
-	{"1.5s", -1, 0},
-	{"1 s", -1, 0},
-	{"-1s", -1, 0},
-	{"1s ", -1, 0},
-	{"1ms1", -1, 0},
-	{"1sec", -1, 0},
+        {"0", 0, 0},
+        {"30", 0, 30000}, /* a bare number is seconds */
+        {"250ms", 0, 250},
+        {"0ms", 0, 0},
+        {"30s", 0, 30000},
+        {"5m", 0, 300000},
+        {"2h", 0, 7200000},
+        {"1000ms", 0, 1000},
+        {"18446744073709551615ms", 0, UINT64_MAX},
+        {"18446744073709551s", 0, 18446744073709551000ull},
+        {"18446744073709552s", -1, 0},
+        {"18446744073709552", -1, 0},
+        {"5124095576030432h", -1, 0},
+        {"1d", -1, 0},
+        {"1S", -1, 0},
+        {"1M", -1, 0},
+        {"ms", -1, 0},
+        {"s", -1, 0},
+        {"", -1, 0},
+        {"1.5s", -1, 0},
+        {"1 s", -1, 0},
+        {"-1s", -1, 0},
+        {"1s ", -1, 0},
+        {"1ms1", -1, 0},
+        {"1sec", -1, 0},
 };
 
 static void test_parse_duration(void **state)
@@ -244,12 +244,12 @@ static void test_parse_duration(void **state)
 
 		if (r != c->ret)
 			fail_msg("case %zu: parse_duration_ms(\"%s\") returned "
-				 "%d",
-				 i, c->in, r);
+			         "%d",
+			         i, c->in, r);
 		if (r == 0 && v != c->v)
 			fail_msg("case %zu: parse_duration_ms(\"%s\") gave "
-				 "%llu",
-				 i, c->in, (unsigned long long)v);
+			         "%llu",
+			         i, c->in, (unsigned long long)v);
 	}
 }
 
@@ -261,56 +261,63 @@ struct utf8_case {
 	bool valid;
 };
 
-#define U(s, v) {s, sizeof(s) - 1, v}
+#define U(s, v)                                                                \
+	{                                                                      \
+		s, sizeof(s) - 1, v                                            \
+	}
 
 static const struct utf8_case utf8_cases[] = {
-	U("", true),
-	U("abc", true),
-	U("\xc3\xa6\xc3\xb8\xc3\xa5", true),      /* æøå */
-	U("\xc3\x86\xc3\x98\xc3\x85", true),      /* ÆØÅ */
-	U("\xc2\x80", true),                      /* U+0080 */
-	U("\xdf\xbf", true),                      /* U+07FF */
-	U("\xe0\xa0\x80", true),                  /* U+0800 */
-	U("\xe2\x82\xac", true),                  /* € */
-	U("\xef\xbf\xbd", true),                  /* U+FFFD */
-	U("\xf0\x90\x80\x80", true),              /* U+10000 */
-	U("\xf0\x9f\x98\x80", true),              /* emoji */
-	U("\xf4\x8f\xbf\xbf", true),              /* U+10FFFF */
-	U("\xed\x9f\xbf", true),                  /* U+D7FF */
-	U("\xee\x80\x80", true),                  /* U+E000 */
-	/* overlong forms */
-	U("\xc0\xaf", false),
-	U("\xc0\x80", false),
-	U("\xc1\xbf", false),
-	U("\xe0\x80\xaf", false),
-	U("\xe0\x9f\xbf", false),
-	U("\xf0\x80\x80\xaf", false),
-	U("\xf0\x8f\xbf\xbf", false),
-	/* surrogates */
-	U("\xed\xa0\x80", false),
-	U("\xed\xaf\xbf", false),
-	U("\xed\xb0\x80", false),
-	U("\xed\xbf\xbf", false),
-	/* past U+10FFFF, and bytes that never occur */
-	U("\xf4\x90\x80\x80", false),
-	U("\xf5\x80\x80\x80", false),
-	U("\xf8\x88\x80\x80\x80", false),
-	U("\xfe", false),
-	U("\xff", false),
-	/* truncated and broken sequences */
-	U("\xc3", false),
-	U("a\xc3", false),
-	U("\xe2\x82", false),
-	U("\xf0\x9f\x98", false),
-	U("\xc3" "a", false),
-	U("\xe2" "a\xac", false),
-	U("\x80", false),
-	U("a\xbf", false),
-	U("\xc3\xa6\xa6", false),
-	/* NUL bytes */
-	U("\0", false),
-	U("a\0b", false),
-	U("\xc3\xa6\0", false),
+        U("", true),
+        U("abc", true),
+        U("\xc3\xa6\xc3\xb8\xc3\xa5", true), /* æøå */
+        U("\xc3\x86\xc3\x98\xc3\x85", true), /* ÆØÅ */
+        U("\xc2\x80", true),                 /* U+0080 */
+        U("\xdf\xbf", true),                 /* U+07FF */
+        U("\xe0\xa0\x80", true),             /* U+0800 */
+        U("\xe2\x82\xac", true),             /* € */
+        U("\xef\xbf\xbd", true),             /* U+FFFD */
+        U("\xf0\x90\x80\x80", true),         /* U+10000 */
+        U("\xf0\x9f\x98\x80", true),         /* emoji */
+        U("\xf4\x8f\xbf\xbf", true),         /* U+10FFFF */
+        U("\xed\x9f\xbf", true),             /* U+D7FF */
+        U("\xee\x80\x80", true),             /* U+E000 */
+        /* overlong forms */
+        U("\xc0\xaf", false),
+        U("\xc0\x80", false),
+        U("\xc1\xbf", false),
+        U("\xe0\x80\xaf", false),
+        U("\xe0\x9f\xbf", false),
+        U("\xf0\x80\x80\xaf", false),
+        U("\xf0\x8f\xbf\xbf", false),
+        /* surrogates */
+        U("\xed\xa0\x80", false),
+        U("\xed\xaf\xbf", false),
+        U("\xed\xb0\x80", false),
+        U("\xed\xbf\xbf", false),
+        /* past U+10FFFF, and bytes that never occur */
+        U("\xf4\x90\x80\x80", false),
+        U("\xf5\x80\x80\x80", false),
+        U("\xf8\x88\x80\x80\x80", false),
+        U("\xfe", false),
+        U("\xff", false),
+        /* truncated and broken sequences */
+        U("\xc3", false),
+        U("a\xc3", false),
+        U("\xe2\x82", false),
+        U("\xf0\x9f\x98", false),
+        U("\xc3"
+          "a",
+          false),
+        U("\xe2"
+          "a\xac",
+          false),
+        U("\x80", false),
+        U("a\xbf", false),
+        U("\xc3\xa6\xa6", false),
+        /* NUL bytes */
+        U("\0", false),
+        U("a\0b", false),
+        U("\xc3\xa6\0", false),
 };
 
 static void test_utf8_valid(void **state)
@@ -323,7 +330,7 @@ static void test_utf8_valid(void **state)
 
 		if (ktd_utf8_valid(c->in, c->len) != c->valid)
 			fail_msg("case %zu: utf8_valid gave %d, expected %d", i,
-				 !c->valid, c->valid);
+			         !c->valid, c->valid);
 	}
 	/* Only len bytes count: cutting "æ" in half makes it invalid, and
 	 * a NUL past len does not matter. */
@@ -339,22 +346,22 @@ struct cut_case {
 };
 
 static const struct cut_case cut_cases[] = {
-	{"", 0, 0},
-	{"abc", 3, 3},
-	{"abc", 1, 1},
-	{"a\xc3\xa6", 3, 3},
-	{"a\xc3\xa6", 2, 1},
-	{"\xe2\x82\xac", 3, 3},
-	{"\xe2\x82\xac", 2, 0},
-	{"\xe2\x82\xac", 1, 0},
-	{"x\xf0\x9f\x98\x80", 5, 5},
-	{"x\xf0\x9f\x98\x80", 4, 1},
-	{"x\xf0\x9f\x98\x80", 3, 1},
-	{"x\xf0\x9f\x98\x80", 2, 1},
-	/* Broken input is left alone: cutting only removes a sequence
-	 * that the cut itself may have broken. */
-	{"\x80\x80", 2, 2},
-	{"a\x80\x80\x80\x80", 5, 5},
+        {"", 0, 0},
+        {"abc", 3, 3},
+        {"abc", 1, 1},
+        {"a\xc3\xa6", 3, 3},
+        {"a\xc3\xa6", 2, 1},
+        {"\xe2\x82\xac", 3, 3},
+        {"\xe2\x82\xac", 2, 0},
+        {"\xe2\x82\xac", 1, 0},
+        {"x\xf0\x9f\x98\x80", 5, 5},
+        {"x\xf0\x9f\x98\x80", 4, 1},
+        {"x\xf0\x9f\x98\x80", 3, 1},
+        {"x\xf0\x9f\x98\x80", 2, 1},
+        /* Broken input is left alone: cutting only removes a sequence
+         * that the cut itself may have broken. */
+        {"\x80\x80", 2, 2},
+        {"a\x80\x80\x80\x80", 5, 5},
 };
 
 static void test_utf8_cut(void **state)
@@ -368,8 +375,8 @@ static void test_utf8_cut(void **state)
 
 		if (r != c->cut)
 			fail_msg("case %zu: utf8_cut(len %zu) gave %zu, "
-				 "expected %zu",
-				 i, c->len, r, c->cut);
+			         "expected %zu",
+			         i, c->len, r, c->cut);
 	}
 }
 
@@ -524,35 +531,35 @@ struct cpr_case {
 };
 
 static const struct cpr_case cpr_cases[] = {
-	{"010190-1234", "XXXXXX-XXXX", 1},
-	{"0101901234", "XXXXXXXXXX", 1},
-	{"cpr=010190-1234 ok", "cpr=XXXXXX-XXXX ok", 1},
-	{"cpr=0101901234.", "cpr=XXXXXXXXXX.", 1},
-	{"a3112991234b", "aXXXXXXXXXXb", 1},
-	{"310199-0000", "XXXXXX-XXXX", 1},
-	/* several in one string */
-	{"0101901234,0202021234 and 150575-4321",
-	 "XXXXXXXXXX,XXXXXXXXXX and XXXXXX-XXXX", 3},
-	{"x=010190-1234 y=010190-1234", "x=XXXXXX-XXXX y=XXXXXX-XXXX", 2},
-	/* impossible dates stay readable */
-	{"123456-7890", "123456-7890", 0},
-	{"1234567890", "1234567890", 0},
-	{"0001901234", "0001901234", 0},
-	{"3201901234", "3201901234", 0},
-	{"0100901234", "0100901234", 0},
-	{"0113901234", "0113901234", 0},
-	/* not ten digits on their own */
-	{"01019012345", "01019012345", 0},
-	{"10101901234", "10101901234", 0},
-	{"01019012340101901234", "01019012340101901234", 0},
-	{"1010190-1234", "1010190-1234", 0},
-	{"010190-12345", "010190-12345", 0},
-	{"010190-123", "010190-123", 0},
-	{"010190123", "010190123", 0},
-	{"010190 1234", "010190 1234", 0},
-	{"", "", 0},
-	{"no digits here", "no digits here", 0},
-	{"2026-000123", "2026-000123", 0},
+        {"010190-1234", "XXXXXX-XXXX", 1},
+        {"0101901234", "XXXXXXXXXX", 1},
+        {"cpr=010190-1234 ok", "cpr=XXXXXX-XXXX ok", 1},
+        {"cpr=0101901234.", "cpr=XXXXXXXXXX.", 1},
+        {"a3112991234b", "aXXXXXXXXXXb", 1},
+        {"310199-0000", "XXXXXX-XXXX", 1},
+        /* several in one string */
+        {"0101901234,0202021234 and 150575-4321",
+         "XXXXXXXXXX,XXXXXXXXXX and XXXXXX-XXXX", 3},
+        {"x=010190-1234 y=010190-1234", "x=XXXXXX-XXXX y=XXXXXX-XXXX", 2},
+        /* impossible dates stay readable */
+        {"123456-7890", "123456-7890", 0},
+        {"1234567890", "1234567890", 0},
+        {"0001901234", "0001901234", 0},
+        {"3201901234", "3201901234", 0},
+        {"0100901234", "0100901234", 0},
+        {"0113901234", "0113901234", 0},
+        /* not ten digits on their own */
+        {"01019012345", "01019012345", 0},
+        {"10101901234", "10101901234", 0},
+        {"01019012340101901234", "01019012340101901234", 0},
+        {"1010190-1234", "1010190-1234", 0},
+        {"010190-12345", "010190-12345", 0},
+        {"010190-123", "010190-123", 0},
+        {"010190123", "010190123", 0},
+        {"010190 1234", "010190 1234", 0},
+        {"", "", 0},
+        {"no digits here", "no digits here", 0},
+        {"2026-000123", "2026-000123", 0},
 };
 
 static void test_mask_cpr(void **state)
@@ -569,8 +576,8 @@ static void test_mask_cpr(void **state)
 		n = ktd_log_mask_cpr(buf);
 		if (strcmp(buf, c->out) != 0 || n != c->n)
 			fail_msg("case %zu: mask(\"%s\") gave \"%s\" (%zu), "
-				 "expected \"%s\" (%zu)",
-				 i, c->in, buf, n, c->out, c->n);
+			         "expected \"%s\" (%zu)",
+			         i, c->in, buf, n, c->out, c->n);
 	}
 }
 
@@ -581,42 +588,44 @@ struct quote_case {
 };
 
 static const struct quote_case quote_cases[] = {
-	{"abc", 64, "abc"},
-	{"case=1", 64, "\"case=1\""},
-	{"", 64, "\"\""},
-	{NULL, 64, "\"\""},
-	{"a b", 64, "\"a b\""},
-	{"a\"b", 64, "\"a\\\"b\""},
-	{"a\\b", 64, "\"a\\\\b\""},
-	{"a\nb", 64, "\"a\\nb\""},
-	{"a\r\n", 64, "\"a\\x0d\\n\""},
-	{"\t", 64, "\"\\t\""},
-	{"\x01\x1f\x7f", 64, "\"\\x01\\x1f\\x7f\""},
-	{"\xc3\xa6", 64, "\"\xc3\xa6\""},
-	/* stray and truncated UTF-8 bytes are escaped, whole characters kept */
-	{"G\xffT", 64, "\"G\\xffT\""},
-	{"\xc3", 64, "\"\\xc3\""},
-	{"a\xe2\x82", 64, "\"a\\xe2\\x82\""},
-	{"\xe2\x82\xac\xc0\xaf", 64, "\"\xe2\x82\xac\\xc0\\xaf\""},
-	/* a bare value that just fits, and one that does not */
-	{"abcdefghi", 10, "abcdefghi"},
-	{"abcdefghij", 10, "\"abcd...\""},
-	/* cut with "...", inside the quotes */
-	{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 16, "\"aaaaaaaaaa...\""},
-	{"a a a a a a a a a a a a a a a", 16, "\"a a a a a ...\""},
-	/* an escape is never cut in half */
-	{"aaaaaaaa\"bbbb", 14, "\"aaaaaaaa...\""},
-	{"aaaaaaaa\x01" "bbbb", 16, "\"aaaaaaaa...\""},
-	/* a UTF-8 character is never cut in half */
-	{"\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6", 12,
-	 "\"\xc3\xa6\xc3\xa6\xc3\xa6...\""},
-	{"\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6", 13,
-	 "\"\xc3\xa6\xc3\xa6\xc3\xa6...\""},
-	{"x\xe2\x82\xac\xe2\x82\xac", 11, "\"x\xe2\x82\xac...\""},
-	{"x\xe2\x82\xac\xe2\x82\xac", 9, "\"x...\""},
-	/* too small to say anything */
-	{"abc", 7, ""},
-	{"abc", 1, ""},
+        {"abc", 64, "abc"},
+        {"case=1", 64, "\"case=1\""},
+        {"", 64, "\"\""},
+        {NULL, 64, "\"\""},
+        {"a b", 64, "\"a b\""},
+        {"a\"b", 64, "\"a\\\"b\""},
+        {"a\\b", 64, "\"a\\\\b\""},
+        {"a\nb", 64, "\"a\\nb\""},
+        {"a\r\n", 64, "\"a\\x0d\\n\""},
+        {"\t", 64, "\"\\t\""},
+        {"\x01\x1f\x7f", 64, "\"\\x01\\x1f\\x7f\""},
+        {"\xc3\xa6", 64, "\"\xc3\xa6\""},
+        /* stray and truncated UTF-8 bytes are escaped, whole characters kept */
+        {"G\xffT", 64, "\"G\\xffT\""},
+        {"\xc3", 64, "\"\\xc3\""},
+        {"a\xe2\x82", 64, "\"a\\xe2\\x82\""},
+        {"\xe2\x82\xac\xc0\xaf", 64, "\"\xe2\x82\xac\\xc0\\xaf\""},
+        /* a bare value that just fits, and one that does not */
+        {"abcdefghi", 10, "abcdefghi"},
+        {"abcdefghij", 10, "\"abcd...\""},
+        /* cut with "...", inside the quotes */
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 16, "\"aaaaaaaaaa...\""},
+        {"a a a a a a a a a a a a a a a", 16, "\"a a a a a ...\""},
+        /* an escape is never cut in half */
+        {"aaaaaaaa\"bbbb", 14, "\"aaaaaaaa...\""},
+        {"aaaaaaaa\x01"
+         "bbbb",
+         16, "\"aaaaaaaa...\""},
+        /* a UTF-8 character is never cut in half */
+        {"\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6", 12,
+         "\"\xc3\xa6\xc3\xa6\xc3\xa6...\""},
+        {"\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6\xc3\xa6", 13,
+         "\"\xc3\xa6\xc3\xa6\xc3\xa6...\""},
+        {"x\xe2\x82\xac\xe2\x82\xac", 11, "\"x\xe2\x82\xac...\""},
+        {"x\xe2\x82\xac\xe2\x82\xac", 9, "\"x...\""},
+        /* too small to say anything */
+        {"abc", 7, ""},
+        {"abc", 1, ""},
 };
 
 static void test_log_quote(void **state)
@@ -634,9 +643,9 @@ static void test_log_quote(void **state)
 		assert_ptr_equal(r, out);
 		if (strcmp(out, c->out) != 0)
 			fail_msg("case %zu: quote(\"%s\", %zu) gave [%s], "
-				 "expected [%s]",
-				 i, c->in ? c->in : "(null)", c->outsz, out,
-				 c->out);
+			         "expected [%s]",
+			         i, c->in ? c->in : "(null)", c->outsz, out,
+			         c->out);
 		if (out[c->outsz] != '#')
 			fail_msg("case %zu: wrote past outsz", i);
 	}
@@ -647,11 +656,11 @@ static void test_log_quote(void **state)
 static void test_log_quote_sizes(void **state)
 {
 	static const char *const inputs[] = {
-		"plain_value",
-		"with \"quotes\" and \\ and\nnewline",
-		"\xc3\xa6\xc3\xb8\xc3\xa5 \xe2\x82\xac \xf0\x9f\x98\x80 x",
-		"x\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
-		"\xf0\x9f\x98\x80",
+	        "plain_value",
+	        "with \"quotes\" and \\ and\nnewline",
+	        "\xc3\xa6\xc3\xb8\xc3\xa5 \xe2\x82\xac \xf0\x9f\x98\x80 x",
+	        "x\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+	        "\xf0\x9f\x98\x80",
 	};
 	size_t i, sz;
 
@@ -668,8 +677,8 @@ static void test_log_quote_sizes(void **state)
 				fail_msg("input %zu size %zu: overflow", i, sz);
 			if (!ktd_utf8_valid(out, len))
 				fail_msg("input %zu size %zu: [%s] is not "
-					 "UTF-8",
-					 i, sz, out);
+				         "UTF-8",
+				         i, sz, out);
 		}
 	}
 }
@@ -681,20 +690,13 @@ struct level_case {
 };
 
 static const struct level_case level_cases[] = {
-	{"fatal", 0, KTD_LOG_FATAL},
-	{"error", 0, KTD_LOG_ERROR},
-	{"warning", 0, KTD_LOG_WARNING},
-	{"warn", 0, KTD_LOG_WARNING},
-	{"info", 0, KTD_LOG_INFO},
-	{"debug", 0, KTD_LOG_DEBUG},
-	{"trace", 0, KTD_LOG_TRACE},
-	{"", -1, KTD_LOG_INFO},
-	{"INFO", -1, KTD_LOG_INFO},
-	{"information", -1, KTD_LOG_INFO},
-	{"inf", -1, KTD_LOG_INFO},
-	{"info ", -1, KTD_LOG_INFO},
-	{"unknown", -1, KTD_LOG_INFO},
-	{"3", -1, KTD_LOG_INFO},
+        {"fatal", 0, KTD_LOG_FATAL},     {"error", 0, KTD_LOG_ERROR},
+        {"warning", 0, KTD_LOG_WARNING}, {"warn", 0, KTD_LOG_WARNING},
+        {"info", 0, KTD_LOG_INFO},       {"debug", 0, KTD_LOG_DEBUG},
+        {"trace", 0, KTD_LOG_TRACE},     {"", -1, KTD_LOG_INFO},
+        {"INFO", -1, KTD_LOG_INFO},      {"information", -1, KTD_LOG_INFO},
+        {"inf", -1, KTD_LOG_INFO},       {"info ", -1, KTD_LOG_INFO},
+        {"unknown", -1, KTD_LOG_INFO},   {"3", -1, KTD_LOG_INFO},
 };
 
 static void test_log_level_parse(void **state)
@@ -709,11 +711,11 @@ static void test_log_level_parse(void **state)
 		int r = ktd_log_level_parse(c->in, &level);
 
 		if (r != c->ret)
-			fail_msg("case %zu: level_parse(\"%s\") returned %d",
-				 i, c->in, r);
+			fail_msg("case %zu: level_parse(\"%s\") returned %d", i,
+			         c->in, r);
 		if (r == 0 && level != c->level)
 			fail_msg("case %zu: level_parse(\"%s\") gave %d", i,
-				 c->in, (int)level);
+			         c->in, (int)level);
 	}
 	/* Every name parses back to its level. */
 	for (l = KTD_LOG_FATAL; l <= KTD_LOG_TRACE; l++) {
@@ -724,7 +726,7 @@ static void test_log_level_parse(void **state)
 		assert_int_equal(level, l);
 	}
 	assert_string_equal(ktd_log_level_name((enum ktd_log_level)99),
-			    "unknown");
+	                    "unknown");
 }
 
 static char captured[KTD_LOG_LINE_MAX + 16];
@@ -760,7 +762,7 @@ static void test_log_sink_masks_cpr(void **state)
 {
 	(void)state;
 	ktd_log_info("event=intake case=%s caller=%s", "2026-000123",
-		     "010190-1234");
+	             "010190-1234");
 	assert_int_equal(ncaptured, 1);
 	assert_int_equal(captured_level, KTD_LOG_INFO);
 	assert_true(strncmp(captured, "ts=", 3) == 0);
@@ -805,7 +807,7 @@ static void test_log_warn_errno(void **state)
 	assert_int_equal(ncaptured, 1);
 	assert_int_equal(captured_level, KTD_LOG_WARNING);
 	assert_non_null(strstr(captured, " level=warning event=open "
-					 "file=x.conf errno=2 error="));
+	                                 "file=x.conf errno=2 error="));
 	assert_non_null(strstr(captured, strerror(ENOENT)));
 }
 
@@ -822,7 +824,6 @@ static void test_log_long_line(void **state)
 	len = strlen(captured);
 	assert_int_equal(len, KTD_LOG_LINE_MAX - 1);
 	assert_string_equal(captured + len - 4, "a...");
-
 }
 
 /* A CPR number that a long line cuts in two can no longer be recognised
@@ -846,7 +847,7 @@ static void test_log_long_line_cpr(void **state)
 		for (p = msg; *p; p++) {
 			if (*p >= '0' && *p <= '9')
 				fail_msg("padding %d: a digit is shown: %s", n,
-					 p - 10 > msg ? p - 10 : msg);
+				         p - 10 > msg ? p - 10 : msg);
 		}
 	}
 }
@@ -859,13 +860,13 @@ struct date_case {
 };
 
 static const struct date_case date_cases[] = {
-	{0, "Thu, 01 Jan 1970 00:00:00 GMT"},
-	{784111777, "Sun, 06 Nov 1994 08:49:37 GMT"},
-	{951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},
-	{1700000000, "Tue, 14 Nov 2023 22:13:20 GMT"},
-	{1798761599, "Thu, 31 Dec 2026 23:59:59 GMT"},
-	{2147483648, "Tue, 19 Jan 2038 03:14:08 GMT"},
-	{-1, "Wed, 31 Dec 1969 23:59:59 GMT"},
+        {0, "Thu, 01 Jan 1970 00:00:00 GMT"},
+        {784111777, "Sun, 06 Nov 1994 08:49:37 GMT"},
+        {951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},
+        {1700000000, "Tue, 14 Nov 2023 22:13:20 GMT"},
+        {1798761599, "Thu, 31 Dec 2026 23:59:59 GMT"},
+        {2147483648, "Tue, 19 Jan 2038 03:14:08 GMT"},
+        {-1, "Wed, 31 Dec 1969 23:59:59 GMT"},
 };
 
 static void test_http_date_round_trip(void **state)
@@ -881,42 +882,41 @@ static void test_http_date_round_trip(void **state)
 		ktd_time_http_date(c->t, out, sizeof(out));
 		if (strcmp(out, c->s) != 0)
 			fail_msg("case %zu: formatted as \"%s\", expected "
-				 "\"%s\"",
-				 i, out, c->s);
+			         "\"%s\"",
+			         i, out, c->s);
 		if (ktd_time_parse_http_date(out, &t) < 0 || t != c->t)
-			fail_msg("case %zu: \"%s\" did not parse back", i,
-				 out);
+			fail_msg("case %zu: \"%s\" did not parse back", i, out);
 	}
 }
 
 static const char *const bad_dates[] = {
-	"",
-	"GMT",
-	"Sun, 06 Nov 1994 08:49:37",
-	"Sun, 06 Nov 1994 08:49:37 UTC",
-	"Sun, 06 Nov 1994 08:49:37 gmt",
-	"Sun, 06 Nov 1994 08:49:37 GMT ",
-	"Sun, 06 Nov 1994 08:49:37 GMTX",
-	"Sun, 06 Nov 1994 08:49:37 GMT; x",
-	"Sun, 06 Foo 1994 08:49:37 GMT",
-	"Sun, 06 nov 1994 08:49:37 GMT",
-	"Sun, 06 Nov 1994 08:49 GMT",
-	"Sun, 06 Nov 1994 08-49-37 GMT",
-	"Sun, Nov 06 1994 08:49:37 GMT",
-	"Sunday, 06-Nov-94 08:49:37 GMT",
-	"Sun Nov  6 08:49:37 1994",
-	"06 Nov 1994 08:49:37 GMT",
-	/* fields out of range */
-	"Sun, 00 Nov 1994 08:49:37 GMT",
-	"Sun, 32 Nov 1994 08:49:37 GMT",
-	"Thu, 31 Nov 1994 08:49:37 GMT",
-	"Tue, 29 Feb 2022 00:00:00 GMT",
-	"Tue, 30 Feb 2000 00:00:00 GMT",
-	"Sun, -6 Nov 1994 08:49:37 GMT",
-	"Sun, 06 Nov 1994 24:00:00 GMT",
-	"Sun, 06 Nov 1994 08:60:00 GMT",
-	"Sun, 06 Nov 1994 08:49:61 GMT",
-	"Sun, 06 Nov 1994 -1:49:37 GMT",
+        "",
+        "GMT",
+        "Sun, 06 Nov 1994 08:49:37",
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 06 Nov 1994 08:49:37 gmt",
+        "Sun, 06 Nov 1994 08:49:37 GMT ",
+        "Sun, 06 Nov 1994 08:49:37 GMTX",
+        "Sun, 06 Nov 1994 08:49:37 GMT; x",
+        "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49 GMT",
+        "Sun, 06 Nov 1994 08-49-37 GMT",
+        "Sun, Nov 06 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+        "06 Nov 1994 08:49:37 GMT",
+        /* fields out of range */
+        "Sun, 00 Nov 1994 08:49:37 GMT",
+        "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Thu, 31 Nov 1994 08:49:37 GMT",
+        "Tue, 29 Feb 2022 00:00:00 GMT",
+        "Tue, 30 Feb 2000 00:00:00 GMT",
+        "Sun, -6 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 06 Nov 1994 08:60:00 GMT",
+        "Sun, 06 Nov 1994 08:49:61 GMT",
+        "Sun, 06 Nov 1994 -1:49:37 GMT",
 };
 
 static void test_http_date_bad(void **state)
@@ -929,7 +929,7 @@ static void test_http_date_bad(void **state)
 
 		if (ktd_time_parse_http_date(bad_dates[i], &t) == 0)
 			fail_msg("case %zu: \"%s\" was accepted as %lld", i,
-				 bad_dates[i], (long long)t);
+			         bad_dates[i], (long long)t);
 	}
 }
 
@@ -959,29 +959,29 @@ struct mig_case {
 };
 
 static const struct mig_case mig_cases[] = {
-	{"001_base.sql", 0, 1},
-	{"002_cases-index.sql", 0, 2},
-	{"010_a_b_9.sql", 0, 10},
-	{"123456789_x.sql", 0, 123456789},
-	{"0042_x.sql", 0, 42},
-	{"1_x.sql", -1, 0},
-	{"01_x.sql", -1, 0},
-	{"1234567890_x.sql", -1, 0},
-	{"001-x.sql", -1, 0},
-	{"001x.sql", -1, 0},
-	{"001_.sql", -1, 0},
-	{"001_Upper.sql", -1, 0},
-	{"001_x y.sql", -1, 0},
-	{"001_x.SQL", -1, 0},
-	{"001_x.sql~", -1, 0},
-	{"001_x.sql.bak", -1, 0},
-	{"001_x", -1, 0},
-	{"000_x.sql", -1, 0},
-	{"_x.sql", -1, 0},
-	{".sql", -1, 0},
-	{"", -1, 0},
-	{"abc_x.sql", -1, 0},
-	{"001_\xc3\xa6.sql", -1, 0},
+        {"001_base.sql", 0, 1},
+        {"002_cases-index.sql", 0, 2},
+        {"010_a_b_9.sql", 0, 10},
+        {"123456789_x.sql", 0, 123456789},
+        {"0042_x.sql", 0, 42},
+        {"1_x.sql", -1, 0},
+        {"01_x.sql", -1, 0},
+        {"1234567890_x.sql", -1, 0},
+        {"001-x.sql", -1, 0},
+        {"001x.sql", -1, 0},
+        {"001_.sql", -1, 0},
+        {"001_Upper.sql", -1, 0},
+        {"001_x y.sql", -1, 0},
+        {"001_x.SQL", -1, 0},
+        {"001_x.sql~", -1, 0},
+        {"001_x.sql.bak", -1, 0},
+        {"001_x", -1, 0},
+        {"000_x.sql", -1, 0},
+        {"_x.sql", -1, 0},
+        {".sql", -1, 0},
+        {"", -1, 0},
+        {"abc_x.sql", -1, 0},
+        {"001_\xc3\xa6.sql", -1, 0},
 };
 
 static void test_migration_name(void **state)
@@ -995,47 +995,47 @@ static void test_migration_name(void **state)
 		int r = migration_parse_name(c->name, &v);
 
 		if (r != c->ret)
-			fail_msg("case %zu: parse_name(\"%s\") returned %d",
-				 i, c->name, r);
+			fail_msg("case %zu: parse_name(\"%s\") returned %d", i,
+			         c->name, r);
 		if (r == 0 && v != c->version)
 			fail_msg("case %zu: parse_name(\"%s\") gave %u", i,
-				 c->name, v);
+			         c->name, v);
 	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u32),
-		cmocka_unit_test(test_parse_u64),
-		cmocka_unit_test(test_parse_bool),
-		cmocka_unit_test(test_parse_size),
-		cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_utf8_valid),
-		cmocka_unit_test(test_utf8_cut),
-		cmocka_unit_test(test_buf_limit),
-		cmocka_unit_test(test_buf_zero_max),
-		cmocka_unit_test(test_buf_binary_and_growth),
-		cmocka_unit_test(test_buf_printf),
-		cmocka_unit_test(test_buf_steal),
-		cmocka_unit_test(test_mask_cpr),
-		cmocka_unit_test(test_log_quote),
-		cmocka_unit_test(test_log_quote_sizes),
-		cmocka_unit_test(test_log_level_parse),
-		cmocka_unit_test_setup_teardown(test_log_sink_masks_cpr,
-						log_setup, log_teardown),
-		cmocka_unit_test_setup_teardown(test_log_threshold, log_setup,
-						log_teardown),
-		cmocka_unit_test_setup_teardown(test_log_warn_errno, log_setup,
-						log_teardown),
-		cmocka_unit_test_setup_teardown(test_log_long_line, log_setup,
-						log_teardown),
-		cmocka_unit_test_setup_teardown(test_log_long_line_cpr,
-						log_setup, log_teardown),
-		cmocka_unit_test(test_http_date_round_trip),
-		cmocka_unit_test(test_http_date_bad),
-		cmocka_unit_test(test_time_clocks),
-		cmocka_unit_test(test_migration_name),
+	        cmocka_unit_test(test_parse_u32),
+	        cmocka_unit_test(test_parse_u64),
+	        cmocka_unit_test(test_parse_bool),
+	        cmocka_unit_test(test_parse_size),
+	        cmocka_unit_test(test_parse_duration),
+	        cmocka_unit_test(test_utf8_valid),
+	        cmocka_unit_test(test_utf8_cut),
+	        cmocka_unit_test(test_buf_limit),
+	        cmocka_unit_test(test_buf_zero_max),
+	        cmocka_unit_test(test_buf_binary_and_growth),
+	        cmocka_unit_test(test_buf_printf),
+	        cmocka_unit_test(test_buf_steal),
+	        cmocka_unit_test(test_mask_cpr),
+	        cmocka_unit_test(test_log_quote),
+	        cmocka_unit_test(test_log_quote_sizes),
+	        cmocka_unit_test(test_log_level_parse),
+	        cmocka_unit_test_setup_teardown(test_log_sink_masks_cpr,
+	                                        log_setup, log_teardown),
+	        cmocka_unit_test_setup_teardown(test_log_threshold, log_setup,
+	                                        log_teardown),
+	        cmocka_unit_test_setup_teardown(test_log_warn_errno, log_setup,
+	                                        log_teardown),
+	        cmocka_unit_test_setup_teardown(test_log_long_line, log_setup,
+	                                        log_teardown),
+	        cmocka_unit_test_setup_teardown(test_log_long_line_cpr,
+	                                        log_setup, log_teardown),
+	        cmocka_unit_test(test_http_date_round_trip),
+	        cmocka_unit_test(test_http_date_bad),
+	        cmocka_unit_test(test_time_clocks),
+	        cmocka_unit_test(test_migration_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,11 +29,10 @@ static void ops_add(struct ops *ops, const char *method, const char *path)
 	assert_true(ops->n < KTD_N_ELEMENTS(ops->items));
 	for (i = 0; method[i] && i < sizeof(m) - 1; i++)
 		m[i] = (char)(method[i] >= 'a' && method[i] <= 'z'
-				      ? method[i] - 'a' + 'A'
-				      : method[i]);
+		                      ? method[i] - 'a' + 'A'
+		                      : method[i]);
 	m[i] = '\0';
-	snprintf(ops->items[ops->n++], sizeof(ops->items[0]), "%s %s", m,
-		 path);
+	snprintf(ops->items[ops->n++], sizeof(ops->items[0]), "%s %s", m, path);
 }
 
 static bool ops_has(const struct ops *ops, const char *op)
@@ -52,8 +51,8 @@ static void collect_route(const char *method, const char *pattern, void *arg)
 	ops_add(arg, method, pattern);
 }
 
-static const char *const http_methods[] = {"get", "put", "post", "delete",
-					   "patch", "head", "options"};
+static const char *const http_methods[] = {"get",   "put",  "post",   "delete",
+                                           "patch", "head", "options"};
 
 static void collect_document(json_t *doc, struct ops *ops)
 {
@@ -61,11 +60,11 @@ static void collect_document(json_t *doc, struct ops *ops)
 	const char *path;
 
 	assert_non_null(paths);
-	json_object_foreach(paths, path, item) {
+	json_object_foreach (paths, path, item) {
 		const char *key;
 		json_t *op;
 
-		json_object_foreach(item, key, op) {
+		json_object_foreach (item, key, op) {
 			size_t i;
 			bool is_method = false;
 
@@ -97,22 +96,22 @@ static void test_router_and_document_agree(void **state)
 	assert_true(routes.n > 0);
 
 	doc = json_loadb((const char *)ktd_openapi_json, ktd_openapi_json_len,
-			 JSON_REJECT_DUPLICATES, &jerr);
+	                 JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc)
 		fail_msg("openapi.json line %d: %s", jerr.line, jerr.text);
-	assert_string_equal(
-		json_string_value(json_object_get(doc, "openapi")), "3.0.3");
+	assert_string_equal(json_string_value(json_object_get(doc, "openapi")),
+	                    "3.0.3");
 	collect_document(doc, &documented);
 
 	for (i = 0; i < routes.n; i++) {
 		if (!ops_has(&documented, routes.items[i]))
 			fail_msg("route %s is not in openapi.json",
-				 routes.items[i]);
+			         routes.items[i]);
 	}
 	for (i = 0; i < documented.n; i++) {
 		if (!ops_has(&routes, documented.items[i]))
 			fail_msg("openapi.json has %s, which no route serves",
-				 documented.items[i]);
+			         documented.items[i]);
 	}
 	json_decref(doc);
 	ktd_router_destroy(&router);
@@ -121,7 +120,7 @@ static void test_router_and_document_agree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_router_and_document_agree),
+	        cmocka_unit_test(test_router_and_document_agree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

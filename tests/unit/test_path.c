@@ -20,51 +20,51 @@ struct norm_case {
 };
 
 static const struct norm_case norm_cases[] = {
-	/* accepted */
-	{"/", 0, 0, ""},
-	{"/a/b.css", 0, 0, "a/b.css"},
-	{"/index.html", 0, 0, "index.html"},
-	{"//a///b//", 0, 0, "a/b"},
-	{"///", 0, 0, ""},
-	{"/./a/./b/.", 0, 0, "a/b"},
-	{"/.", 0, 0, ""},
-	{"/a./b.", 0, 0, "a./b."},
-	{"/a..b/c", 0, 0, "a..b/c"},
-	{"/css/app%2e.css", 0, 0, "css/app%2e.css"},
-	{"/\xc3\xa6\xc3\xb8\xc3\xa5.txt", 0, 0, "\xc3\xa6\xc3\xb8\xc3\xa5.txt"},
-	/* ".." anywhere */
-	{"/..", 0, -1, NULL},
-	{"/../etc/passwd", 0, -1, NULL},
-	{"/a/../b", 0, -1, NULL},
-	{"/a/..", 0, -1, NULL},
-	{"/a/b/../../..", 0, -1, NULL},
-	{"/a//..//b", 0, -1, NULL},
-	/* hidden files */
-	{"/.git/config", 0, -1, NULL},
-	{"/a/.htaccess", 0, -1, NULL},
-	{"/...", 0, -1, NULL},
-	{"/a/.b/c", 0, -1, NULL},
-	/* control bytes and backslash */
-	{"/a\x01b", 0, -1, NULL},
-	{"/a\nb", 0, -1, NULL},
-	{"/a\tb", 0, -1, NULL},
-	{"/a\x1f", 0, -1, NULL},
-	{"/a\x7f", 0, -1, NULL},
-	{"/a\\b", 0, -1, NULL},
-	{"/..\\etc", 0, -1, NULL},
-	{"/a/\\", 0, -1, NULL},
-	/* not absolute */
-	{"", 0, -1, NULL},
-	{"a/b", 0, -1, NULL},
-	{"./a", 0, -1, NULL},
-	{"\\a", 0, -1, NULL},
-	/* output buffer size: the result plus its NUL must fit */
-	{"/abc", 4, 0, "abc"},
-	{"/abc", 3, -1, NULL},
-	{"/a/b", 4, 0, "a/b"},
-	{"/a/b", 3, -1, NULL},
-	{"//a//b//", 4, 0, "a/b"},
-	{"/", 1, 0, ""},
+        /* accepted */
+        {"/", 0, 0, ""},
+        {"/a/b.css", 0, 0, "a/b.css"},
+        {"/index.html", 0, 0, "index.html"},
+        {"//a///b//", 0, 0, "a/b"},
+        {"///", 0, 0, ""},
+        {"/./a/./b/.", 0, 0, "a/b"},
+        {"/.", 0, 0, ""},
+        {"/a./b.", 0, 0, "a./b."},
+        {"/a..b/c", 0, 0, "a..b/c"},
+        {"/css/app%2e.css", 0, 0, "css/app%2e.css"},
+        {"/\xc3\xa6\xc3\xb8\xc3\xa5.txt", 0, 0, "\xc3\xa6\xc3\xb8\xc3\xa5.txt"},
+        /* ".." anywhere */
+        {"/..", 0, -1, NULL},
+        {"/../etc/passwd", 0, -1, NULL},
+        {"/a/../b", 0, -1, NULL},
+        {"/a/..", 0, -1, NULL},
+        {"/a/b/../../..", 0, -1, NULL},
+        {"/a//..//b", 0, -1, NULL},
+        /* hidden files */
+        {"/.git/config", 0, -1, NULL},
+        {"/a/.htaccess", 0, -1, NULL},
+        {"/...", 0, -1, NULL},
+        {"/a/.b/c", 0, -1, NULL},
+        /* control bytes and backslash */
+        {"/a\x01b", 0, -1, NULL},
+        {"/a\nb", 0, -1, NULL},
+        {"/a\tb", 0, -1, NULL},
+        {"/a\x1f", 0, -1, NULL},
+        {"/a\x7f", 0, -1, NULL},
+        {"/a\\b", 0, -1, NULL},
+        {"/..\\etc", 0, -1, NULL},
+        {"/a/\\", 0, -1, NULL},
+        /* not absolute */
+        {"", 0, -1, NULL},
+        {"a/b", 0, -1, NULL},
+        {"./a", 0, -1, NULL},
+        {"\\a", 0, -1, NULL},
+        /* output buffer size: the result plus its NUL must fit */
+        {"/abc", 4, 0, "abc"},
+        {"/abc", 3, -1, NULL},
+        {"/a/b", 4, 0, "a/b"},
+        {"/a/b", 3, -1, NULL},
+        {"//a//b//", 4, 0, "a/b"},
+        {"/", 1, 0, ""},
 };
 
 static void test_normalize_table(void **state)
@@ -84,12 +84,12 @@ static void test_normalize_table(void **state)
 		r = ktd_path_normalize(c->in, out, outsz);
 		if (r != c->ret)
 			fail_msg("case %zu: normalize(\"%s\", %zu) gave %d, "
-				 "expected %d",
-				 i, c->in, outsz, r, c->ret);
+			         "expected %d",
+			         i, c->in, outsz, r, c->ret);
 		if (r == 0 && strcmp(out, c->out) != 0)
 			fail_msg("case %zu: normalize(\"%s\") gave \"%s\", "
-				 "expected \"%s\"",
-				 i, c->in, out, c->out);
+			         "expected \"%s\"",
+			         i, c->in, out, c->out);
 		/* Nothing may be written past the given size. */
 		if (outsz < sizeof(out) && out[outsz] != '#')
 			fail_msg("case %zu: wrote past outsz %zu", i, outsz);
@@ -124,21 +124,21 @@ struct within_case {
 };
 
 static const struct within_case within_cases[] = {
-	{"/srv/www", "/srv/www", true},
-	{"/srv/www", "/srv/www/", true},
-	{"/srv/www", "/srv/www/index.html", true},
-	{"/srv/www", "/srv/www/a/b/c.css", true},
-	/* the prefix trap: a sibling that shares the name's beginning */
-	{"/srv/www", "/srv/www2", false},
-	{"/srv/www", "/srv/www2/index.html", false},
-	{"/srv/www", "/srv/www.old/x", false},
-	{"/srv/www", "/srv/ww", false},
-	{"/srv/www", "/srv", false},
-	{"/srv/www", "/", false},
-	{"/srv/www", "/etc/passwd", false},
-	{"/srv/www", "/SRV/www/x", false},
-	{"/", "/", true},
-	{"/", "/etc/passwd", true},
+        {"/srv/www", "/srv/www", true},
+        {"/srv/www", "/srv/www/", true},
+        {"/srv/www", "/srv/www/index.html", true},
+        {"/srv/www", "/srv/www/a/b/c.css", true},
+        /* the prefix trap: a sibling that shares the name's beginning */
+        {"/srv/www", "/srv/www2", false},
+        {"/srv/www", "/srv/www2/index.html", false},
+        {"/srv/www", "/srv/www.old/x", false},
+        {"/srv/www", "/srv/ww", false},
+        {"/srv/www", "/srv", false},
+        {"/srv/www", "/", false},
+        {"/srv/www", "/etc/passwd", false},
+        {"/srv/www", "/SRV/www/x", false},
+        {"/", "/", true},
+        {"/", "/etc/passwd", true},
 };
 
 static void test_is_within_table(void **state)
@@ -152,18 +152,18 @@ static void test_is_within_table(void **state)
 
 		if (r != c->within)
 			fail_msg("case %zu: is_within(\"%s\", \"%s\") = %d, "
-				 "expected %d",
-				 i, c->root, c->path, r, c->within);
+			         "expected %d",
+			         i, c->root, c->path, r, c->within);
 	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normalize_table),
-		cmocka_unit_test(test_normalize_bad_args),
-		cmocka_unit_test(test_normalize_embedded_nul),
-		cmocka_unit_test(test_is_within_table),
+	        cmocka_unit_test(test_normalize_table),
+	        cmocka_unit_test(test_normalize_bad_args),
+	        cmocka_unit_test(test_normalize_embedded_nul),
+	        cmocka_unit_test(test_is_within_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,7 @@
 #include "http/router.h"
 
 static void handler(struct ktd_http_req *req, struct ktd_http_resp *resp,
-		    void *ctx)
+                    void *ctx)
 {
 	(void)req;
 	(void)resp;
@@ -23,7 +23,7 @@ static void handler(struct ktd_http_req *req, struct ktd_http_resp *resp,
 }
 
 static void other_handler(struct ktd_http_req *req, struct ktd_http_resp *resp,
-			  void *ctx)
+                          void *ctx)
 {
 	(void)req;
 	(void)resp;
@@ -33,23 +33,23 @@ static void other_handler(struct ktd_http_req *req, struct ktd_http_resp *resp,
 /* The routes of the matching tests, added in this order: the parameter
  * route comes before the literal one it must lose to. */
 static const char *const routes[][2] = {
-	{"GET", "/"},
-	{"GET", "/api/v1/cases"},
-	{"POST", "/api/v1/cases"},
-	{"GET", "/api/v1/cases/{id}"},
-	{"DELETE", "/api/v1/cases/{id}"},
-	{"GET", "/api/v1/cases/search"},
-	{"POST", "/api/v1/cases/{id}/notes/{note}"},
-	{"POST", "/api/v1/cases/{id}/resolve"},
-	{"GET", "/api/v1/{kind}/stats"},
-	{"GET", "/api/v1/cases/stats"},
-	{"GET", "/healthz"},
-	{"PUT", "/many"},
-	{"PATCH", "/many"},
-	{"GET", "/many"},
-	{"DELETE", "/many"},
-	{"OPTIONS", "/many"},
-	{"POST", "/many"},
+        {"GET", "/"},
+        {"GET", "/api/v1/cases"},
+        {"POST", "/api/v1/cases"},
+        {"GET", "/api/v1/cases/{id}"},
+        {"DELETE", "/api/v1/cases/{id}"},
+        {"GET", "/api/v1/cases/search"},
+        {"POST", "/api/v1/cases/{id}/notes/{note}"},
+        {"POST", "/api/v1/cases/{id}/resolve"},
+        {"GET", "/api/v1/{kind}/stats"},
+        {"GET", "/api/v1/cases/stats"},
+        {"GET", "/healthz"},
+        {"PUT", "/many"},
+        {"PATCH", "/many"},
+        {"GET", "/many"},
+        {"DELETE", "/many"},
+        {"OPTIONS", "/many"},
+        {"POST", "/many"},
 };
 
 static int setup_router(void **state)
@@ -61,9 +61,9 @@ static int setup_router(void **state)
 	for (i = 0; i < KTD_N_ELEMENTS(routes); i++) {
 		/* ctx identifies the route: its index plus one */
 		if (ktd_router_add(r, routes[i][0], routes[i][1], handler,
-				   (void *)(uintptr_t)(i + 1), &err) < 0) {
+		                   (void *)(uintptr_t)(i + 1), &err) < 0) {
 			print_error("adding %s %s: %s\n", routes[i][0],
-				    routes[i][1], err.msg);
+			            routes[i][1], err.msg);
 			ktd_router_destroy(&r);
 			return -1;
 		}
@@ -95,78 +95,76 @@ struct match_case {
 #define NOT_ALLOWED KTD_ROUTE_METHOD_NOT_ALLOWED
 
 static const struct match_case match_cases[] = {
-	/* literal routes */
-	{"GET", "/", FOUND, "/", NULL, NULL},
-	{"GET", "/healthz", FOUND, "/healthz", NULL, NULL},
-	{"GET", "/api/v1/cases", FOUND, "/api/v1/cases", NULL, NULL},
-	{"POST", "/api/v1/cases", FOUND, "/api/v1/cases", NULL, NULL},
-	/* parameters */
-	{"GET", "/api/v1/cases/42", FOUND, "/api/v1/cases/{id}", NULL,
-	 "id=42"},
-	{"DELETE", "/api/v1/cases/2026-000123", FOUND, "/api/v1/cases/{id}",
-	 NULL, "id=2026-000123"},
-	{"GET", "/api/v1/cases/S\xc3\xb8ren", FOUND, "/api/v1/cases/{id}",
-	 NULL, "id=S\xc3\xb8ren"},
-	{"POST", "/api/v1/cases/7/notes/3", FOUND,
-	 "/api/v1/cases/{id}/notes/{note}", NULL, "note=3"},
-	{"POST", "/api/v1/cases/7/resolve", FOUND,
-	 "/api/v1/cases/{id}/resolve", NULL, "id=7"},
-	{"GET", "/api/v1/calls/stats", FOUND, "/api/v1/{kind}/stats", NULL,
-	 "kind=calls"},
-	/* a literal segment beats a parameter, whatever the order added */
-	{"GET", "/api/v1/cases/search", FOUND, "/api/v1/cases/search", NULL,
-	 NULL},
-	{"GET", "/api/v1/cases/stats", FOUND, "/api/v1/cases/stats", NULL,
-	 NULL},
-	{"GET", "/api/v1/cases/searc", FOUND, "/api/v1/cases/{id}", NULL,
-	 "id=searc"},
-	{"GET", "/api/v1/cases/searchx", FOUND, "/api/v1/cases/{id}", NULL,
-	 "id=searchx"},
-	/* HEAD answers from GET routes */
-	{"HEAD", "/healthz", FOUND, "/healthz", NULL, NULL},
-	{"HEAD", "/api/v1/cases/42", FOUND, "/api/v1/cases/{id}", NULL,
-	 "id=42"},
-	/* a trailing slash is ignored */
-	{"GET", "/api/v1/cases/", FOUND, "/api/v1/cases", NULL, NULL},
-	{"GET", "/api/v1/cases/42/", FOUND, "/api/v1/cases/{id}", NULL,
-	 "id=42"},
-	/* 405 with the Allow list, in the order the routes were added */
-	{"PUT", "/healthz", NOT_ALLOWED, NULL, "GET, HEAD", NULL},
-	{"POST", "/", NOT_ALLOWED, NULL, "GET, HEAD", NULL},
-	{"DELETE", "/api/v1/cases", NOT_ALLOWED, NULL, "GET, HEAD, POST",
-	 NULL},
-	{"PATCH", "/api/v1/cases/42", NOT_ALLOWED, NULL,
-	 "GET, HEAD, DELETE", NULL},
-	{"HEAD", "/api/v1/cases/1/resolve", NOT_ALLOWED, NULL, "POST", NULL},
-	{"GET", "/api/v1/cases/1/notes/2", NOT_ALLOWED, NULL, "POST", NULL},
-	{"TRACE", "/many", NOT_ALLOWED, NULL,
-	 "PUT, PATCH, GET, HEAD, DELETE, OPTIONS, POST", NULL},
-	/* The most specific pattern decides, also for the method: the
-	 * literal "search" has only GET, so DELETE there is 405, not the
-	 * DELETE of "{id}". */
-	{"DELETE", "/api/v1/cases/search", NOT_ALLOWED, NULL, "GET, HEAD",
-	 NULL},
-	/* methods are case-sensitive tokens */
-	{"get", "/healthz", NOT_ALLOWED, NULL, "GET, HEAD", NULL},
-	/* 404 */
-	{"GET", "/nothing", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "/healthz/x", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "/api", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "/api/v1", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "/API/v1/cases", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "/api/v1/cases/1/notes", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "/api/v1/cases/1/2/3/4", NOT_FOUND, NULL, NULL, NULL},
-	/* an empty segment is never a match, not even for a parameter */
-	{"GET", "/api/v1//cases", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "//api/v1/cases", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "/api/v1/cases//", NOT_FOUND, NULL, NULL, NULL},
-	{"DELETE", "/api/v1/cases//", NOT_FOUND, NULL, NULL, NULL},
-	{"POST", "/api/v1/cases//resolve", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "//", NOT_FOUND, NULL, NULL, NULL},
-	/* not absolute */
-	{"GET", "", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "healthz", NOT_FOUND, NULL, NULL, NULL},
-	{"GET", "api/v1/cases", NOT_FOUND, NULL, NULL, NULL},
+        /* literal routes */
+        {"GET", "/", FOUND, "/", NULL, NULL},
+        {"GET", "/healthz", FOUND, "/healthz", NULL, NULL},
+        {"GET", "/api/v1/cases", FOUND, "/api/v1/cases", NULL, NULL},
+        {"POST", "/api/v1/cases", FOUND, "/api/v1/cases", NULL, NULL},
+        /* parameters */
+        {"GET", "/api/v1/cases/42", FOUND, "/api/v1/cases/{id}", NULL, "id=42"},
+        {"DELETE", "/api/v1/cases/2026-000123", FOUND, "/api/v1/cases/{id}",
+         NULL, "id=2026-000123"},
+        {"GET", "/api/v1/cases/S\xc3\xb8ren", FOUND, "/api/v1/cases/{id}", NULL,
+         "id=S\xc3\xb8ren"},
+        {"POST", "/api/v1/cases/7/notes/3", FOUND,
+         "/api/v1/cases/{id}/notes/{note}", NULL, "note=3"},
+        {"POST", "/api/v1/cases/7/resolve", FOUND, "/api/v1/cases/{id}/resolve",
+         NULL, "id=7"},
+        {"GET", "/api/v1/calls/stats", FOUND, "/api/v1/{kind}/stats", NULL,
+         "kind=calls"},
+        /* a literal segment beats a parameter, whatever the order added */
+        {"GET", "/api/v1/cases/search", FOUND, "/api/v1/cases/search", NULL,
+         NULL},
+        {"GET", "/api/v1/cases/stats", FOUND, "/api/v1/cases/stats", NULL,
+         NULL},
+        {"GET", "/api/v1/cases/searc", FOUND, "/api/v1/cases/{id}", NULL,
+         "id=searc"},
+        {"GET", "/api/v1/cases/searchx", FOUND, "/api/v1/cases/{id}", NULL,
+         "id=searchx"},
+        /* HEAD answers from GET routes */
+        {"HEAD", "/healthz", FOUND, "/healthz", NULL, NULL},
+        {"HEAD", "/api/v1/cases/42", FOUND, "/api/v1/cases/{id}", NULL,
+         "id=42"},
+        /* a trailing slash is ignored */
+        {"GET", "/api/v1/cases/", FOUND, "/api/v1/cases", NULL, NULL},
+        {"GET", "/api/v1/cases/42/", FOUND, "/api/v1/cases/{id}", NULL,
+         "id=42"},
+        /* 405 with the Allow list, in the order the routes were added */
+        {"PUT", "/healthz", NOT_ALLOWED, NULL, "GET, HEAD", NULL},
+        {"POST", "/", NOT_ALLOWED, NULL, "GET, HEAD", NULL},
+        {"DELETE", "/api/v1/cases", NOT_ALLOWED, NULL, "GET, HEAD, POST", NULL},
+        {"PATCH", "/api/v1/cases/42", NOT_ALLOWED, NULL, "GET, HEAD, DELETE",
+         NULL},
+        {"HEAD", "/api/v1/cases/1/resolve", NOT_ALLOWED, NULL, "POST", NULL},
+        {"GET", "/api/v1/cases/1/notes/2", NOT_ALLOWED, NULL, "POST", NULL},
+        {"TRACE", "/many", NOT_ALLOWED, NULL,
+         "PUT, PATCH, GET, HEAD, DELETE, OPTIONS, POST", NULL},
+        /* The most specific pattern decides, also for the method: the
+         * literal "search" has only GET, so DELETE there is 405, not the
+         * DELETE of "{id}". */
+        {"DELETE", "/api/v1/cases/search", NOT_ALLOWED, NULL, "GET, HEAD",
+         NULL},
+        /* methods are case-sensitive tokens */
+        {"get", "/healthz", NOT_ALLOWED, NULL, "GET, HEAD", NULL},
+        /* 404 */
+        {"GET", "/nothing", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "/healthz/x", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "/api", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "/api/v1", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "/API/v1/cases", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "/api/v1/cases/1/notes", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "/api/v1/cases/1/2/3/4", NOT_FOUND, NULL, NULL, NULL},
+        /* an empty segment is never a match, not even for a parameter */
+        {"GET", "/api/v1//cases", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "//api/v1/cases", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "/api/v1/cases//", NOT_FOUND, NULL, NULL, NULL},
+        {"DELETE", "/api/v1/cases//", NOT_FOUND, NULL, NULL, NULL},
+        {"POST", "/api/v1/cases//resolve", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "//", NOT_FOUND, NULL, NULL, NULL},
+        /* not absolute */
+        {"GET", "", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "healthz", NOT_FOUND, NULL, NULL, NULL},
+        {"GET", "api/v1/cases", NOT_FOUND, NULL, NULL, NULL},
 };
 
 static void test_match_table(void **state)
@@ -183,17 +181,17 @@ static void test_match_table(void **state)
 		res = ktd_router_match(r, c->method, c->path, &m);
 		if (res != c->result)
 			fail_msg("case %zu: %s %s gave %d, expected %d", i,
-				 c->method, c->path, (int)res, (int)c->result);
+			         c->method, c->path, (int)res, (int)c->result);
 		if (res == KTD_ROUTE_METHOD_NOT_ALLOWED &&
 		    strcmp(m.allow, c->allow) != 0)
 			fail_msg("case %zu: %s %s: Allow \"%s\", expected "
-				 "\"%s\"",
-				 i, c->method, c->path, m.allow, c->allow);
+			         "\"%s\"",
+			         i, c->method, c->path, m.allow, c->allow);
 		if (res != KTD_ROUTE_FOUND)
 			continue;
 		if (strcmp(m.pattern, c->pattern) != 0)
 			fail_msg("case %zu: %s %s went to %s, expected %s", i,
-				 c->method, c->path, m.pattern, c->pattern);
+			         c->method, c->path, m.pattern, c->pattern);
 		if (m.fn != handler)
 			fail_msg("case %zu: wrong handler", i);
 		/* ctx is the index of the route, which has the method */
@@ -206,20 +204,20 @@ static void test_match_table(void **state)
 			    !(strcmp(c->method, "HEAD") == 0 &&
 			      strcmp(routes[k][0], "GET") == 0))
 				fail_msg("case %zu: %s %s went to the %s "
-					 "route",
-					 i, c->method, c->path, routes[k][0]);
+				         "route",
+				         i, c->method, c->path, routes[k][0]);
 		}
 		if (c->param) {
 			char name[64];
 			const char *eq = strchr(c->param, '='), *v;
 
 			snprintf(name, sizeof(name), "%.*s",
-				 (int)(eq - c->param), c->param);
+			         (int)(eq - c->param), c->param);
 			v = ktd_route_param(&m, name);
 			if (!v || strcmp(v, eq + 1) != 0)
 				fail_msg("case %zu: param %s is %s, expected "
-					 "%s",
-					 i, name, v ? v : "(none)", eq + 1);
+				         "%s",
+				         i, name, v ? v : "(none)", eq + 1);
 		}
 	}
 }
@@ -230,8 +228,8 @@ static void test_params(void **state)
 	struct ktd_route_match m;
 
 	assert_int_equal(ktd_router_match(r, "POST",
-					  "/api/v1/cases/2026-7/notes/n1", &m),
-			 KTD_ROUTE_FOUND);
+	                                  "/api/v1/cases/2026-7/notes/n1", &m),
+	                 KTD_ROUTE_FOUND);
 	assert_int_equal(m.nparams, 2);
 	assert_string_equal(ktd_route_param(&m, "id"), "2026-7");
 	assert_string_equal(ktd_route_param(&m, "note"), "n1");
@@ -243,9 +241,8 @@ static void test_params(void **state)
 	assert_null(ktd_route_param(&m, "nope"));
 
 	/* literal routes have none */
-	assert_int_equal(ktd_router_match(r, "GET", "/api/v1/cases/search",
-					  &m),
-			 KTD_ROUTE_FOUND);
+	assert_int_equal(ktd_router_match(r, "GET", "/api/v1/cases/search", &m),
+	                 KTD_ROUTE_FOUND);
 	assert_int_equal(m.nparams, 0);
 	assert_null(ktd_route_param(&m, "id"));
 }
@@ -262,18 +259,17 @@ static void test_param_length(void **state)
 	memcpy(path, "/api/v1/cases/", base);
 	memset(path + base, 'x', 255);
 	path[base + 255] = '\0';
-	assert_int_equal(ktd_router_match(r, "GET", path, &m),
-			 KTD_ROUTE_FOUND);
+	assert_int_equal(ktd_router_match(r, "GET", path, &m), KTD_ROUTE_FOUND);
 	assert_int_equal(strlen(ktd_route_param(&m, "id")), 255);
 
 	path[base + 256] = '\0';
 	path[base + 255] = 'x';
 	assert_int_equal(ktd_router_match(r, "GET", path, &m),
-			 KTD_ROUTE_NOT_FOUND);
+	                 KTD_ROUTE_NOT_FOUND);
 	memset(path + base, 'x', 400);
 	path[base + 400] = '\0';
 	assert_int_equal(ktd_router_match(r, "GET", path, &m),
-			 KTD_ROUTE_NOT_FOUND);
+	                 KTD_ROUTE_NOT_FOUND);
 }
 
 /* Builds "/s/s/.../s" with n segments. */
@@ -296,27 +292,25 @@ static void test_segment_limits(void **state)
 	(void)state;
 	deep_path(path, sizeof(path), KTD_ROUTE_MAX_SEGMENTS, "a");
 	assert_int_equal(ktd_router_add(r, "GET", path, handler, NULL, &err),
-			 0);
-	assert_int_equal(ktd_router_match(r, "GET", path, &m),
-			 KTD_ROUTE_FOUND);
+	                 0);
+	assert_int_equal(ktd_router_match(r, "GET", path, &m), KTD_ROUTE_FOUND);
 	deep_path(path, sizeof(path), KTD_ROUTE_MAX_SEGMENTS + 1, "a");
 	assert_int_equal(ktd_router_match(r, "GET", path, &m),
-			 KTD_ROUTE_NOT_FOUND);
+	                 KTD_ROUTE_NOT_FOUND);
 	assert_int_equal(ktd_router_add(r, "GET", path, handler, NULL, &err),
-			 -1);
+	                 -1);
 	deep_path(path, sizeof(path), 100, "a");
 	assert_int_equal(ktd_router_match(r, "GET", path, &m),
-			 KTD_ROUTE_NOT_FOUND);
+	                 KTD_ROUTE_NOT_FOUND);
 
 	/* a very long path is simply not found */
-	assert_int_equal(ktd_router_add(r, "GET", "/{x}", handler, NULL,
-					&err),
-			 0);
+	assert_int_equal(ktd_router_add(r, "GET", "/{x}", handler, NULL, &err),
+	                 0);
 	memset(path, 'y', sizeof(path) - 1);
 	path[0] = '/';
 	path[sizeof(path) - 1] = '\0';
 	assert_int_equal(ktd_router_match(r, "GET", path, &m),
-			 KTD_ROUTE_NOT_FOUND);
+	                 KTD_ROUTE_NOT_FOUND);
 	ktd_router_destroy(&r);
 }
 
@@ -327,7 +321,7 @@ static void test_empty_router(void **state)
 
 	(void)state;
 	assert_int_equal(ktd_router_match(r, "GET", "/", &m),
-			 KTD_ROUTE_NOT_FOUND);
+	                 KTD_ROUTE_NOT_FOUND);
 	assert_string_equal(m.allow, "");
 	ktd_router_destroy(&r);
 	ktd_router_destroy(&r);
@@ -343,27 +337,23 @@ static void test_allow_tokens(void **state)
 
 	(void)state;
 	assert_int_equal(ktd_router_add(r, "HEAD", "/h", handler, NULL, &err),
-			 0);
-	assert_int_equal(ktd_router_add(r, "GET", "/h", other_handler, NULL,
-					&err),
-			 0);
-	assert_int_equal(ktd_router_add(r, "TARGET", "/t", handler, NULL,
-					&err),
-			 0);
-	assert_int_equal(ktd_router_add(r, "GET", "/t", other_handler, NULL,
-					&err),
-			 0);
+	                 0);
+	assert_int_equal(
+	        ktd_router_add(r, "GET", "/h", other_handler, NULL, &err), 0);
+	assert_int_equal(ktd_router_add(r, "TARGET", "/t", handler, NULL, &err),
+	                 0);
+	assert_int_equal(
+	        ktd_router_add(r, "GET", "/t", other_handler, NULL, &err), 0);
 	assert_int_equal(ktd_router_match(r, "POST", "/h", &m),
-			 KTD_ROUTE_METHOD_NOT_ALLOWED);
+	                 KTD_ROUTE_METHOD_NOT_ALLOWED);
 	assert_string_equal(m.allow, "HEAD, GET");
 	assert_int_equal(ktd_router_match(r, "POST", "/t", &m),
-			 KTD_ROUTE_METHOD_NOT_ALLOWED);
+	                 KTD_ROUTE_METHOD_NOT_ALLOWED);
 	assert_string_equal(m.allow, "TARGET, GET, HEAD");
-	assert_int_equal(ktd_router_match(r, "GET", "/t", &m),
-			 KTD_ROUTE_FOUND);
+	assert_int_equal(ktd_router_match(r, "GET", "/t", &m), KTD_ROUTE_FOUND);
 	assert_ptr_equal(m.fn, other_handler);
 	assert_int_equal(ktd_router_match(r, "HEAD", "/h", &m),
-			 KTD_ROUTE_FOUND);
+	                 KTD_ROUTE_FOUND);
 	assert_ptr_equal(m.fn, handler);
 	ktd_router_destroy(&r);
 }
@@ -375,37 +365,37 @@ struct add_case {
 };
 
 static const struct add_case add_cases[] = {
-	{"GET", "/ok", 0},
-	{"GET", "/x{id}", 0}, /* a literal that contains a brace */
-	{"GET", "/p/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", 0},
-	/* malformed */
-	{"GET", "", -1},
-	{"GET", "ok", -1},
-	{"GET", "{id}", -1},
-	{"GET", "//", -1},
-	{"GET", "/a//b", -1},
-	{"GET", "//a", -1},
-	{"GET", "/{", -1},
-	{"GET", "/{}", -1},
-	{"GET", "/{id", -1},
-	{"GET", "/{id}x", -1},
-	{"GET", "/a/{i/d}", -1},
-	{"GET", "/q/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", -1},
-	{"GET", "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17", -1},
-	/* duplicates of routes added above, or in the setup */
-	{"GET", "/ok", -1},
-	{"GET", "/ok/", -1},
-	{"GET", "/api/v1/cases", -1},
-	{"GET", "/api/v1/cases/{id}", -1},
-	{"GET", "/api/v1/cases/{key}", -1},
-	{"DELETE", "/api/v1/cases/{case_id}/", -1},
-	{"POST", "/api/v1/cases/{a}/notes/{b}", -1},
-	/* not duplicates: another method, a literal beside a parameter */
-	{"PUT", "/ok", 0},
-	{"PUT", "/api/v1/cases/{id}", 0},
-	{"GET", "/api/v1/cases/{id}/notes/{note}", 0},
-	{"GET", "/api/v1/{kind}/{id}", 0},
-	{"GET", "/api/v1/{kind}/search", 0},
+        {"GET", "/ok", 0},
+        {"GET", "/x{id}", 0}, /* a literal that contains a brace */
+        {"GET", "/p/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", 0},
+        /* malformed */
+        {"GET", "", -1},
+        {"GET", "ok", -1},
+        {"GET", "{id}", -1},
+        {"GET", "//", -1},
+        {"GET", "/a//b", -1},
+        {"GET", "//a", -1},
+        {"GET", "/{", -1},
+        {"GET", "/{}", -1},
+        {"GET", "/{id", -1},
+        {"GET", "/{id}x", -1},
+        {"GET", "/a/{i/d}", -1},
+        {"GET", "/q/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", -1},
+        {"GET", "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17", -1},
+        /* duplicates of routes added above, or in the setup */
+        {"GET", "/ok", -1},
+        {"GET", "/ok/", -1},
+        {"GET", "/api/v1/cases", -1},
+        {"GET", "/api/v1/cases/{id}", -1},
+        {"GET", "/api/v1/cases/{key}", -1},
+        {"DELETE", "/api/v1/cases/{case_id}/", -1},
+        {"POST", "/api/v1/cases/{a}/notes/{b}", -1},
+        /* not duplicates: another method, a literal beside a parameter */
+        {"PUT", "/ok", 0},
+        {"PUT", "/api/v1/cases/{id}", 0},
+        {"GET", "/api/v1/cases/{id}/notes/{note}", 0},
+        {"GET", "/api/v1/{kind}/{id}", 0},
+        {"GET", "/api/v1/{kind}/search", 0},
 };
 
 static unsigned count_routes(const struct ktd_router *r);
@@ -423,10 +413,10 @@ static void test_add_table(void **state)
 
 		memset(&err, 0, sizeof(err));
 		ret = ktd_router_add(r, c->method, c->pattern, handler, NULL,
-				     &err);
+		                     &err);
 		if (ret != c->ret)
 			fail_msg("case %zu: add %s \"%s\" returned %d", i,
-				 c->method, c->pattern, ret);
+			         c->method, c->pattern, ret);
 		if (ret == 0) {
 			assert_int_equal(count_routes(r), before + 1);
 			continue;
@@ -436,7 +426,7 @@ static void test_add_table(void **state)
 		assert_int_equal(err.code, KTD_ERR_INTERNAL);
 		if (!strstr(err.msg, c->pattern))
 			fail_msg("case %zu: \"%s\" does not name the pattern",
-				 i, err.msg);
+			         i, err.msg);
 		assert_int_equal(count_routes(r), before);
 	}
 }
@@ -452,7 +442,7 @@ static void each_cb(const char *method, const char *pattern, void *arg)
 	size_t len = strlen(st->list);
 
 	snprintf(st->list + len, sizeof(st->list) - len, "%s %s\n", method,
-		 pattern);
+	         pattern);
 	st->n++;
 }
 
@@ -474,7 +464,7 @@ static void test_each_order(void **state)
 
 	for (i = 0; i < KTD_N_ELEMENTS(routes); i++)
 		snprintf(want + strlen(want), sizeof(want) - strlen(want),
-			 "%s %s\n", routes[i][0], routes[i][1]);
+		         "%s %s\n", routes[i][0], routes[i][1]);
 	memset(&st, 0, sizeof(st));
 	ktd_router_each(r, each_cb, &st);
 	assert_int_equal(st.n, KTD_N_ELEMENTS(routes));
@@ -494,15 +484,15 @@ static void test_many_routes(void **state)
 	for (i = 0; i < 200; i++) {
 		snprintf(path, sizeof(path), "/r%u/{id}", i);
 		assert_int_equal(ktd_router_add(r, "GET", path, handler,
-						(void *)(uintptr_t)(i + 1),
-						&err),
-				 0);
+		                                (void *)(uintptr_t)(i + 1),
+		                                &err),
+		                 0);
 	}
 	assert_int_equal(count_routes(r), 200);
 	for (i = 0; i < 200; i++) {
 		snprintf(path, sizeof(path), "/r%u/x", i);
 		assert_int_equal(ktd_router_match(r, "GET", path, &m),
-				 KTD_ROUTE_FOUND);
+		                 KTD_ROUTE_FOUND);
 		assert_int_equal((uintptr_t)m.ctx, i + 1);
 	}
 	ktd_router_destroy(&r);
@@ -511,20 +501,20 @@ static void test_many_routes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_match_table, setup_router,
-						teardown_router),
-		cmocka_unit_test_setup_teardown(test_params, setup_router,
-						teardown_router),
-		cmocka_unit_test_setup_teardown(test_param_length,
-						setup_router, teardown_router),
-		cmocka_unit_test(test_segment_limits),
-		cmocka_unit_test(test_empty_router),
-		cmocka_unit_test(test_allow_tokens),
-		cmocka_unit_test_setup_teardown(test_add_table, setup_router,
-						teardown_router),
-		cmocka_unit_test_setup_teardown(test_each_order, setup_router,
-						teardown_router),
-		cmocka_unit_test(test_many_routes),
+	        cmocka_unit_test_setup_teardown(test_match_table, setup_router,
+	                                        teardown_router),
+	        cmocka_unit_test_setup_teardown(test_params, setup_router,
+	                                        teardown_router),
+	        cmocka_unit_test_setup_teardown(test_param_length, setup_router,
+	                                        teardown_router),
+	        cmocka_unit_test(test_segment_limits),
+	        cmocka_unit_test(test_empty_router),
+	        cmocka_unit_test(test_allow_tokens),
+	        cmocka_unit_test_setup_teardown(test_add_table, setup_router,
+	                                        teardown_router),
+	        cmocka_unit_test_setup_teardown(test_each_order, setup_router,
+	                                        teardown_router),
+	        cmocka_unit_test(test_many_routes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,7 +34,7 @@ static int group_setup(void **state)
 	if (!base || !*base)
 		base = "/tmp";
 	if ((size_t)snprintf(tmpdir, sizeof(tmpdir), "%s/ktd-settings-XXXXXX",
-			     base) >= sizeof(tmpdir) ||
+	                     base) >= sizeof(tmpdir) ||
 	    !mkdtemp(tmpdir)) {
 		print_error("mkdtemp %s failed\n", tmpdir);
 		return -1;
@@ -61,7 +61,7 @@ static void write_conf(const char *text)
 
 /* Writes text as the configuration file and loads it. */
 static int load_text(const char *text, struct ktd_settings **s_r,
-		     struct ktd_error *err)
+                     struct ktd_error *err)
 {
 	write_conf(text);
 	memset(err, 0, sizeof(*err));
@@ -118,7 +118,7 @@ static void test_defaults(void **state)
 
 	/* Comments, blank lines and empty sections change nothing. */
 	s = load_ok("# comment\n; comment\n\n   \n[server]\n  # indented\n"
-		    "[database]\n[log]\n");
+	            "[database]\n[log]\n");
 	assert_defaults(s);
 	ktd_settings_destroy(&s);
 
@@ -127,7 +127,7 @@ static void test_defaults(void **state)
 	ktd_settings_destroy(&s);
 
 	assert_true(ktd_str_has_suffix(ktd_settings_default_path(),
-				       "/kontaktd/kontaktd.conf"));
+	                               "/kontaktd/kontaktd.conf"));
 }
 
 enum field_kind {
@@ -146,93 +146,92 @@ struct value_case {
 	const char *str;
 };
 
+/* clang-format off */
 #define OFF(f) offsetof(struct ktd_settings, f)
 #define STR(text, f, v) {text, OFF(f), F_STR, 0, v}
 #define U32(text, f, v) {text, OFF(f), F_U32, v, NULL}
 #define U64(text, f, v) {text, OFF(f), F_U64, v, NULL}
 #define BOOL(text, f, v) {text, OFF(f), F_BOOL, v, NULL}
 #define LEVEL(text, v) {text, OFF(log_level), F_LEVEL, v, NULL}
+/* clang-format on */
 
 static const struct value_case value_cases[] = {
-	/* strings */
-	STR("[server]\nlisten = ::1\n", listen, "::1"),
-	STR("[server]\nlisten = 0.0.0.0\n", listen, "0.0.0.0"),
-	STR("[server]\nwww_root = /srv/www\n", www_root, "/srv/www"),
-	STR("[server]\nuser = kontaktd\n", user, "kontaktd"),
-	STR("[server]\nuser =\n", user, ""),
-	STR("[server]\ntls_cert = /c.pem\ntls_key = /k.pem\n", tls_cert,
-	    "/c.pem"),
-	STR("[server]\ntls_cert = /c.pem\ntls_key = /k.pem\n", tls_key,
-	    "/k.pem"),
-	STR("[database]\nconninfo = host=/run/postgresql dbname=ktd\n",
-	    conninfo, "host=/run/postgresql dbname=ktd"),
-	STR("[database]\nconninfo = postgresql://ktd@db.example/ktd"
-	    "?sslmode=verify-full\n",
-	    conninfo, "postgresql://ktd@db.example/ktd?sslmode=verify-full"),
-	STR("[database]\npassword_file = /etc/kontaktd/db-password\n",
-	    password_file, "/etc/kontaktd/db-password"),
-	STR("[database]\nsql_dir = /opt/sql\n", sql_dir, "/opt/sql"),
-	/* whole numbers, at both ends of their range */
-	U32("[server]\nport = 1\n", port, 1),
-	U32("[server]\nport = 65535\n", port, 65535),
-	U32("[server]\nport=9090\n", port, 9090),
-	U32("[server]\nport = 9090   \n", port, 9090),
-	U32("[server]\r\nport = 9090\r\n", port, 9090),
-	U32("[server]\nthreads = 1\n", threads, 1),
-	U32("[server]\nthreads = 256\n", threads, 256),
-	U32("[server]\nmax_connections = 1\n", max_connections, 1),
-	U32("[server]\nmax_connections = 65535\n", max_connections, 65535),
-	U32("[database]\npool_size = 1\n", pool_size, 1),
-	U32("[database]\npool_size = 1000\n", pool_size, 1000),
-	/* sizes */
-	U64("[server]\nmax_body = 1024\n", max_body, 1024),
-	U64("[server]\nmax_body = 64k\n", max_body, 65536),
-	U64("[server]\nmax_body = 2M\n", max_body, 2097152),
-	U64("[server]\nmax_body = 1G\n", max_body, 1073741824),
-	U64("[server]\nmax_header = 4k\n", max_header, 4096),
-	U64("[server]\nmax_header = 8192\n", max_header, 8192),
-	U64("[server]\nmax_header = 1M\n", max_header, 1048576),
-	/* durations */
-	U64("[server]\nconnection_timeout = 1000ms\n", connection_timeout_ms,
-	    1000),
-	U64("[server]\nconnection_timeout = 1s\n", connection_timeout_ms,
-	    1000),
-	U64("[server]\nconnection_timeout = 90\n", connection_timeout_ms,
-	    90000),
-	U64("[server]\nconnection_timeout = 2m\n", connection_timeout_ms,
-	    120000),
-	U64("[server]\nconnection_timeout = 1h\n", connection_timeout_ms,
-	    3600000),
-	U64("[server]\nshutdown_timeout = 0\n", shutdown_timeout_ms, 0),
-	U64("[server]\nshutdown_timeout = 250ms\n", shutdown_timeout_ms, 250),
-	U64("[database]\nacquire_timeout = 1ms\n", acquire_timeout_ms, 1),
-	U64("[database]\nacquire_timeout = 10m\n", acquire_timeout_ms,
-	    600000),
-	U64("[database]\nconnect_timeout = 1s\n", connect_timeout_ms, 1000),
-	U64("[database]\nconnect_timeout = 10m\n", connect_timeout_ms,
-	    600000),
-	U64("[database]\nstatement_timeout = 0\n", statement_timeout_ms, 0),
-	U64("[database]\nstatement_timeout = 1h\n", statement_timeout_ms,
-	    3600000),
-	/* booleans */
-	BOOL("[database]\nauto_migrate = true\n", auto_migrate, true),
-	BOOL("[database]\nauto_migrate = yes\n", auto_migrate, true),
-	BOOL("[database]\nauto_migrate = On\n", auto_migrate, true),
-	BOOL("[database]\nauto_migrate = 1\n", auto_migrate, true),
-	BOOL("[database]\nauto_migrate = false\n", auto_migrate, false),
-	BOOL("[database]\nauto_migrate = off\n", auto_migrate, false),
-	/* log level */
-	LEVEL("[log]\nlevel = fatal\n", KTD_LOG_FATAL),
-	LEVEL("[log]\nlevel = error\n", KTD_LOG_ERROR),
-	LEVEL("[log]\nlevel = warn\n", KTD_LOG_WARNING),
-	LEVEL("[log]\nlevel = warning\n", KTD_LOG_WARNING),
-	LEVEL("[log]\nlevel = debug\n", KTD_LOG_DEBUG),
-	LEVEL("[log]\nlevel = trace\n", KTD_LOG_TRACE),
-	/* a section may appear more than once */
-	U32("[server]\nport = 1\n[log]\n[server]\nthreads = 9\n", threads, 9),
-	/* indented lines are ordinary lines, not continuations */
-	U32("[server]\nport = 8080\n  threads = 8\n", threads, 8),
-	U32("  [server]\n\tport = 8081\n", port, 8081),
+        /* strings */
+        STR("[server]\nlisten = ::1\n", listen, "::1"),
+        STR("[server]\nlisten = 0.0.0.0\n", listen, "0.0.0.0"),
+        STR("[server]\nwww_root = /srv/www\n", www_root, "/srv/www"),
+        STR("[server]\nuser = kontaktd\n", user, "kontaktd"),
+        STR("[server]\nuser =\n", user, ""),
+        STR("[server]\ntls_cert = /c.pem\ntls_key = /k.pem\n", tls_cert,
+            "/c.pem"),
+        STR("[server]\ntls_cert = /c.pem\ntls_key = /k.pem\n", tls_key,
+            "/k.pem"),
+        STR("[database]\nconninfo = host=/run/postgresql dbname=ktd\n",
+            conninfo, "host=/run/postgresql dbname=ktd"),
+        STR("[database]\nconninfo = postgresql://ktd@db.example/ktd"
+            "?sslmode=verify-full\n",
+            conninfo, "postgresql://ktd@db.example/ktd?sslmode=verify-full"),
+        STR("[database]\npassword_file = /etc/kontaktd/db-password\n",
+            password_file, "/etc/kontaktd/db-password"),
+        STR("[database]\nsql_dir = /opt/sql\n", sql_dir, "/opt/sql"),
+        /* whole numbers, at both ends of their range */
+        U32("[server]\nport = 1\n", port, 1),
+        U32("[server]\nport = 65535\n", port, 65535),
+        U32("[server]\nport=9090\n", port, 9090),
+        U32("[server]\nport = 9090   \n", port, 9090),
+        U32("[server]\r\nport = 9090\r\n", port, 9090),
+        U32("[server]\nthreads = 1\n", threads, 1),
+        U32("[server]\nthreads = 256\n", threads, 256),
+        U32("[server]\nmax_connections = 1\n", max_connections, 1),
+        U32("[server]\nmax_connections = 65535\n", max_connections, 65535),
+        U32("[database]\npool_size = 1\n", pool_size, 1),
+        U32("[database]\npool_size = 1000\n", pool_size, 1000),
+        /* sizes */
+        U64("[server]\nmax_body = 1024\n", max_body, 1024),
+        U64("[server]\nmax_body = 64k\n", max_body, 65536),
+        U64("[server]\nmax_body = 2M\n", max_body, 2097152),
+        U64("[server]\nmax_body = 1G\n", max_body, 1073741824),
+        U64("[server]\nmax_header = 4k\n", max_header, 4096),
+        U64("[server]\nmax_header = 8192\n", max_header, 8192),
+        U64("[server]\nmax_header = 1M\n", max_header, 1048576),
+        /* durations */
+        U64("[server]\nconnection_timeout = 1000ms\n", connection_timeout_ms,
+            1000),
+        U64("[server]\nconnection_timeout = 1s\n", connection_timeout_ms, 1000),
+        U64("[server]\nconnection_timeout = 90\n", connection_timeout_ms,
+            90000),
+        U64("[server]\nconnection_timeout = 2m\n", connection_timeout_ms,
+            120000),
+        U64("[server]\nconnection_timeout = 1h\n", connection_timeout_ms,
+            3600000),
+        U64("[server]\nshutdown_timeout = 0\n", shutdown_timeout_ms, 0),
+        U64("[server]\nshutdown_timeout = 250ms\n", shutdown_timeout_ms, 250),
+        U64("[database]\nacquire_timeout = 1ms\n", acquire_timeout_ms, 1),
+        U64("[database]\nacquire_timeout = 10m\n", acquire_timeout_ms, 600000),
+        U64("[database]\nconnect_timeout = 1s\n", connect_timeout_ms, 1000),
+        U64("[database]\nconnect_timeout = 10m\n", connect_timeout_ms, 600000),
+        U64("[database]\nstatement_timeout = 0\n", statement_timeout_ms, 0),
+        U64("[database]\nstatement_timeout = 1h\n", statement_timeout_ms,
+            3600000),
+        /* booleans */
+        BOOL("[database]\nauto_migrate = true\n", auto_migrate, true),
+        BOOL("[database]\nauto_migrate = yes\n", auto_migrate, true),
+        BOOL("[database]\nauto_migrate = On\n", auto_migrate, true),
+        BOOL("[database]\nauto_migrate = 1\n", auto_migrate, true),
+        BOOL("[database]\nauto_migrate = false\n", auto_migrate, false),
+        BOOL("[database]\nauto_migrate = off\n", auto_migrate, false),
+        /* log level */
+        LEVEL("[log]\nlevel = fatal\n", KTD_LOG_FATAL),
+        LEVEL("[log]\nlevel = error\n", KTD_LOG_ERROR),
+        LEVEL("[log]\nlevel = warn\n", KTD_LOG_WARNING),
+        LEVEL("[log]\nlevel = warning\n", KTD_LOG_WARNING),
+        LEVEL("[log]\nlevel = debug\n", KTD_LOG_DEBUG),
+        LEVEL("[log]\nlevel = trace\n", KTD_LOG_TRACE),
+        /* a section may appear more than once */
+        U32("[server]\nport = 1\n[log]\n[server]\nthreads = 9\n", threads, 9),
+        /* indented lines are ordinary lines, not continuations */
+        U32("[server]\nport = 8080\n  threads = 8\n", threads, 8),
+        U32("  [server]\n\tport = 8081\n", port, 8081),
 };
 
 static void test_values_table(void **state)
@@ -249,7 +248,7 @@ static void test_values_table(void **state)
 
 		if (load_text(c->text, &s, &err) < 0)
 			fail_msg("case %zu: [%s] refused: %s", i, c->text,
-				 err.msg);
+			         err.msg);
 		field = (const char *)s + c->offset;
 		switch (c->kind) {
 		case F_STR: {
@@ -258,8 +257,8 @@ static void test_values_table(void **state)
 			memcpy(&v, field, sizeof(v));
 			if (strcmp(v, c->str) != 0)
 				fail_msg("case %zu: got \"%s\", expected "
-					 "\"%s\"",
-					 i, v, c->str);
+				         "\"%s\"",
+				         i, v, c->str);
 			break;
 		}
 		case F_U32: {
@@ -289,8 +288,8 @@ static void test_values_table(void **state)
 		}
 		if (c->kind != F_STR && got != c->num)
 			fail_msg("case %zu: [%s] gave %llu, expected %llu", i,
-				 c->text, (unsigned long long)got,
-				 (unsigned long long)c->num);
+			         c->text, (unsigned long long)got,
+			         (unsigned long long)c->num);
 		ktd_settings_destroy(&s);
 	}
 }
@@ -303,106 +302,104 @@ struct error_case {
 };
 
 static const struct error_case error_cases[] = {
-	/* unknown keys and sections */
-	{"[server]\nbogus = 1\n", 2, "'bogus'", "unknown key"},
-	{"[server]\nPort = 1\n", 2, "'Port'", "unknown key"},
-	{"[server]\nlevel = info\n", 2, "'level'", "unknown key"},
-	{"[database]\nport = 1\n", 2, "'port'", "unknown key"},
-	{"[nosuch]\n", 1, "[nosuch]", "unknown section"},
-	{"[Server]\nport = 1\n", 1, "[Server]", "unknown section"},
-	{"[server]\nport = 1\n\n[logging]\nlevel = info\n", 4, "[logging]",
-	 "unknown section"},
-	{"[server\nport = 1\n", 1, "", "without closing ']'"},
-	/* a key before any section */
-	{"port = 80\n", 1, "'port'", "outside of a section"},
-	{"# c\n\nlisten = x\n[server]\n", 3, "'listen'",
-	 "outside of a section"},
-	/* keys set twice */
-	{"[server]\nport = 80\nport = 81\n", 3, "port", "set twice"},
-	{"[log]\nlevel = info\nlevel = info\n", 3, "level", "set twice"},
-	{"[server]\nport = 1\n[log]\nlevel = info\n[server]\nport = 2\n", 6,
-	 "port", "set twice"},
-	/* bad values */
-	{"[server]\nport = abc\n", 2, "port", "bad value"},
-	{"[server]\nport = -1\n", 2, "port", "bad value"},
-	{"[server]\nport = 80.0\n", 2, "port", "bad value"},
-	{"[server]\nport = 0x50\n", 2, "port", "bad value"},
-	{"[server]\nport =\n", 2, "port", "bad value"},
-	{"[server]\nport = 4294967296\n", 2, "port", "bad value"},
-	{"[server]\nthreads = 4 threads\n", 2, "threads", "bad value"},
-	{"[server]\nmax_body = 1T\n", 2, "max_body", "bad value"},
-	{"[server]\nmax_body = 1 M\n", 2, "max_body", "bad value"},
-	{"[server]\nmax_body = 1.5M\n", 2, "max_body", "bad value"},
-	{"[server]\nconnection_timeout = 5 s\n", 2, "connection_timeout",
-	 "bad value"},
-	{"[server]\nconnection_timeout = 1d\n", 2, "connection_timeout",
-	 "bad value"},
-	{"[database]\nauto_migrate = maybe\n", 2, "auto_migrate",
-	 "bad value"},
-	{"[database]\nauto_migrate =\n", 2, "auto_migrate", "bad value"},
-	{"[log]\nlevel = loud\n", 2, "level", "bad value"},
-	{"[log]\nlevel = INFO\n", 2, "level", "bad value"},
-	{"[server]\nlisten =\n", 2, "listen", "must not be empty"},
-	{"[server]\nwww_root =\n", 2, "www_root", "must not be empty"},
-	{"[database]\nsql_dir =\n", 2, "sql_dir", "must not be empty"},
-	/* out of range */
-	{"[server]\nport = 0\n", 2, "port", "out of range"},
-	{"[server]\nport = 65536\n", 2, "port", "out of range"},
-	{"[server]\nthreads = 0\n", 2, "threads", "out of range"},
-	{"[server]\nthreads = 257\n", 2, "threads", "out of range"},
-	{"[server]\nmax_body = 1023\n", 2, "max_body", "out of range"},
-	{"[server]\nmax_body = 2G\n", 2, "max_body", "out of range"},
-	{"[server]\nmax_header = 4095\n", 2, "max_header", "out of range"},
-	{"[server]\nmax_header = 2M\n", 2, "max_header", "out of range"},
-	{"[server]\nmax_connections = 0\n", 2, "max_connections",
-	 "out of range"},
-	{"[server]\nmax_connections = 70000\n", 2, "max_connections",
-	 "out of range"},
-	{"[server]\nconnection_timeout = 999ms\n", 2, "connection_timeout",
-	 "out of range"},
-	{"[server]\nconnection_timeout = 2h\n", 2, "connection_timeout",
-	 "out of range"},
-	{"[server]\nshutdown_timeout = 61m\n", 2, "shutdown_timeout",
-	 "out of range"},
-	{"[database]\npool_size = 0\n", 2, "pool_size", "out of range"},
-	{"[database]\npool_size = 1001\n", 2, "pool_size", "out of range"},
-	{"[database]\nacquire_timeout = 0\n", 2, "acquire_timeout",
-	 "out of range"},
-	{"[database]\nacquire_timeout = 11m\n", 2, "acquire_timeout",
-	 "out of range"},
-	{"[database]\nconnect_timeout = 999ms\n", 2, "connect_timeout",
-	 "out of range"},
-	{"[database]\nstatement_timeout = 2h\n", 2, "statement_timeout",
-	 "out of range"},
-	/* lines that are neither a section nor key = value */
-	{"[server]\nport 8080\n", 2, "", "syntax error"},
-	{"[server]\nport = 1\njust some words\n", 3, "", "syntax error"},
-	/* checks between keys name the line of the key at fault */
-	{"[server]\ntls_cert = /c.pem\n", 2, "tls_key", "set together"},
-	{"[server]\nport = 1\ntls_key = /k.pem\n", 3, "tls_cert",
-	 "set together"},
-	{"[server]\ntls_cert = /c.pem\ntls_key =\n", 2, "tls_key",
-	 "set together"},
-	{"[database]\nconninfo = host=db password=secret\n", 2, "conninfo",
-	 "password"},
-	{"[database]\n\nconninfo = postgresql://u:p@h/db\n", 3, "conninfo",
-	 "password"},
-	{"[database]\nconninfo =\n", 2, "conninfo", "empty"},
-	/* the channel sections are accepted, but no key in them yet */
-	{"[smtp]\nhost = mail.example\n", 2, "'host'", "unknown key"},
-	{"[cti]\nurl = ws://pbx\n", 2, "'url'", "unknown key"},
-	{"[digitalpost]\napi = x\n", 2, "'api'", "unknown key"},
-	{"[mailbox:main]\nhost = imap.example\n", 2, "'host'",
-	 "unknown key"},
-	{"[mailbox:]\n", 1, "[mailbox:]", "unknown section"},
-	{"[mailbox]\n", 1, "[mailbox]", "unknown section"},
-	{"[smtpx]\n", 1, "[smtpx]", "unknown section"},
+        /* unknown keys and sections */
+        {"[server]\nbogus = 1\n", 2, "'bogus'", "unknown key"},
+        {"[server]\nPort = 1\n", 2, "'Port'", "unknown key"},
+        {"[server]\nlevel = info\n", 2, "'level'", "unknown key"},
+        {"[database]\nport = 1\n", 2, "'port'", "unknown key"},
+        {"[nosuch]\n", 1, "[nosuch]", "unknown section"},
+        {"[Server]\nport = 1\n", 1, "[Server]", "unknown section"},
+        {"[server]\nport = 1\n\n[logging]\nlevel = info\n", 4, "[logging]",
+         "unknown section"},
+        {"[server\nport = 1\n", 1, "", "without closing ']'"},
+        /* a key before any section */
+        {"port = 80\n", 1, "'port'", "outside of a section"},
+        {"# c\n\nlisten = x\n[server]\n", 3, "'listen'",
+         "outside of a section"},
+        /* keys set twice */
+        {"[server]\nport = 80\nport = 81\n", 3, "port", "set twice"},
+        {"[log]\nlevel = info\nlevel = info\n", 3, "level", "set twice"},
+        {"[server]\nport = 1\n[log]\nlevel = info\n[server]\nport = 2\n", 6,
+         "port", "set twice"},
+        /* bad values */
+        {"[server]\nport = abc\n", 2, "port", "bad value"},
+        {"[server]\nport = -1\n", 2, "port", "bad value"},
+        {"[server]\nport = 80.0\n", 2, "port", "bad value"},
+        {"[server]\nport = 0x50\n", 2, "port", "bad value"},
+        {"[server]\nport =\n", 2, "port", "bad value"},
+        {"[server]\nport = 4294967296\n", 2, "port", "bad value"},
+        {"[server]\nthreads = 4 threads\n", 2, "threads", "bad value"},
+        {"[server]\nmax_body = 1T\n", 2, "max_body", "bad value"},
+        {"[server]\nmax_body = 1 M\n", 2, "max_body", "bad value"},
+        {"[server]\nmax_body = 1.5M\n", 2, "max_body", "bad value"},
+        {"[server]\nconnection_timeout = 5 s\n", 2, "connection_timeout",
+         "bad value"},
+        {"[server]\nconnection_timeout = 1d\n", 2, "connection_timeout",
+         "bad value"},
+        {"[database]\nauto_migrate = maybe\n", 2, "auto_migrate", "bad value"},
+        {"[database]\nauto_migrate =\n", 2, "auto_migrate", "bad value"},
+        {"[log]\nlevel = loud\n", 2, "level", "bad value"},
+        {"[log]\nlevel = INFO\n", 2, "level", "bad value"},
+        {"[server]\nlisten =\n", 2, "listen", "must not be empty"},
+        {"[server]\nwww_root =\n", 2, "www_root", "must not be empty"},
+        {"[database]\nsql_dir =\n", 2, "sql_dir", "must not be empty"},
+        /* out of range */
+        {"[server]\nport = 0\n", 2, "port", "out of range"},
+        {"[server]\nport = 65536\n", 2, "port", "out of range"},
+        {"[server]\nthreads = 0\n", 2, "threads", "out of range"},
+        {"[server]\nthreads = 257\n", 2, "threads", "out of range"},
+        {"[server]\nmax_body = 1023\n", 2, "max_body", "out of range"},
+        {"[server]\nmax_body = 2G\n", 2, "max_body", "out of range"},
+        {"[server]\nmax_header = 4095\n", 2, "max_header", "out of range"},
+        {"[server]\nmax_header = 2M\n", 2, "max_header", "out of range"},
+        {"[server]\nmax_connections = 0\n", 2, "max_connections",
+         "out of range"},
+        {"[server]\nmax_connections = 70000\n", 2, "max_connections",
+         "out of range"},
+        {"[server]\nconnection_timeout = 999ms\n", 2, "connection_timeout",
+         "out of range"},
+        {"[server]\nconnection_timeout = 2h\n", 2, "connection_timeout",
+         "out of range"},
+        {"[server]\nshutdown_timeout = 61m\n", 2, "shutdown_timeout",
+         "out of range"},
+        {"[database]\npool_size = 0\n", 2, "pool_size", "out of range"},
+        {"[database]\npool_size = 1001\n", 2, "pool_size", "out of range"},
+        {"[database]\nacquire_timeout = 0\n", 2, "acquire_timeout",
+         "out of range"},
+        {"[database]\nacquire_timeout = 11m\n", 2, "acquire_timeout",
+         "out of range"},
+        {"[database]\nconnect_timeout = 999ms\n", 2, "connect_timeout",
+         "out of range"},
+        {"[database]\nstatement_timeout = 2h\n", 2, "statement_timeout",
+         "out of range"},
+        /* lines that are neither a section nor key = value */
+        {"[server]\nport 8080\n", 2, "", "syntax error"},
+        {"[server]\nport = 1\njust some words\n", 3, "", "syntax error"},
+        /* checks between keys name the line of the key at fault */
+        {"[server]\ntls_cert = /c.pem\n", 2, "tls_key", "set together"},
+        {"[server]\nport = 1\ntls_key = /k.pem\n", 3, "tls_cert",
+         "set together"},
+        {"[server]\ntls_cert = /c.pem\ntls_key =\n", 2, "tls_key",
+         "set together"},
+        {"[database]\nconninfo = host=db password=secret\n", 2, "conninfo",
+         "password"},
+        {"[database]\n\nconninfo = postgresql://u:p@h/db\n", 3, "conninfo",
+         "password"},
+        {"[database]\nconninfo =\n", 2, "conninfo", "empty"},
+        /* the channel sections are accepted, but no key in them yet */
+        {"[smtp]\nhost = mail.example\n", 2, "'host'", "unknown key"},
+        {"[cti]\nurl = ws://pbx\n", 2, "'url'", "unknown key"},
+        {"[digitalpost]\napi = x\n", 2, "'api'", "unknown key"},
+        {"[mailbox:main]\nhost = imap.example\n", 2, "'host'", "unknown key"},
+        {"[mailbox:]\n", 1, "[mailbox:]", "unknown section"},
+        {"[mailbox]\n", 1, "[mailbox]", "unknown section"},
+        {"[smtpx]\n", 1, "[smtpx]", "unknown section"},
 };
 
 static void check_error(size_t i, const char *text, int ret,
-			const struct ktd_settings *s,
-			const struct ktd_error *err, unsigned line,
-			const char *key, const char *what)
+                        const struct ktd_settings *s,
+                        const struct ktd_error *err, unsigned line,
+                        const char *key, const char *what)
 {
 	char prefix[sizeof(conf_path) + 32];
 
@@ -413,10 +410,10 @@ static void check_error(size_t i, const char *text, int ret,
 	snprintf(prefix, sizeof(prefix), "%s:%u: ", conf_path, line);
 	if (!ktd_str_has_prefix(err->msg, prefix))
 		fail_msg("case %zu: \"%s\" does not start with \"%s\"", i,
-			 err->msg, prefix);
+		         err->msg, prefix);
 	if (!strstr(err->msg, key) || !strstr(err->msg, what))
 		fail_msg("case %zu: \"%s\" does not say \"%s\" and \"%s\"", i,
-			 err->msg, key, what);
+		         err->msg, key, what);
 }
 
 static void test_errors_table(void **state)
@@ -454,16 +451,16 @@ static void test_line_length(void **state)
 			memcpy(line, "www_root = /", 12);
 			line[n] = '\0';
 			snprintf(text, sizeof(text), "[server]\n%s%s", line,
-				 tails[t]);
+			         tails[t]);
 			r = load_text(text, &s, &err);
 			if (n > 198) {
 				check_error(n, text, r, s, &err, 2, "198",
-					    "longer than");
+				            "longer than");
 				continue;
 			}
 			if (r < 0)
 				fail_msg("%zu characters refused: %s", n,
-					 err.msg);
+				         err.msg);
 			assert_string_equal(s->www_root, line + 11);
 			ktd_settings_destroy(&s);
 		}
@@ -476,7 +473,7 @@ static void test_placeholder_sections(void **state)
 
 	(void)state;
 	s = load_ok("[smtp]\n[cti]\n[digitalpost]\n[mailbox:main]\n"
-		    "[mailbox:support]\n# comment\n[server]\nport = 9000\n");
+	            "[mailbox:support]\n# comment\n[server]\nport = 9000\n");
 	assert_int_equal(s->port, 9000);
 	ktd_settings_destroy(&s);
 }
@@ -502,24 +499,24 @@ struct password_case {
 };
 
 static const struct password_case password_cases[] = {
-	{"password=x", true},
-	{"host=db password=secret dbname=k", true},
-	{"host=db password = 'x y'", true},
-	{"postgresql://u:p@h/db", true},
-	{"postgres://u:p@h:5432/db?sslmode=require", true},
-	{"postgresql://u:@h/db", true},
-	{"postgresql://h/db?password=x", true},
-	{"postgresql://u@h/db", false},
-	{"postgresql://u@h:5432/db", false},
-	{"postgresql://h:5432/db", false},
-	{"postgresql:///db?host=/run/postgresql", false},
-	{"host=x dbname=y", false},
-	{"host=x user=u dbname=y passfile=/etc/pgpass", false},
-	{"dbname=kontaktd", false},
-	{"dbname=password_reset user=passwords", false},
-	{"host=x\tpassword=y", true},
-	{"postgresql://h/db?sslmode=require&password=x", true},
-	{"", false},
+        {"password=x", true},
+        {"host=db password=secret dbname=k", true},
+        {"host=db password = 'x y'", true},
+        {"postgresql://u:p@h/db", true},
+        {"postgres://u:p@h:5432/db?sslmode=require", true},
+        {"postgresql://u:@h/db", true},
+        {"postgresql://h/db?password=x", true},
+        {"postgresql://u@h/db", false},
+        {"postgresql://u@h:5432/db", false},
+        {"postgresql://h:5432/db", false},
+        {"postgresql:///db?host=/run/postgresql", false},
+        {"host=x dbname=y", false},
+        {"host=x user=u dbname=y passfile=/etc/pgpass", false},
+        {"dbname=kontaktd", false},
+        {"dbname=password_reset user=passwords", false},
+        {"host=x\tpassword=y", true},
+        {"postgresql://h/db?sslmode=require&password=x", true},
+        {"", false},
 };
 
 static void test_conninfo_has_password(void **state)
@@ -531,7 +528,7 @@ static void test_conninfo_has_password(void **state)
 		if (conninfo_has_password(password_cases[i].ci) !=
 		    password_cases[i].has)
 			fail_msg("case %zu: \"%s\" gave %d", i,
-				 password_cases[i].ci, !password_cases[i].has);
+			         password_cases[i].ci, !password_cases[i].has);
 	}
 }
 
@@ -556,9 +553,9 @@ static void test_warn_no_reload(void **state)
 	/* [log] level and [server] shutdown_timeout are reloadable */
 	b = load_ok("[log]\nlevel = debug\n[server]\nshutdown_timeout = 20s\n");
 	c = load_ok("[server]\nport = 9090\nthreads = 8\nmax_body = 2M\n"
-		    "connection_timeout = 1m\ntls_cert = /c\ntls_key = /k\n"
-		    "[database]\nconninfo = dbname=other\n"
-		    "auto_migrate = true\n[log]\nlevel = trace\n");
+	            "connection_timeout = 1m\ntls_cert = /c\ntls_key = /k\n"
+	            "[database]\nconninfo = dbname=other\n"
+	            "auto_migrate = true\n[log]\nlevel = trace\n");
 
 	ktd_log_set_level(KTD_LOG_INFO);
 	ktd_log_set_sink(capture_sink);
@@ -596,8 +593,8 @@ static void test_pool_config(void **state)
 
 	(void)state;
 	s = load_ok("[database]\nconninfo = dbname=x\npassword_file = /pw\n"
-		    "pool_size = 3\nacquire_timeout = 2s\n"
-		    "connect_timeout = 3s\nstatement_timeout = 4s\n");
+	            "pool_size = 3\nacquire_timeout = 2s\n"
+	            "connect_timeout = 3s\nstatement_timeout = 4s\n");
 	ktd_settings_pool_config(s, &cfg);
 	assert_string_equal(cfg.conninfo, "dbname=x");
 	assert_string_equal(cfg.password_file, "/pw");
@@ -705,17 +702,17 @@ static void test_sample_keys_accepted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values_table),
-		cmocka_unit_test(test_errors_table),
-		cmocka_unit_test(test_line_length),
-		cmocka_unit_test(test_placeholder_sections),
-		cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_conninfo_has_password),
-		cmocka_unit_test(test_warn_no_reload),
-		cmocka_unit_test(test_pool_config),
-		cmocka_unit_test(test_sample_parses),
-		cmocka_unit_test(test_sample_keys_accepted),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_values_table),
+	        cmocka_unit_test(test_errors_table),
+	        cmocka_unit_test(test_line_length),
+	        cmocka_unit_test(test_placeholder_sections),
+	        cmocka_unit_test(test_missing_file),
+	        cmocka_unit_test(test_conninfo_has_password),
+	        cmocka_unit_test(test_warn_no_reload),
+	        cmocka_unit_test(test_pool_config),
+	        cmocka_unit_test(test_sample_parses),
+	        cmocka_unit_test(test_sample_keys_accepted),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
