@@ -156,11 +156,14 @@ static size_t url_unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
 	const char *r = s;
 	char *w = s;
-	int hi, lo;
 
 	while (*r) {
-		if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 &&
-		    (lo = hex_value(r[2])) >= 0 && (hi | lo) != 0) {
+		/* r[2] is read only when r[1] is a hex digit, so not past
+		 * the end. */
+		int hi = r[0] == '%' ? hex_value(r[1]) : -1;
+		int lo = hi >= 0 ? hex_value(r[2]) : -1;
+
+		if (lo >= 0 && (hi | lo) != 0) {
 			*w++ = (char)(hi << 4 | lo);
 			r += 3;
 		} else {

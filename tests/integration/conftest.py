@@ -220,7 +220,8 @@ def kontaktd(request, pg, create_db, ctl, tmp_path):
     session's pg), migrate (run `kontaktctl migrate` first; default True),
     config ({section: {key: value}} overrides; None removes a key), sql_dir,
     www_root, wait (wait for /healthz; default True), allowed_errors
-    (regexes of error/fatal log lines the test expects).
+    (regexes of error/fatal log lines the test expects), env (variables
+    added to the daemon's environment).
 
     At the end of the test every daemon still running gets SIGTERM and must
     exit 0, and no daemon's log may have an error or fatal line that its
@@ -231,7 +232,7 @@ def kontaktd(request, pg, create_db, ctl, tmp_path):
 
     def start(*, db=None, cluster=None, migrate=True, config=None,
               sql_dir=SQL_DIR, www_root=WWW_ROOT, wait=True,
-              allowed_errors=()):
+              allowed_errors=(), env=None):
         cluster = cluster or pg
         if db is None:
             db = create_db(cluster=cluster,
@@ -248,6 +249,7 @@ def kontaktd(request, pg, create_db, ctl, tmp_path):
             proc = ctl("migrate", config=path)
             assert proc.returncode == 0, describe(proc)
         d = Daemon(path, port, tmp_path, name, allowed_errors)
+        d.extra_env = dict(env or {})
         d.db = db
         d.cluster = cluster
         d.settings = cfg

@@ -428,6 +428,7 @@ class Daemon:
         self.returncode = None
         self.reaped = False  # the test has seen the exit (wait/stop)
         self._san = None
+        self.extra_env = {}  # added to the daemon's environment
 
     # process
 
@@ -438,7 +439,8 @@ class Daemon:
             self.proc = subprocess.Popen(
                 [str(KONTAKTD), "--config", str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, env=self._san.env(),
+                stderr=subprocess.STDOUT,
+                env={**self._san.env(), **self.extra_env},
                 cwd=self.workdir, start_new_session=True)
         finally:
             log.close()
