@@ -1,27 +1,37 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The REST API: registers every route on a router. */
+/* The REST API: registers every route on a router, each behind the
+ * dispatcher that authenticates and authorises it (api.c). */
 #ifndef KTD_API_H
 #define KTD_API_H
 
 #include "api/api_common.h"
+#include "core/auth.h"
 
 struct db_pool;
 struct db_migration_set;
+struct api_route;
+
+#define KTD_API_MAX_ROUTES 128
+
+/* A route as registered: its rules and the API it belongs to. */
+struct api_bound {
+	const struct api_route *route;
+	struct ktd_api *api;
+};
 
 /* What handlers need; borrowed for the server's life. */
 struct ktd_api {
 	struct db_pool *pool;
 	const struct db_migration_set *migrations;
+	struct auth_config auth;
+	/* Filled by ktd_api_register. */
+	struct api_bound bound[KTD_API_MAX_ROUTES];
+	size_t nbound;
 };
 
 /* Adds every API route to router. Returns 0 or -1 with err. */
 int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
                      struct ktd_error *err) KTD_ATTR_NODISCARD;
-
-/* GET /metrics (api_metrics.c); ktd_api_register sets its start time. */
-void ktd_api_metrics_init(void);
-void ktd_api_metrics(struct ktd_http_req *req, struct ktd_http_resp *resp,
-                     void *ctx);
 
 /* The OpenAPI document served at /api/v1/openapi.json (embedded at build
  * time from src/api/openapi.json). */

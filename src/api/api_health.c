@@ -4,16 +4,15 @@
 
 #include <jansson.h>
 
-#include "api/api.h"
+#include "api/api_int.h"
 #include "db/migrate.h"
 #include "db/pool.h"
 
 /* Alive: the process answers. Says nothing of the database on purpose, so
  * that a database outage does not get the daemon restarted. */
-static void api_healthz(struct ktd_http_req *req, struct ktd_http_resp *resp,
-                        void *ctx)
+static void api_healthz(struct api_call *call)
 {
-	ktd_http_resp_json(resp, 200,
+	ktd_http_resp_json(call->resp, 200,
 	                   json_pack("{s:s, s:s}", "status", "ok", "version",
 	                             PACKAGE_VERSION));
 }
@@ -35,10 +34,10 @@ static const char *migrate_state_name(enum db_migrate_state s)
 
 /* Ready: the database answers and its schema is the one this build
  * expects. */
-static void api_readyz(struct ktd_http_req *req, struct ktd_http_resp *resp,
-                       void *ctx)
+static void api_readyz(struct api_call *call)
 {
-	struct ktd_api *api = ctx;
+	struct ktd_http_resp *resp = call->resp;
+	struct ktd_api *api = call->api;
 	struct db_migrate_status st;
 	struct db_conn *conn = NULL;
 	struct ktd_error err;
@@ -84,33 +83,23 @@ static void api_readyz(struct ktd_http_req *req, struct ktd_http_resp *resp,
 	                                       : 0)));
 }
 
-static void api_openapi(struct ktd_http_req *req, struct ktd_http_resp *resp,
-                        void *ctx)
+static void api_openapi(struct api_call *call)
 {
+	struct ktd_http_resp *resp = call->resp;
+
 	ktd_http_resp_set_body(resp, 200, "application/json; charset=utf-8",
 	                       ktd_openapi_json, ktd_openapi_json_len);
 	ktd_http_resp_header(resp, "Cache-Control", "no-cache");
 }
 
-int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
-                     struct ktd_error *err)
-{
-	static const struct {
-		const char *method, *pattern;
-		ktd_route_fn *fn;
-	} routes[] = {
-	        {"GET", "/healthz", api_healthz},
-	        {"GET", "/readyz", api_readyz},
-	        {"GET", "/api/v1/openapi.json", api_openapi},
-	        {"GET", "/metrics", ktd_api_metrics},
-	};
-	size_t i;
-
-	ktd_api_metrics_init();
-	for (i = 0; i < KTD_N_ELEMENTS(routes); i++) {
-		if (ktd_router_add(router, routes[i].method, routes[i].pattern,
-		                   routes[i].fn, api, err) < 0)
-			return -1;
-	}
-	return 0;
-}
+/* Liveness, readiness, metrics and the document are public and take no
+ * connection from the pool up front: readiness takes its own, so that it
+ * can say what went wrong. */
+const struct api_route api_health_routes[] = {
+        {"GET", "/healthz", api_healthz, API_PUBLIC | API_NO_DB, 0, 0},
+        {"GET", "/readyz", api_readyz, API_PUBLIC | API_NO_DB, 0, 0},
+        {"GET", "/api/v1/openapi.json", api_openapi, API_PUBLIC | API_NO_DB, 0,
+         0},
+        {"GET", "/metrics", api_metrics, API_PUBLIC | API_NO_DB, 0, 0},
+};
+const size_t api_health_routes_n = KTD_N_ELEMENTS(api_health_routes);

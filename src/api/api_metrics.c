@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
-#include "api/api.h"
+#include "api/api_int.h"
 #include "db/pool.h"
 #include "http/metrics.h"
 
@@ -14,15 +14,15 @@
 
 static time_t started_at;
 
-void ktd_api_metrics_init(void)
+void api_metrics_init(void)
 {
 	started_at = time(NULL);
 }
 
-void ktd_api_metrics(struct ktd_http_req *req, struct ktd_http_resp *resp,
-                     void *ctx)
+void api_metrics(struct api_call *call)
 {
-	struct ktd_api *api = ctx;
+	struct ktd_http_resp *resp = call->resp;
+	struct ktd_api *api = call->api;
 	struct db_pool_stats ps;
 	struct ktd_buf b;
 	size_t len;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* kontaktctl: the administrator's command line (migrations for now; users,
- * tokens and the directory come with the domain). */
-#include "lib/lib_common.h"
+/* kontaktctl: the administrator's command line: migrations, users, API
+ * tokens, the directory and the demo seed. Each command lives in its own
+ * file (ctl_user.c, ctl_token.c, ...); this one parses the options and
+ * dispatches. */
+#include "ctl/ctl_common.h"
 
 #include <getopt.h>
 #include <sodium.h>
@@ -14,6 +16,7 @@
 #include "daemon/settings.h"
 #include "db/migrate.h"
 #include "db/pool.h"
+#include "ctl/ctl_util.h"
 
 static void usage(FILE *out)
 {
@@ -21,12 +24,34 @@ static void usage(FILE *out)
 	        "Usage: kontaktctl [--config FILE] COMMAND [ARGS]\n"
 	        "Administration of kontaktd.\n\n"
 	        "Commands:\n"
-	        "  migrate           apply the pending schema migrations\n"
-	        "  migrate status    show whether the schema is current\n\n"
+	        "  migrate             apply the pending schema migrations\n"
+	        "  migrate status      show whether the schema is current\n"
+	        "  user add LOGIN --role agent|supervisor|admin [--name NAME]\n"
+	        "       [--department NAME]\n"
+	        "                      add a user; the password is the first\n"
+	        "                      line of standard input\n"
+	        "  user passwd LOGIN   set a new password (from standard "
+	        "input)\n"
+	        "  user disable LOGIN  stop a user from logging in\n"
+	        "  user enable LOGIN   let a disabled user log in again\n"
+	        "  user list           list the users\n"
+	        "  token create NAME --scope S[,S]\n"
+	        "                      make an API token (S: cti:write,\n"
+	        "                      digitalpost:write, read, admin) and\n"
+	        "                      print it, once\n"
+	        "  token revoke NAME   revoke a token\n"
+	        "  token list          list the tokens\n"
+	        "  directory import FILE|-\n"
+	        "                      add and update departments from CSV\n"
+	        "  directory export FILE|-\n"
+	        "                      write the directory as CSV\n"
+	        "  seed-demo [--admin-password-file FILE]\n"
+	        "                      add the demo directory and an admin "
+	        "user\n\n"
 	        "Options:\n"
-	        "  -c, --config FILE configuration file (default %s)\n"
-	        "  -V, --version     print the version and exit\n"
-	        "  -h, --help        print this help and exit\n\n"
+	        "  -c, --config FILE   configuration file (default %s)\n"
+	        "  -V, --version       print the version and exit\n"
+	        "  -h, --help          print this help and exit\n\n"
 	        "Exit status: 0 success, 1 failure, 64 bad usage, 78 bad "
 	        "configuration.\n",
 	        ktd_settings_default_path());
@@ -114,9 +139,18 @@ int main(int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
+	static const struct {
+		const char *name;
+		ctl_command_fn *fn;
+	} commands[] = {
+	        {"migrate", cmd_migrate},     {"user", ctl_user_main},
+	        {"token", ctl_token_main},    {"directory", ctl_directory_main},
+	        {"seed-demo", ctl_seed_main},
+	};
 	const char *config = ktd_settings_default_path();
 	struct ktd_settings *s = NULL;
 	struct ktd_error err;
+	size_t i;
 	int opt, ret;
 
 	/* Options stop at the command: its own arguments follow it. */
@@ -146,7 +180,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kontaktctl: libsodium failed to start\n");
 		return 1;
 	}
-	if (strcmp(argv[optind], "migrate") != 0) {
+	for (i = 0; i < KTD_N_ELEMENTS(commands); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			break;
+	if (i == KTD_N_ELEMENTS(commands)) {
 		fprintf(stderr, "kontaktctl: unknown command '%s'\n",
 		        argv[optind]);
 		usage(stderr);
@@ -156,7 +193,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kontaktctl: %s\n", err.msg);
 		return KTD_EXIT_CONFIG;
 	}
-	ret = cmd_migrate(s, argc - optind, argv + optind);
+	ret = commands[i].fn(s, argc - optind, argv + optind);
 	ktd_settings_destroy(&s);
 	return ret;
 }

@@ -377,6 +377,13 @@ static void app_start(struct app *app)
 	app->pool = db_pool_create(&pc);
 	app->api.pool = app->pool;
 	app->api.migrations = app->migrations;
+	app->api.auth.session_idle_s =
+	        app->settings->session_idle_timeout_ms / 1000;
+	app->api.auth.session_max_age_s =
+	        app->settings->session_max_age_ms / 1000;
+	app->api.auth.max_failures = app->settings->login_max_failures;
+	app->api.auth.failure_window_s =
+	        app->settings->login_failure_window_ms / 1000;
 	app->router = ktd_router_create();
 	if (ktd_api_register(app->router, &app->api, &err) < 0)
 		ktd_panic("routes: %s", err.msg);

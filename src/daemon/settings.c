@@ -94,6 +94,15 @@ static const struct setting_def setting_defs[] = {
           SET_NO_RELOAD, 0, 0),
 
         S("log", "level", SET_LOG_LEVEL, log_level, "info", 0, 0, 0),
+
+        S("auth", "session_idle_timeout", SET_DURATION, session_idle_timeout_ms,
+          "8h", SET_NO_RELOAD, 60 * 1000, 7ULL * 24 * 3600 * 1000),
+        S("auth", "session_max_age", SET_DURATION, session_max_age_ms, "12h",
+          SET_NO_RELOAD, 60 * 1000, 30ULL * 24 * 3600 * 1000),
+        S("auth", "login_max_failures", SET_U32, login_max_failures, "5",
+          SET_NO_RELOAD, 1, 1000),
+        S("auth", "login_failure_window", SET_DURATION, login_failure_window_ms,
+          "15m", SET_NO_RELOAD, 60 * 1000, 24ULL * 3600 * 1000),
 };
 
 /* Sections whose keys come with their channel in a later release; naming

@@ -42,6 +42,12 @@ struct ktd_settings {
 
 	/* [log] */
 	enum ktd_log_level log_level;
+
+	/* [auth] */
+	uint64_t session_idle_timeout_ms;
+	uint64_t session_max_age_ms;
+	uint32_t login_max_failures;
+	uint64_t login_failure_window_ms;
 };
 
 /* Reads and validates the file at path. Returns 0 and a new settings

@@ -45,6 +45,8 @@ const char *ktd_http_req_header(const struct ktd_http_req *req,
                                 const char *name);
 const char *ktd_http_req_query(const struct ktd_http_req *req,
                                const char *name);
+const char *ktd_http_req_cookie(const struct ktd_http_req *req,
+                                const char *name);
 const char *ktd_http_req_param(const struct ktd_http_req *req,
                                const char *name);
 

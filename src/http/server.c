@@ -76,6 +76,12 @@ const char *ktd_http_req_query(const struct ktd_http_req *req, const char *name)
 	                                   name);
 }
 
+const char *ktd_http_req_cookie(const struct ktd_http_req *req,
+                                const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
 const char *ktd_http_req_param(const struct ktd_http_req *req, const char *name)
 {
 	return req->match ? ktd_route_param(req->match, name) : NULL;

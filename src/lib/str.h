@@ -33,6 +33,13 @@ bool ktd_utf8_valid(const char *s, size_t len);
  * half a character. */
 size_t ktd_utf8_cut(const char *s, size_t len);
 
+/* The number of characters (code points) in the valid UTF-8 string s. */
+size_t ktd_utf8_chars(const char *s);
+
+/* True when the valid UTF-8 string s holds a control character: C0
+ * (including tab and line breaks), DEL or C1. */
+bool ktd_utf8_has_control(const char *s);
+
 bool ktd_str_has_prefix(const char *s, const char *prefix);
 bool ktd_str_has_suffix(const char *s, const char *suffix);
 

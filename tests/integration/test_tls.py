@@ -72,3 +72,20 @@ def test_bad_certificate_stops_start_up(kontaktd, tmp_path):
     assert not d.log_contains(r"event=started\b")
     # The key's content never reaches the log.
     assert "not a key" not in d.log()
+
+
+def test_session_cookie_is_secure_under_tls(kontaktd, ctl, cert):
+    crt, key = cert
+    d = kontaktd(wait=False, config={"server": {"tls_cert": crt,
+                                                "tls_key": key}})
+    d.wait_for_log(r"event=started\b")
+    p = ctl("user", "add", "tls-agent", "--role", "agent",
+            config=d.config_path, input="a long enough password\n")
+    assert p.returncode == 0, p.stderr
+    r = requests.post(f"https://127.0.0.1:{d.port}/api/v1/session",
+                      json={"login": "tls-agent",
+                            "password": "a long enough password"},
+                      verify=str(crt), timeout=10)
+    assert r.status_code == 200, r.text
+    cookie = r.headers["Set-Cookie"]
+    assert "; Secure" in cookie and "HttpOnly" in cookie, cookie

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The API dispatcher: every route goes through it, so that authentication,
+ * authorisation and the CSRF check cannot be forgotten by a handler. */
+#include "api/api_common.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "lib/str.h"
+#include "api/api_int.h"
+#include "http/json.h"
+#include "db/pool.h"
+
+void api_fail(struct api_call *call, const struct ktd_error *err)
+{
+	ktd_http_resp_from_error(call->resp, err);
+}
+
+int api_json_body(struct api_call *call, json_t **obj_r)
+{
+	const char *ct = ktd_http_req_header(call->req, "Content-Type");
+	struct ktd_error err;
+	size_t len;
+
+	/* Only JSON: a cross-site form cannot send it without a preflight,
+	 * which is part of the defence against request forgery. */
+	len = ct ? strcspn(ct, "; \t") : 0;
+	if (!ct || len != strlen("application/json") ||
+	    strncasecmp(ct, "application/json", len) != 0) {
+		ktd_http_resp_error(call->resp, 415, "unsupported_media_type",
+		                    "the body must be application/json");
+		return -1;
+	}
+	if (ktd_json_parse_object(call->req->body, call->req->body_len, obj_r,
+	                          &err) < 0) {
+		api_fail(call, &err);
+		return -1;
+	}
+	return 0;
+}
+
+static bool method_is_safe(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+	       strcmp(m, "OPTIONS") == 0;
+}
+
+/* Finds who asks: a bearer token in Authorization, else the session
+ * cookie. A bearer token that is present but wrong is not retried as a
+ * cookie. Returns 1, 0 (nobody) or -1. */
+static int authenticate(struct api_call *call, struct ktd_error *err)
+{
+	const char *authz = ktd_http_req_header(call->req, "Authorization");
+	const char *cookie;
+
+	if (authz) {
+		if (strncasecmp(authz, "Bearer ", 7) != 0)
+			return 0;
+		authz += 7;
+		while (*authz == ' ')
+			authz++;
+		return auth_bearer(call->pg, authz, &call->who, err);
+	}
+	cookie = ktd_http_req_cookie(call->req, API_SESSION_COOKIE);
+	if (!cookie)
+		return 0;
+	return auth_session(call->pg, &call->api->auth, cookie, &call->who,
+	                    err);
+}
+
+static bool authorized(const struct api_route *rt,
+                       const struct auth_principal *who)
+{
+	if (who->kind == AUTH_SESSION)
+		return (rt->roles & API_ROLE(who->role)) != 0;
+	if (rt->flags & API_SESSION)
+		return false;
+	return (rt->scopes & who->scopes) != 0 ||
+	       (rt->scopes != 0 && (who->scopes & TOKEN_SCOPE_ADMIN));
+}
+
+static void api_dispatch(struct ktd_http_req *req, struct ktd_http_resp *resp,
+                         void *ctx)
+{
+	const struct api_bound *b = ctx;
+	const struct api_route *rt = b->route;
+	struct api_call call;
+	struct db_conn *conn = NULL;
+	struct ktd_error err;
+	int r;
+
+	memset(&call, 0, sizeof(call));
+	call.req = req;
+	call.resp = resp;
+	call.api = b->api;
+	if (!(rt->flags & API_NO_DB)) {
+		if (db_pool_acquire(b->api->pool, &conn, &err) < 0) {
+			api_fail(&call, &err);
+			return;
+		}
+		call.pg = db_conn_pg(conn);
+	}
+	if (!(rt->flags & API_PUBLIC)) {
+		r = authenticate(&call, &err);
+		if (r < 0) {
+			api_fail(&call, &err);
+			goto out;
+		}
+		if (r == 0) {
+			ktd_http_resp_error(resp, 401, "unauthenticated",
+			                    "log in, or send a valid bearer "
+			                    "token");
+			ktd_http_resp_header(resp, "WWW-Authenticate",
+			                     "Bearer realm=\"kontaktd\"");
+			goto out;
+		}
+		if (!authorized(rt, &call.who)) {
+			ktd_http_resp_error(resp, 403, "forbidden",
+			                    "your %s does not allow this",
+			                    call.who.kind == AUTH_SESSION
+			                            ? "role"
+			                            : "token's scope");
+			goto out;
+		}
+		if (call.who.kind == AUTH_SESSION &&
+		    !method_is_safe(req->method) &&
+		    !auth_csrf_ok(&call.who,
+		                  ktd_http_req_header(req, "X-CSRF-Token"))) {
+			ktd_http_resp_error(resp, 403, "csrf",
+			                    "missing or wrong X-CSRF-Token "
+			                    "header");
+			goto out;
+		}
+	}
+	rt->fn(&call);
+out:
+	db_pool_release(b->api->pool, &conn);
+}
+
+static int register_table(struct ktd_router *router, struct ktd_api *api,
+                          const struct api_route *routes, size_t n,
+                          struct ktd_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct api_bound *b;
+
+		if (api->nbound == KTD_N_ELEMENTS(api->bound))
+			return ktd_error_set(err, KTD_ERR_INTERNAL,
+			                     "more than %zu routes: raise "
+			                     "KTD_API_MAX_ROUTES",
+			                     KTD_N_ELEMENTS(api->bound));
+		b = &api->bound[api->nbound++];
+		b->route = &routes[i];
+		b->api = api;
+		if (ktd_router_add(router, routes[i].method, routes[i].pattern,
+		                   api_dispatch, b, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
+                     struct ktd_error *err)
+{
+	api_metrics_init();
+	api->nbound = 0;
+	if (register_table(router, api, api_health_routes, api_health_routes_n,
+	                   err) < 0 ||
+	    register_table(router, api, api_session_routes,
+	                   api_session_routes_n, err) < 0)
+		return -1;
+	return 0;
+}

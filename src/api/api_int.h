@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* What the resource files of src/api share: the call a handler gets, the
+ * access rules of a route, and body/error helpers. */
+#ifndef KTD_API_INT_H
+#define KTD_API_INT_H
+
+#include "api/api_common.h"
+#include "api/api.h"
+#include "core/auth.h"
+#include "core/token.h"
+#include "core/user.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+/* One request as a handler sees it. */
+struct api_call {
+	struct ktd_http_req *req;
+	struct ktd_http_resp *resp;
+	struct ktd_api *api;
+	/* The request's database connection (NULL for API_NO_DB routes),
+	 * borrowed from the pool until the handler returns. */
+	PGconn *pg;
+	/* Who asks, when the route is not API_PUBLIC. */
+	struct auth_principal who;
+};
+
+typedef void api_fn(struct api_call *call);
+
+/* Route flags. */
+#define API_PUBLIC 0x1u  /* no authentication */
+#define API_NO_DB 0x2u   /* the handler needs no database connection */
+#define API_SESSION 0x4u /* browser sessions only, not bearer tokens */
+
+#define API_ROLE(r) (1u << (r))
+#define API_ROLES_ALL                                                          \
+	(API_ROLE(USER_ROLE_AGENT) | API_ROLE(USER_ROLE_SUPERVISOR) |          \
+	 API_ROLE(USER_ROLE_ADMIN))
+#define API_ROLES_STAFF                                                        \
+	(API_ROLE(USER_ROLE_SUPERVISOR) | API_ROLE(USER_ROLE_ADMIN))
+
+/* A route and who may use it: a session whose role is in roles, or a token
+ * with a scope in scopes (the admin scope passes wherever tokens may go). */
+struct api_route {
+	const char *method;
+	const char *pattern;
+	api_fn *fn;
+	unsigned flags;
+	unsigned roles;
+	unsigned scopes;
+};
+
+/* The routes of each resource file. */
+extern const struct api_route api_health_routes[];
+extern const size_t api_health_routes_n;
+extern const struct api_route api_session_routes[];
+extern const size_t api_session_routes_n;
+
+/* GET /metrics (api_metrics.c). */
+void api_metrics_init(void);
+void api_metrics(struct api_call *call);
+
+/* The request body as a JSON object: 415 unless the Content-Type is
+ * application/json, 400 for bad JSON. Returns 0, or -1 with the error
+ * answered already. */
+int api_json_body(struct api_call *call, json_t **obj_r) KTD_ATTR_NODISCARD;
+
+/* Answers err (status from its code). */
+void api_fail(struct api_call *call, const struct ktd_error *err);
+
+/* The session cookie's name. */
+#define API_SESSION_COOKIE "ktd_session"
+
+#endif
