@@ -281,6 +281,15 @@ static bool use_fallback(const struct ktd_http_server *srv,
 	       strcmp(cr->path, "/api") != 0;
 }
 
+/* New connections are refused once the server drains. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
+                                     socklen_t addrlen)
+{
+	const struct ktd_http_server *srv = cls;
+
+	return atomic_load(&srv->draining) ? MHD_NO : MHD_YES;
+}
+
 /* First call for a request: headers are in, the body is not. */
 static enum MHD_Result request_begin(struct ktd_http_server *srv,
                                      struct MHD_Connection *conn,
@@ -460,8 +469,9 @@ ktd_http_server_start(const struct ktd_http_server_config *cfg,
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
-	srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv,
-	                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	srv->mhd =
+	        MHD_start_daemon(flags, 0, accept_policy, srv, access_handler,
+	                         srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!srv->mhd) {
 		free(srv);
 		ktd_error_set(err, KTD_ERR_IO,
@@ -474,12 +484,12 @@ ktd_http_server_start(const struct ktd_http_server_config *cfg,
 
 void ktd_http_server_quiesce(struct ktd_http_server *srv)
 {
-	MHD_socket fd;
-
+	/* Not MHD_quiesce_daemon: in libmicrohttpd 0.9.75 with a thread pool
+	 * on epoll it races a worker removing the listen socket from its
+	 * epoll set itself, and the loser aborts the process ("Failed to
+	 * remove listen FD from epoll set"). The accept policy refuses new
+	 * connections instead: they are closed unanswered. */
 	atomic_store(&srv->draining, true);
-	fd = MHD_quiesce_daemon(srv->mhd);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
 }
 
 unsigned ktd_http_server_in_flight(const struct ktd_http_server *srv)
