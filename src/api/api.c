@@ -169,7 +169,13 @@ int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
 	if (register_table(router, api, api_health_routes, api_health_routes_n,
 	                   err) < 0 ||
 	    register_table(router, api, api_session_routes,
-	                   api_session_routes_n, err) < 0)
+	                   api_session_routes_n, err) < 0 ||
+	    register_table(router, api, api_department_routes,
+	                   api_department_routes_n, err) < 0 ||
+	    register_table(router, api, api_user_routes, api_user_routes_n,
+	                   err) < 0 ||
+	    register_table(router, api, api_token_routes, api_token_routes_n,
+	                   err) < 0)
 		return -1;
 	return 0;
 }

@@ -55,6 +55,12 @@ extern const struct api_route api_health_routes[];
 extern const size_t api_health_routes_n;
 extern const struct api_route api_session_routes[];
 extern const size_t api_session_routes_n;
+extern const struct api_route api_department_routes[];
+extern const size_t api_department_routes_n;
+extern const struct api_route api_user_routes[];
+extern const size_t api_user_routes_n;
+extern const struct api_route api_token_routes[];
+extern const size_t api_token_routes_n;
 
 /* GET /metrics (api_metrics.c). */
 void api_metrics_init(void);

@@ -2,6 +2,7 @@
 /* SQL on the departments table. */
 #include "db/db_common.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,5 +191,156 @@ int db_department_set_parents(PGconn *pg, const char *const *names,
 out:
 	free(text);
 	json_decref(arr);
+	return ret;
+}
+
+int db_department_select(PGconn *pg, const struct db_department_filter *f,
+                         struct db_department_list *list_r,
+                         struct ktd_error *err)
+{
+	/* The weekday key and the time of day in local time; a range
+	 * "to" of "24:00" compares after every "HH:MM" of the day. */
+	static const char sql[] =
+	        "WITH now_local AS (SELECT lower(to_char(t, 'dy')) AS dy, "
+	        " to_char(t, 'HH24:MI') AS hm FROM (SELECT now() AT TIME ZONE "
+	        " 'Europe/Copenhagen' AS t) x) "
+	        "SELECT d.id, d.name, p.name, d.queue_number, "
+	        "d.hunt_group_number, d.ivr_choice, d.email, "
+	        "d.phone_hours::text, d.handled_by_centre, d.phase, d.active, "
+	        "d.parent_id, EXISTS (SELECT 1 FROM now_local n, "
+	        " jsonb_array_elements(CASE WHEN jsonb_typeof(d.phone_hours "
+	        " -> n.dy) = 'array' THEN d.phone_hours -> n.dy ELSE '[]' END) "
+	        " r WHERE r ->> 0 <= n.hm AND n.hm < r ->> 1) "
+	        "FROM departments d LEFT JOIN departments p "
+	        "ON p.id = d.parent_id "
+	        "WHERE ($1::text IS NULL OR "
+	        " strpos(lower(d.name), lower($1::text)) > 0) "
+	        "AND ($2::boolean IS NULL OR d.active = $2::boolean) "
+	        "AND ($3::boolean IS NULL OR d.handled_by_centre = "
+	        "$3::boolean) "
+	        "AND ($4::bigint IS NULL OR d.id = $4::bigint) "
+	        "ORDER BY d.name COLLATE \"C\"";
+	static const char sql_lock[] =
+	        "SELECT id FROM departments WHERE id = $1::bigint FOR UPDATE";
+	char id[24];
+	const char *params[4];
+	PGresult *res = NULL;
+	int i, n;
+
+	list_r->items = NULL;
+	list_r->n = 0;
+	snprintf(id, sizeof(id), "%" PRId64, f->id);
+	params[0] = f->q;
+	params[1] = f->active < 0 ? NULL : f->active ? "true" : "false";
+	params[2] = f->handled_by_centre < 0 ? NULL
+	            : f->handled_by_centre   ? "true"
+	                                     : "false";
+	params[3] = f->id > 0 ? id : NULL;
+	if (f->lock && f->id > 0 &&
+	    db_query(pg, sql_lock, 1, &params[3], NULL, err) < 0)
+		return -1;
+	if (db_query(pg, sql, 4, params, &res, err) < 0)
+		return -1;
+	n = PQntuples(res);
+	list_r->items = ktd_calloc((size_t)n, sizeof(*list_r->items));
+	for (i = 0; i < n; i++) {
+		struct db_department *d = &list_r->items[i];
+
+		d->id = db_result_i64(res, i, 0);
+		d->name = db_result_strdup(res, i, 1);
+		d->parent = db_result_strdup(res, i, 2);
+		d->queue_number = db_result_strdup(res, i, 3);
+		d->hunt_group_number = db_result_strdup(res, i, 4);
+		d->ivr_choice = db_result_strdup(res, i, 5);
+		d->email = db_result_strdup(res, i, 6);
+		d->phone_hours = db_result_strdup(res, i, 7);
+		d->handled_by_centre = db_result_bool(res, i, 8);
+		d->phase = (unsigned)db_result_i64(res, i, 9);
+		d->active = db_result_bool(res, i, 10);
+		d->parent_id = db_result_i64(res, i, 11);
+		d->open_now = db_result_bool(res, i, 12);
+	}
+	list_r->n = (size_t)n;
+	PQclear(res);
+	return 0;
+}
+
+/* The errors of a write, in the words of the API's fields. */
+static int write_error(const struct db_department *d, struct ktd_error *err)
+{
+	if (strcmp(err->sqlstate, "23505") == 0)
+		return ktd_error_set(err, KTD_ERR_CONFLICT,
+		                     "a department named '%s' exists already",
+		                     d->name);
+	if (strcmp(err->sqlstate, "23503") == 0)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'parent_id': no such department");
+	if (strcmp(err->sqlstate, "23514") == 0 && strstr(err->msg, "ancestor"))
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'parent_id': the department would "
+		                     "be its own ancestor");
+	return -1;
+}
+
+static void write_params(const struct db_department *d, char *phase,
+                         size_t phasesz, char *parent, size_t parentsz,
+                         const char *params[10])
+{
+	snprintf(phase, phasesz, "%u", d->phase);
+	snprintf(parent, parentsz, "%" PRId64, d->parent_id);
+	params[0] = d->name;
+	params[1] = d->queue_number;
+	params[2] = d->hunt_group_number;
+	params[3] = d->ivr_choice;
+	params[4] = d->email;
+	params[5] = d->phone_hours ? d->phone_hours : "{}";
+	params[6] = d->handled_by_centre ? "true" : "false";
+	params[7] = d->phase ? phase : NULL;
+	params[8] = d->active ? "true" : "false";
+	params[9] = d->parent_id > 0 ? parent : NULL;
+}
+
+int db_department_insert(PGconn *pg, const struct db_department *d,
+                         int64_t *id_r, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "INSERT INTO departments (name, queue_number, "
+	        "hunt_group_number, ivr_choice, email, phone_hours, "
+	        "handled_by_centre, phase, active, parent_id) "
+	        "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::boolean, "
+	        "$8::smallint, $9::boolean, $10::bigint) RETURNING id";
+	char phase[8], parent[24];
+	const char *params[10];
+	PGresult *res = NULL;
+
+	write_params(d, phase, sizeof(phase), parent, sizeof(parent), params);
+	if (db_query(pg, sql, 10, params, &res, err) < 0)
+		return write_error(d, err);
+	*id_r = db_result_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+int db_department_update(PGconn *pg, const struct db_department *d,
+                         struct ktd_error *err)
+{
+	static const char sql[] =
+	        "UPDATE departments SET name = $1, queue_number = $2, "
+	        "hunt_group_number = $3, ivr_choice = $4, email = $5, "
+	        "phone_hours = $6::jsonb, handled_by_centre = $7::boolean, "
+	        "phase = $8::smallint, active = $9::boolean, "
+	        "parent_id = $10::bigint WHERE id = $11::bigint";
+	char phase[8], parent[24], id[24];
+	const char *params[11];
+	PGresult *res = NULL;
+	int ret;
+
+	write_params(d, phase, sizeof(phase), parent, sizeof(parent), params);
+	snprintf(id, sizeof(id), "%" PRId64, d->id);
+	params[10] = id;
+	if (db_query(pg, sql, 11, params, &res, err) < 0)
+		return write_error(d, err);
+	ret = strcmp(PQcmdTuples(res), "0") == 0 ? 0 : 1;
+	PQclear(res);
 	return ret;
 }

@@ -19,6 +19,9 @@ struct db_department {
 	bool handled_by_centre;
 	unsigned phase; /* 1..3; 0: not in the centre */
 	bool active;
+	int64_t parent_id; /* 0: none (db_department_select, _insert, _update)
+	                    */
+	bool open_now;     /* within phone_hours now (db_department_select) */
 };
 
 struct db_department_list {
@@ -39,6 +42,36 @@ int db_department_lock(PGconn *pg, struct ktd_error *err) KTD_ATTR_NODISCARD;
 int db_department_list(PGconn *pg, struct db_department_list *list_r,
                        struct ktd_error *err) KTD_ATTR_NODISCARD;
 void db_department_list_free(struct db_department_list *list);
+
+/* Which departments db_department_select returns. */
+struct db_department_filter {
+	const char *q; /* a substring of the name, any case; NULL: any */
+	int active;    /* 1 or 0; -1: any */
+	int handled_by_centre; /* 1 or 0; -1: any */
+	int64_t id;            /* > 0: only this one */
+	bool lock;             /* FOR UPDATE (inside a transaction) */
+};
+
+/* The departments that match f, by name, with parent_id and open_now
+ * (the phone hours against the time in Europe/Copenhagen now). The caller
+ * frees the list. */
+int db_department_select(PGconn *pg, const struct db_department_filter *f,
+                         struct db_department_list *list_r,
+                         struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Inserts d with d->parent_id (d->parent is ignored) and returns its id.
+ * KTD_ERR_CONFLICT when the name is taken (regardless of case),
+ * KTD_ERR_UNPROCESSABLE naming parent_id when there is no such parent. */
+int db_department_insert(PGconn *pg, const struct db_department *d,
+                         int64_t *id_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+/* Writes every field of d (parent by d->parent_id) to the department
+ * d->id. Returns 1, 0 when there is no such department, or -1 with the
+ * errors of db_department_insert, and KTD_ERR_UNPROCESSABLE naming
+ * parent_id when the department would be its own ancestor. */
+int db_department_update(PGconn *pg, const struct db_department *d,
+                         struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* Looks a department up by name, regardless of case. Returns 1 with
  * *id_r, 0 when there is none, -1. */

@@ -11,29 +11,90 @@
 #include "db/result.h"
 #include "db/db_user.h"
 
-int db_user_insert(PGconn *pg, const char *login, const char *name,
+int db_user_create(PGconn *pg, const char *login, const char *name,
                    const char *role, int64_t department_id,
-                   const char *password_hash, struct ktd_error *err)
+                   const char *password_hash, int64_t *id_r,
+                   struct ktd_error *err)
 {
 	static const char sql[] =
 	        "INSERT INTO users (login, name, role, department_id, "
-	        "password_hash) VALUES ($1, $2, $3, $4::bigint, $5)";
+	        "password_hash) VALUES ($1, $2, $3, $4::bigint, $5) "
+	        "RETURNING id";
 	char dep[24];
 	const char *params[5] = {login, name, role, NULL, password_hash};
+	PGresult *res = NULL;
 
 	if (department_id > 0) {
 		snprintf(dep, sizeof(dep), "%" PRId64, department_id);
 		params[3] = dep;
 	}
-	if (db_query(pg, sql, 5, params, NULL, err) < 0) {
+	if (db_query(pg, sql, 5, params, &res, err) < 0) {
 		if (strcmp(err->sqlstate, "23505") == 0)
 			return ktd_error_set(err, KTD_ERR_CONFLICT,
 			                     "a user with login '%s' exists "
 			                     "already",
 			                     login);
+		if (strcmp(err->sqlstate, "23503") == 0)
+			return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+			                     "field 'department_id': no such "
+			                     "department");
 		return -1;
 	}
+	if (id_r)
+		*id_r = db_result_i64(res, 0, 0);
+	PQclear(res);
 	return 0;
+}
+
+int db_user_insert(PGconn *pg, const char *login, const char *name,
+                   const char *role, int64_t department_id,
+                   const char *password_hash, struct ktd_error *err)
+{
+	return db_user_create(pg, login, name, role, department_id,
+	                      password_hash, NULL, err);
+}
+
+int db_user_update(PGconn *pg, int64_t id, const struct db_user_change *c,
+                   struct ktd_error *err)
+{
+	static const char sql[] =
+	        "WITH u AS (UPDATE users SET "
+	        " name = COALESCE($2::text, name), "
+	        " role = COALESCE($3::text, role), "
+	        " department_id = CASE WHEN $4::boolean THEN $5::bigint "
+	        "  ELSE department_id END, "
+	        " disabled = COALESCE($6::boolean, disabled), "
+	        " password_hash = COALESCE($7::text, password_hash), "
+	        " password_changed_at = CASE WHEN $7::text IS NULL "
+	        "  THEN password_changed_at ELSE now() END "
+	        " WHERE id = $1::bigint RETURNING id, disabled), "
+	        "s AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM u "
+	        " WHERE disabled OR $7::text IS NOT NULL)) "
+	        "SELECT count(*) FROM u";
+	char idtext[24], dep[24];
+	const char *params[7];
+	PGresult *res = NULL;
+	int ret;
+
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	snprintf(dep, sizeof(dep), "%" PRId64, c->department_id);
+	params[0] = idtext;
+	params[1] = c->name;
+	params[2] = c->role;
+	params[3] = c->set_department ? "true" : "false";
+	params[4] = c->department_id > 0 ? dep : NULL;
+	params[5] = c->disabled < 0 ? NULL : c->disabled ? "true" : "false";
+	params[6] = c->password_hash;
+	if (db_query(pg, sql, 7, params, &res, err) < 0) {
+		if (strcmp(err->sqlstate, "23503") == 0)
+			return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+			                     "field 'department_id': no such "
+			                     "department");
+		return -1;
+	}
+	ret = db_result_i64(res, 0, 0) > 0 ? 1 : 0;
+	PQclear(res);
+	return ret;
 }
 
 int db_user_exists(PGconn *pg, const char *login, struct ktd_error *err)
@@ -99,19 +160,27 @@ int db_user_set_disabled(PGconn *pg, const char *login, bool disabled,
 	return ret;
 }
 
-int db_user_list(PGconn *pg, struct db_user_list *list_r, struct ktd_error *err)
+int db_user_select(PGconn *pg, int64_t id, struct db_user_list *list_r,
+                   struct ktd_error *err)
 {
 	static const char sql[] =
 	        "SELECT u.id, u.login, u.name, u.role, d.name, u.disabled, "
-	        "ktd_rfc3339(u.created_at) FROM users u "
+	        "ktd_rfc3339(u.created_at), u.department_id FROM users u "
 	        "LEFT JOIN departments d ON d.id = u.department_id "
+	        "WHERE $1::bigint IS NULL OR u.id = $1::bigint "
 	        "ORDER BY u.login";
+	char idtext[24];
+	const char *param = NULL;
 	PGresult *res = NULL;
 	int i, n;
 
 	list_r->items = NULL;
 	list_r->n = 0;
-	if (db_query(pg, sql, 0, NULL, &res, err) < 0)
+	if (id > 0) {
+		snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+		param = idtext;
+	}
+	if (db_query(pg, sql, 1, &param, &res, err) < 0)
 		return -1;
 	n = PQntuples(res);
 	list_r->items = ktd_calloc((size_t)n, sizeof(*list_r->items));
@@ -125,10 +194,16 @@ int db_user_list(PGconn *pg, struct db_user_list *list_r, struct ktd_error *err)
 		u->department = db_result_strdup(res, i, 4);
 		u->disabled = db_result_bool(res, i, 5);
 		u->created_at = db_result_strdup(res, i, 6);
+		u->department_id = db_result_i64(res, i, 7);
 	}
 	list_r->n = (size_t)n;
 	PQclear(res);
 	return 0;
+}
+
+int db_user_list(PGconn *pg, struct db_user_list *list_r, struct ktd_error *err)
+{
+	return db_user_select(pg, 0, list_r, err);
 }
 
 void db_user_list_free(struct db_user_list *list)

@@ -12,8 +12,9 @@ struct db_user {
 	int64_t id;
 	char *login;
 	char *name;
-	char *role;       /* "agent", "supervisor" or "admin" */
-	char *department; /* the department's name; NULL: none */
+	char *role;            /* "agent", "supervisor" or "admin" */
+	char *department;      /* the department's name; NULL: none */
+	int64_t department_id; /* 0: none */
 	bool disabled;
 	char *created_at; /* RFC 3339 UTC */
 };
@@ -29,6 +30,35 @@ int db_user_insert(PGconn *pg, const char *login, const char *name,
                    const char *role, int64_t department_id,
                    const char *password_hash, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
+
+/* Like db_user_insert, returning the new user's id; KTD_ERR_UNPROCESSABLE
+ * naming department_id when there is no such department. */
+int db_user_create(PGconn *pg, const char *login, const char *name,
+                   const char *role, int64_t department_id,
+                   const char *password_hash, int64_t *id_r,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* What db_user_update changes: NULL strings and negative numbers keep the
+ * field as it is. */
+struct db_user_change {
+	const char *name;
+	const char *role;
+	bool set_department;
+	int64_t department_id; /* with set_department; 0: none */
+	int disabled;          /* 1, 0; -1: keep */
+	const char *password_hash;
+};
+
+/* Changes the user id in one statement; disabling the user or a new
+ * password hash ends the user's sessions. Returns 1 done, 0 no such
+ * user, -1 (KTD_ERR_UNPROCESSABLE naming department_id when there is no
+ * such department). */
+int db_user_update(PGconn *pg, int64_t id, const struct db_user_change *c,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* The user id (0: every user, by login). The caller frees the list. */
+int db_user_select(PGconn *pg, int64_t id, struct db_user_list *list_r,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* Returns 1 when a user with this login exists, 0 when not, -1. */
 int db_user_exists(PGconn *pg, const char *login, struct ktd_error *err)
