@@ -170,6 +170,8 @@ int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
 	                   err) < 0 ||
 	    register_table(router, api, api_session_routes,
 	                   api_session_routes_n, err) < 0 ||
+	    register_table(router, api, api_case_routes, api_case_routes_n,
+	                   err) < 0 ||
 	    register_table(router, api, api_department_routes,
 	                   api_department_routes_n, err) < 0 ||
 	    register_table(router, api, api_user_routes, api_user_routes_n,

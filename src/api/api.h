@@ -24,6 +24,8 @@ struct ktd_api {
 	struct db_pool *pool;
 	const struct db_migration_set *migrations;
 	struct auth_config auth;
+	/* Intake's threading window for contacts recorded by hand. */
+	uint64_t intake_thread_window_s;
 	/* Filled by ktd_api_register. */
 	struct api_bound bound[KTD_API_MAX_ROUTES];
 	size_t nbound;

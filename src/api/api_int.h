@@ -55,6 +55,8 @@ extern const struct api_route api_health_routes[];
 extern const size_t api_health_routes_n;
 extern const struct api_route api_session_routes[];
 extern const size_t api_session_routes_n;
+extern const struct api_route api_case_routes[];
+extern const size_t api_case_routes_n;
 extern const struct api_route api_department_routes[];
 extern const size_t api_department_routes_n;
 extern const struct api_route api_user_routes[];

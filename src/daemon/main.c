@@ -384,6 +384,8 @@ static void app_start(struct app *app)
 	app->api.auth.max_failures = app->settings->login_max_failures;
 	app->api.auth.failure_window_s =
 	        app->settings->login_failure_window_ms / 1000;
+	app->api.intake_thread_window_s =
+	        app->settings->intake_thread_window_ms / 1000;
 	app->router = ktd_router_create();
 	if (ktd_api_register(app->router, &app->api, &err) < 0)
 		ktd_panic("routes: %s", err.msg);

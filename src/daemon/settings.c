@@ -103,6 +103,9 @@ static const struct setting_def setting_defs[] = {
           SET_NO_RELOAD, 1, 1000),
         S("auth", "login_failure_window", SET_DURATION, login_failure_window_ms,
           "15m", SET_NO_RELOAD, 60 * 1000, 24ULL * 3600 * 1000),
+
+        S("intake", "thread_window", SET_DURATION, intake_thread_window_ms,
+          "72h", SET_NO_RELOAD, 0, 90ULL * 24 * 3600 * 1000),
 };
 
 /* Sections whose keys come with their channel in a later release; naming

@@ -48,6 +48,9 @@ struct ktd_settings {
 	uint64_t session_max_age_ms;
 	uint32_t login_max_failures;
 	uint64_t login_failure_window_ms;
+
+	/* [intake] */
+	uint64_t intake_thread_window_ms;
 };
 
 /* Reads and validates the file at path. Returns 0 and a new settings

@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Cases: POST /api/v1/cases (an agent records a contact by hand, through
+ * intake like every channel), GET /api/v1/cases (the filtered, cursor-
+ * paginated list), GET /api/v1/cases/{id} (one case with its contacts;
+ * audited) and PATCH /api/v1/cases/{id} (category, department, assignee,
+ * subject; optimistic concurrency on the case's version).
+ *
+ * CPR numbers are shown in full to supervisors, admins and admin-scope
+ * tokens only; everybody else sees "DDMMYY-XXXX". */
+#include "api/api_common.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/str.h"
+#include "api/api_int.h"
+#include "core/case.h"
+#include "core/intake.h"
+#include "db/db_audit.h"
+#include "db/db_case.h"
+#include "db/db_contact.h"
+#include "http/json.h"
+
+#define CASE_SUBJECT_MAX 500     /* bytes */
+#define CASE_TEXT_MAX 65536      /* bytes */
+#define CASE_NAME_MAX 200        /* bytes */
+#define CASE_EMAIL_MAX 254       /* bytes */
+#define CASE_EXTERNAL_ID_MAX 200 /* bytes */
+#define CASE_QUERY_MAX 200       /* bytes of a search */
+#define CASE_LIST_DEFAULT 50
+#define CASE_LIST_MAX 100
+
+static bool may_see_cpr(const struct auth_principal *who)
+{
+	if (who->kind == AUTH_SESSION)
+		return who->role == USER_ROLE_SUPERVISOR ||
+		       who->role == USER_ROLE_ADMIN;
+	return (who->scopes & TOKEN_SCOPE_ADMIN) != 0;
+}
+
+static void actor_of(const struct api_call *call, struct db_audit_actor *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (call->who.kind == AUTH_SESSION)
+		a->user_id = call->who.user_id;
+	else
+		a->token_name = call->who.token_name;
+	a->peer = call->req->peer;
+}
+
+/* Single-line text: no control characters. */
+static int check_line(const char *field, const char *s, struct ktd_error *err)
+{
+	for (; s && *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+			                     "field '%s' contains a control "
+			                     "character",
+			                     field);
+	}
+	return 0;
+}
+
+/* The case with its contacts, as a new JSON object; 1, 0 or -1. */
+static int case_with_contacts(struct api_call *call, int64_t id,
+                              json_t **case_r, struct ktd_error *err)
+{
+	char *case_text = NULL, *contacts_text = NULL;
+	json_t *c = NULL, *contacts = NULL;
+	int r;
+
+	r = db_case_get_json(call->pg, id, may_see_cpr(&call->who), &case_text,
+	                     err);
+	if (r <= 0)
+		return r;
+	r = -1;
+	if (db_contact_list_json(call->pg, id, &contacts_text, err) < 0)
+		goto out;
+	c = json_loads(case_text, 0, NULL);
+	contacts = json_loads(contacts_text, 0, NULL);
+	if (!c || !contacts) {
+		ktd_error_set(err, KTD_ERR_INTERNAL,
+		              "case %" PRId64
+		              ": unreadable JSON from the database",
+		              id);
+		goto out;
+	}
+	json_object_set_new(c, "contacts", contacts);
+	contacts = NULL;
+	*case_r = c;
+	c = NULL;
+	r = 1;
+out:
+	json_decref(c);
+	json_decref(contacts);
+	free(case_text);
+	free(contacts_text);
+	return r;
+}
+
+static void api_case_create(struct api_call *call)
+{
+	static const char *const fields[] = {
+	        "subject",       "text",        "channel",        "citizen",
+	        "department_id", "external_id", "case_reference", NULL};
+	static const char *const citizen_fields[] = {"name", "phone", "email",
+	                                             "cpr",  "cvr",   NULL};
+	static const char *const channels[] = {"web", "walk_in", "note",
+	                                       "phone", NULL};
+	struct intake_config cfg = {call->api->intake_thread_window_s};
+	struct intake_contact in;
+	struct intake_result out;
+	struct ktd_error err;
+	json_t *body = NULL, *citizen, *c = NULL;
+	const char *phone = NULL;
+	char phone_norm[CASE_PHONE_SIZE], location[64];
+	json_int_t dept = 0;
+	size_t i;
+
+	memset(&in, 0, sizeof(in));
+	if (api_json_body(call, &body) < 0)
+		return;
+	if (ktd_json_check_fields(body, fields, &err) < 0 ||
+	    ktd_json_get_str(body, "channel", KTD_JSON_REQUIRED, 16,
+	                     &in.channel, &err) < 0 ||
+	    ktd_json_get_str(body, "subject", KTD_JSON_OPTIONAL,
+	                     CASE_SUBJECT_MAX, &in.subject, &err) < 0 ||
+	    check_line("subject", in.subject, &err) < 0 ||
+	    ktd_json_get_str(body, "text", KTD_JSON_REQUIRED, CASE_TEXT_MAX,
+	                     &in.body, &err) < 0 ||
+	    ktd_json_get_int(body, "department_id", KTD_JSON_OPTIONAL, 1,
+	                     INT64_MAX, &dept, &err) < 0 ||
+	    ktd_json_get_str(body, "external_id", KTD_JSON_OPTIONAL,
+	                     CASE_EXTERNAL_ID_MAX, &in.external_id, &err) < 0 ||
+	    check_line("external_id", in.external_id, &err) < 0 ||
+	    ktd_json_get_str(body, "case_reference", KTD_JSON_OPTIONAL, 20,
+	                     &in.case_reference, &err) < 0)
+		goto fail;
+	for (i = 0; channels[i]; i++) {
+		if (strcmp(in.channel, channels[i]) == 0)
+			break;
+	}
+	if (!channels[i]) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'channel' must be one of web, walk_in, "
+		              "note, phone");
+		goto fail;
+	}
+	if (in.external_id && !*in.external_id) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'external_id' must not be empty");
+		goto fail;
+	}
+	if (in.case_reference && !case_reference_valid(in.case_reference)) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'case_reference' must look like "
+		              "2026-000123");
+		goto fail;
+	}
+	citizen = json_object_get(body, "citizen");
+	if (citizen && !json_is_null(citizen)) {
+		if (!json_is_object(citizen)) {
+			ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+			              "field 'citizen' must be an object");
+			goto fail;
+		}
+		if (ktd_json_check_fields(citizen, citizen_fields, &err) < 0 ||
+		    ktd_json_get_str(citizen, "name", KTD_JSON_OPTIONAL,
+		                     CASE_NAME_MAX, &in.citizen_name,
+		                     &err) < 0 ||
+		    check_line("name", in.citizen_name, &err) < 0 ||
+		    ktd_json_get_str(citizen, "phone", KTD_JSON_OPTIONAL, 40,
+		                     &phone, &err) < 0 ||
+		    ktd_json_get_str(citizen, "email", KTD_JSON_OPTIONAL,
+		                     CASE_EMAIL_MAX, &in.citizen_email,
+		                     &err) < 0 ||
+		    ktd_json_get_str(citizen, "cpr", KTD_JSON_OPTIONAL, 10,
+		                     &in.citizen_cpr, &err) < 0 ||
+		    ktd_json_get_str(citizen, "cvr", KTD_JSON_OPTIONAL, 8,
+		                     &in.citizen_cvr, &err) < 0) {
+			ktd_error_prefix(&err, "citizen: ");
+			goto fail;
+		}
+		if (phone && case_phone_normalise(phone, phone_norm) < 0) {
+			ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+			              "citizen: field 'phone' must be a phone "
+			              "number");
+			goto fail;
+		}
+		if (in.citizen_email &&
+		    (!strchr(in.citizen_email, '@') ||
+		     strpbrk(in.citizen_email, " \t\r\n"))) {
+			ktd_error_set(
+			        &err, KTD_ERR_UNPROCESSABLE,
+			        "citizen: field 'email' must be an e-mail "
+			        "address");
+			goto fail;
+		}
+		/* The message names the field, never the value. */
+		if (in.citizen_cpr && !case_cpr_valid(in.citizen_cpr)) {
+			ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+			              "citizen: field 'cpr' must be 10 digits");
+			goto fail;
+		}
+		if (in.citizen_cvr && !case_cvr_valid(in.citizen_cvr)) {
+			ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+			              "citizen: field 'cvr' must be 8 digits");
+			goto fail;
+		}
+		if (in.citizen_name && !*in.citizen_name)
+			in.citizen_name = NULL;
+		if (in.citizen_email && !*in.citizen_email)
+			in.citizen_email = NULL;
+	}
+	in.citizen_phone = phone ? phone_norm : NULL;
+	in.direction = strcmp(in.channel, "note") == 0 ? "internal" : "in";
+	in.department_id = dept;
+	in.actor_user_id = call->who.user_id;
+	in.peer = call->req->peer;
+	if (in.channel[0] == 'p')
+		in.from_addr = in.citizen_phone;
+	if (intake_submit(call->pg, &in, &cfg, &out, &err) < 0)
+		goto fail;
+	if (case_with_contacts(call, out.case_id, &c, &err) <= 0) {
+		if (err.code == KTD_ERR_NONE)
+			ktd_error_set(&err, KTD_ERR_INTERNAL, "case vanished");
+		goto fail;
+	}
+	snprintf(location, sizeof(location), "/api/v1/cases/%" PRId64,
+	         out.case_id);
+	ktd_http_resp_header(call->resp, "Location", location);
+	json_object_set_new(c, "contact_id", json_integer(out.contact_id));
+	ktd_http_resp_json(call->resp, out.duplicate ? 200 : 201, c);
+	json_decref(body);
+	return;
+fail:
+	api_fail(call, &err);
+	json_decref(body);
+}
+
+/* The {id} of the path; answers 404 itself and returns -1 when it is not
+ * a case id. */
+static int path_id(struct api_call *call, int64_t *id_r)
+{
+	const char *s = ktd_http_req_param(call->req, "id");
+	uint64_t v;
+
+	if (!s || ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX) {
+		ktd_http_resp_error(call->resp, 404, "not_found",
+		                    "no such case");
+		return -1;
+	}
+	*id_r = (int64_t)v;
+	return 0;
+}
+
+/* ETag: the case's version, so that If-Match can hand it back. */
+static void set_etag(struct api_call *call, const json_t *c)
+{
+	char etag[32];
+
+	snprintf(etag, sizeof(etag), "\"%" JSON_INTEGER_FORMAT "\"",
+	         json_integer_value(json_object_get(c, "version")));
+	ktd_http_resp_header(call->resp, "ETag", etag);
+}
+
+static void api_case_get(struct api_call *call)
+{
+	struct db_audit_actor actor;
+	struct ktd_error err;
+	json_t *c = NULL;
+	int64_t id;
+	int r;
+
+	if (path_id(call, &id) < 0)
+		return;
+	r = case_with_contacts(call, id, &c, &err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		ktd_http_resp_error(call->resp, 404, "not_found",
+		                    "no such case");
+		return;
+	}
+	/* No read without its audit row: if it cannot be written, the
+	 * case is not shown. */
+	actor_of(call, &actor);
+	if (db_audit_add(call->pg, &actor, "read", id, NULL, &err) < 0)
+		goto fail;
+	set_etag(call, c);
+	ktd_http_resp_json(call->resp, 200, c);
+	return;
+fail:
+	json_decref(c);
+	api_fail(call, &err);
+}
+
+/* The version the client saw: "version" in the body, else If-Match ("3"
+ * or 3). Returns 0, or -1 with err naming version. */
+static int patch_version(struct api_call *call, const json_t *body,
+                         int64_t *version_r, struct ktd_error *err)
+{
+	const char *h = ktd_http_req_header(call->req, "If-Match");
+	json_int_t v = 0;
+	char digits[16];
+	uint32_t u;
+	size_t n;
+
+	if (ktd_json_get_int(body, "version", KTD_JSON_OPTIONAL, 1, INT32_MAX,
+	                     &v, err) < 0)
+		return -1;
+	if (v > 0) {
+		*version_r = v;
+		return 0;
+	}
+	if (!h)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'version' is required (or send "
+		                     "If-Match)");
+	n = strlen(h);
+	if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
+		h++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(digits))
+		goto bad;
+	memcpy(digits, h, n);
+	digits[n] = '\0';
+	if (ktd_parse_u32(digits, &u) < 0 || u == 0 || u > INT32_MAX)
+		goto bad;
+	*version_r = u;
+	return 0;
+bad:
+	return ktd_error_set(err, KTD_ERR_INVALID,
+	                     "header If-Match must be the case's version, "
+	                     "as its ETag gave it");
+}
+
+/* An optional nullable id field: sets *set_r when present. */
+static int patch_id(const json_t *body, const char *key, bool *set_r,
+                    int64_t *v_r, struct ktd_error *err)
+{
+	const json_t *v = json_object_get(body, key);
+	json_int_t i = 0;
+
+	if (!v)
+		return 0;
+	*set_r = true;
+	if (json_is_null(v))
+		return 0;
+	if (ktd_json_get_int(body, key, KTD_JSON_REQUIRED, 1, INT64_MAX, &i,
+	                     err) < 0)
+		return -1;
+	*v_r = i;
+	return 0;
+}
+
+static void api_case_patch(struct api_call *call)
+{
+	static const char *const fields[] = {"category",    "department_id",
+	                                     "assignee_id", "subject",
+	                                     "version",     NULL};
+	struct db_case_patch p;
+	struct case_actor actor;
+	struct db_audit_actor a;
+	struct ktd_error err;
+	json_t *body = NULL, *c = NULL;
+	char *text = NULL;
+	int64_t id, version = 0;
+
+	memset(&p, 0, sizeof(p));
+	if (path_id(call, &id) < 0)
+		return;
+	if (api_json_body(call, &body) < 0)
+		return;
+	if (ktd_json_check_fields(body, fields, &err) < 0 ||
+	    patch_version(call, body, &version, &err) < 0 ||
+	    ktd_json_get_str(body, "category", KTD_JSON_OPTIONAL, 100,
+	                     &p.category, &err) < 0 ||
+	    check_line("category", p.category, &err) < 0 ||
+	    ktd_json_get_str(body, "subject", KTD_JSON_OPTIONAL,
+	                     CASE_SUBJECT_MAX, &p.subject, &err) < 0 ||
+	    check_line("subject", p.subject, &err) < 0 ||
+	    patch_id(body, "department_id", &p.set_department, &p.department_id,
+	             &err) < 0 ||
+	    patch_id(body, "assignee_id", &p.set_assignee, &p.assignee_id,
+	             &err) < 0)
+		goto fail;
+	p.set_category = json_object_get(body, "category") != NULL;
+	if (p.category && !*p.category)
+		p.category = NULL;
+	p.set_subject = json_object_get(body, "subject") != NULL;
+	if (p.set_subject && !p.subject) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'subject' must be a string");
+		goto fail;
+	}
+	actor_of(call, &a);
+	actor.user_id = a.user_id;
+	actor.token_name = a.token_name;
+	actor.peer = a.peer;
+	if (case_update(call->pg, id, version, &p, &actor,
+	                may_see_cpr(&call->who), &text, &err) < 0) {
+		if (err.code == KTD_ERR_CONFLICT && text) {
+			json_t *cur = json_loads(text, 0, NULL);
+
+			ktd_http_resp_json(call->resp, 409,
+			                   json_pack("{s:{s:s, s:s}, s:o}",
+			                             "error", "code",
+			                             "conflict", "message",
+			                             err.msg, "case",
+			                             cur ? cur : json_null()));
+			call->resp->error_code = "conflict";
+			free(text);
+			json_decref(body);
+			return;
+		}
+		goto fail;
+	}
+	c = json_loads(text, 0, NULL);
+	free(text);
+	if (!c) {
+		ktd_error_set(&err, KTD_ERR_INTERNAL,
+		              "case: unreadable JSON from the database");
+		goto fail;
+	}
+	set_etag(call, c);
+	ktd_http_resp_json(call->resp, 200, c);
+	json_decref(body);
+	return;
+fail:
+	api_fail(call, &err);
+	json_decref(body);
+}
+
+static int bad_param(struct api_call *call, const char *name, const char *what)
+{
+	ktd_http_resp_error(call->resp, 400, "invalid",
+	                    "query parameter '%s' %s", name, what);
+	return -1;
+}
+
+static int query_id(struct api_call *call, const char *name, int64_t *v_r)
+{
+	const char *s = ktd_http_req_query(call->req, name);
+	uint64_t v;
+
+	if (!s)
+		return 0;
+	if (ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX)
+		return bad_param(call, name, "must be a positive integer");
+	*v_r = (int64_t)v;
+	return 0;
+}
+
+/* Reads and checks the list's query parameters into f; answers 400
+ * naming the parameter and returns -1 on the first bad one. */
+static int list_filter(struct api_call *call, struct db_case_filter *f)
+{
+	const char *s;
+	uint32_t limit;
+
+	memset(f, 0, sizeof(*f));
+	f->limit = CASE_LIST_DEFAULT;
+	f->status = ktd_http_req_query(call->req, "status");
+	if (f->status && !case_status_valid(f->status))
+		return bad_param(call, "status",
+		                 "must be one of new, open, forwarded, "
+		                 "resolved, closed");
+	f->channel = ktd_http_req_query(call->req, "channel");
+	if (f->channel && !case_channel_valid(f->channel))
+		return bad_param(call, "channel", "is not a channel");
+	if (query_id(call, "department_id", &f->department_id) < 0)
+		return -1;
+	s = ktd_http_req_query(call->req, "assignee_id");
+	if (s && strcmp(s, "me") == 0) {
+		if (call->who.kind != AUTH_SESSION)
+			return bad_param(call, "assignee_id",
+			                 "'me' needs a user session");
+		f->assignee_id = call->who.user_id;
+	} else if (query_id(call, "assignee_id", &f->assignee_id) < 0) {
+		return -1;
+	}
+	f->created_from = ktd_http_req_query(call->req, "created_from");
+	if (f->created_from && !case_rfc3339_valid(f->created_from))
+		return bad_param(call, "created_from",
+		                 "must be an RFC 3339 timestamp");
+	f->created_to = ktd_http_req_query(call->req, "created_to");
+	if (f->created_to && !case_rfc3339_valid(f->created_to))
+		return bad_param(call, "created_to",
+		                 "must be an RFC 3339 timestamp");
+	f->q = ktd_http_req_query(call->req, "q");
+	if (f->q) {
+		struct ktd_error err;
+
+		if (strlen(f->q) > CASE_QUERY_MAX)
+			return bad_param(call, "q", "is too long");
+		if (check_line("q", f->q, &err) < 0)
+			return bad_param(call, "q",
+			                 "contains a control character");
+		if (!*f->q)
+			f->q = NULL;
+	}
+	s = ktd_http_req_query(call->req, "limit");
+	if (s) {
+		if (ktd_parse_u32(s, &limit) < 0 || limit < 1 ||
+		    limit > CASE_LIST_MAX)
+			return bad_param(call, "limit",
+			                 "must be an integer from 1 to 100");
+		f->limit = limit;
+	}
+	s = ktd_http_req_query(call->req, "cursor");
+	if (s && case_cursor_decode(s, &f->after_us, &f->after_id) < 0)
+		return bad_param(call, "cursor",
+		                 "is not a cursor this server gave out");
+	return 0;
+}
+
+static void api_case_list(struct api_call *call)
+{
+	struct db_case_filter f;
+	struct ktd_error err;
+	char *items_text = NULL, cursor[CASE_CURSOR_SIZE];
+	int64_t last_us, last_id;
+	json_t *items;
+
+	if (list_filter(call, &f) < 0)
+		return;
+	if (db_case_list_json(call->pg, &f, may_see_cpr(&call->who),
+	                      &items_text, &last_us, &last_id, &err) < 0) {
+		api_fail(call, &err);
+		return;
+	}
+	items = json_loads(items_text, 0, NULL);
+	free(items_text);
+	if (!items) {
+		ktd_error_set(&err, KTD_ERR_INTERNAL,
+		              "case list: unreadable JSON from the database");
+		api_fail(call, &err);
+		return;
+	}
+	if (last_id)
+		case_cursor_encode(last_us, last_id, cursor);
+	ktd_http_resp_json(
+	        call->resp, 200,
+	        json_pack("{s:o, s:o}", "items", items, "next_cursor",
+	                  last_id ? json_string(cursor) : json_null()));
+}
+
+const struct api_route api_case_routes[] = {
+        {"GET", "/api/v1/cases", api_case_list, 0, API_ROLES_ALL,
+         TOKEN_SCOPE_READ},
+        {"POST", "/api/v1/cases", api_case_create, API_SESSION, API_ROLES_ALL,
+         0},
+        {"GET", "/api/v1/cases/{id}", api_case_get, 0, API_ROLES_ALL,
+         TOKEN_SCOPE_READ},
+        {"PATCH", "/api/v1/cases/{id}", api_case_patch, API_SESSION,
+         API_ROLES_ALL, 0},
+};
+const size_t api_case_routes_n = KTD_N_ELEMENTS(api_case_routes);

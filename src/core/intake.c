@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Intake: deduplicate, thread, route, store, audit, notify; in one
+ * transaction. */
+#include "core/core_common.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "lib/str.h"
+#include "db/tx.h"
+#include "db/db_audit.h"
+#include "db/db_case.h"
+#include "db/db_contact.h"
+#include "core/intake.h"
+
+/* The rows of a repeat: the contact and its case (out->reference stays
+ * empty). Returns 1, 0 or -1. */
+static int find_existing(PGconn *pg, const struct intake_contact *in,
+                         struct intake_result *out, struct ktd_error *err)
+{
+	int r;
+
+	r = db_contact_find(pg, in->channel, in->external_id, &out->contact_id,
+	                    &out->case_id, err);
+	if (r == 1)
+		out->duplicate = true;
+	return r;
+}
+
+/* The case the contact belongs to, existing or new. */
+static int choose_case(PGconn *pg, const struct intake_contact *in,
+                       const struct intake_config *cfg,
+                       struct intake_result *out, struct ktd_error *err)
+{
+	struct db_case_new c;
+	int64_t dept = in->department_id;
+	int r;
+
+	if (in->case_reference) {
+		r = db_case_by_reference(pg, in->case_reference, &out->case_id,
+		                         err);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return ktd_error_set(err, KTD_ERR_NOT_FOUND,
+			                     "no case with reference '%s'",
+			                     in->case_reference);
+		return 0;
+	}
+	if (cfg->thread_window_s > 0 &&
+	    (in->citizen_phone || in->citizen_email)) {
+		r = db_case_find_open(pg, in->citizen_phone, in->citizen_email,
+		                      cfg->thread_window_s, &out->case_id, err);
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			return 0;
+	}
+	if (dept == 0) {
+		r = db_case_route(pg, in->to_addr, in->queue, in->subject,
+		                  &dept, err);
+		if (r < 0)
+			return -1;
+	}
+	memset(&c, 0, sizeof(c));
+	c.subject = in->subject;
+	c.department_id = dept;
+	c.citizen_name = in->citizen_name;
+	c.citizen_phone = in->citizen_phone;
+	c.citizen_email = in->citizen_email;
+	c.citizen_cpr = in->citizen_cpr;
+	c.citizen_cvr = in->citizen_cvr;
+	c.occurred_at = in->occurred_at;
+	if (db_case_insert(pg, &c, &out->case_id, out->reference, err) < 0)
+		return -1;
+	out->new_case = true;
+	return 0;
+}
+
+/* Maps the database's refusals of input to 422s that name the field. */
+static void explain(struct ktd_error *err)
+{
+	if (strcmp(err->sqlstate, "23503") == 0)
+		ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		              "department_id: no such department");
+	else if (strcmp(err->sqlstate, "23514") == 0 ||
+	         strcmp(err->sqlstate, "22P02") == 0 ||
+	         strcmp(err->sqlstate, "22007") == 0 ||
+	         strcmp(err->sqlstate, "22008") == 0)
+		ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		              "a value was refused by the database's rules");
+}
+
+int intake_submit(PGconn *pg, const struct intake_contact *in,
+                  const struct intake_config *cfg, struct intake_result *out,
+                  struct ktd_error *err)
+{
+	struct db_contact_new ct;
+	struct db_audit_actor actor;
+	char key[1100];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (db_tx_begin(pg, err) < 0)
+		return -1;
+	if (in->external_id) {
+		/* Identical submissions at once queue here, and the second
+		 * finds the first's contact once it has committed. */
+		snprintf(key, sizeof(key), "intake:%s:%s", in->channel,
+		         in->external_id);
+		if (db_case_lock_key(pg, key, err) < 0)
+			goto fail;
+		r = find_existing(pg, in, out, err);
+		if (r < 0)
+			goto fail;
+		if (r == 1)
+			goto repeat;
+	}
+	if (choose_case(pg, in, cfg, out, err) < 0)
+		goto fail;
+
+	memset(&ct, 0, sizeof(ct));
+	ct.case_id = out->case_id;
+	ct.channel = in->channel;
+	ct.direction = in->direction;
+	ct.external_id = in->external_id;
+	ct.occurred_at = in->occurred_at;
+	ct.from_addr = in->from_addr;
+	ct.to_addr = in->to_addr;
+	ct.subject = in->subject;
+	ct.body = in->body;
+	ct.raw_ref = in->raw_ref;
+	ct.created_by = in->actor_user_id;
+	r = db_contact_insert(pg, &ct, &out->contact_id, err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		/* Taken by a writer that did not take the advisory lock (or
+		 * a hash collision let two keys share it): give up this
+		 * attempt, case number included, and answer with theirs. */
+		db_tx_rollback(pg);
+		memset(out, 0, sizeof(*out));
+		if (db_contact_find(pg, in->channel, in->external_id,
+		                    &out->contact_id, &out->case_id,
+		                    err) <= 0) {
+			if (err->code == KTD_ERR_NONE)
+				ktd_error_set(err, KTD_ERR_CONFLICT,
+				              "the contact vanished");
+			return -1;
+		}
+		out->duplicate = true;
+		return 0;
+	}
+	/* Only a message to the citizen answers them: a note does not. */
+	if (db_case_touch(pg, out->case_id, strcmp(in->direction, "out") == 0,
+	                  out->reference, err) < 0)
+		goto fail;
+
+	memset(&actor, 0, sizeof(actor));
+	actor.user_id = in->actor_user_id;
+	actor.token_name = in->actor_token_name;
+	actor.peer = in->peer;
+	if (db_audit_add(pg, &actor, out->new_case ? "create" : "update",
+	                 out->case_id, NULL, err) < 0)
+		goto fail;
+	if (db_case_notify(pg, out->new_case ? "case.created" : "case.updated",
+	                   out->case_id, err) < 0)
+		goto fail;
+	if (db_tx_commit(pg, err) < 0) {
+		explain(err);
+		return -1;
+	}
+	ktd_log_info("event=intake case=%s channel=%s contact=%" PRId64
+	             " new_case=%s",
+	             out->reference, in->channel, out->contact_id,
+	             out->new_case ? "yes" : "no");
+	return 0;
+repeat:
+	db_tx_rollback(pg);
+	return 0;
+fail:
+	db_tx_rollback(pg);
+	explain(err);
+	return -1;
+}

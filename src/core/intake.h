@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Intake: the one way a contact enters the system, whatever its channel.
+ * In one transaction it deduplicates on (channel, external id), threads
+ * the contact onto an existing case or opens a new one, routes a new case
+ * to a department, stores the contact, writes the audit row and notifies
+ * live views (NOTIFY kontaktd). Personal data in the input (CPR, CVR) is
+ * stored and never logged. */
+#ifndef KTD_CORE_INTAKE_H
+#define KTD_CORE_INTAKE_H
+
+#include "core/core_common.h"
+
+#include <libpq-fe.h>
+
+#define INTAKE_REFERENCE_SIZE 24
+
+/* One normalised contact, as a channel or an agent hands it in. All
+ * strings are borrowed; NULL means absent. The caller has checked their
+ * forms (channel name, phone, CPR, RFC 3339); the database enforces them
+ * again. */
+struct intake_contact {
+	const char *channel;     /* case_channel_valid() */
+	const char *direction;   /* "in", "out", "internal" */
+	const char *external_id; /* idempotency key; NULL: none */
+	const char *occurred_at; /* RFC 3339; NULL: now */
+	const char *from_addr;
+	const char *to_addr;
+	const char *queue; /* phone queue, for routing only */
+	const char *subject;
+	const char *body;
+	const char *raw_ref;
+	/* Threading: an explicit case reference wins; else a case still
+	 * worked of the same citizen phone or e-mail. */
+	const char *case_reference;
+	/* The citizen, for a new case. */
+	const char *citizen_name;
+	const char *citizen_phone; /* normalised (case_phone_normalise) */
+	const char *citizen_email;
+	const char *citizen_cpr;
+	const char *citizen_cvr;
+	/* A department chosen by hand; 0: route by the rules. */
+	int64_t department_id;
+	/* Who hands it in: a user, a token (by name) or neither (a channel
+	 * worker); and from where. */
+	int64_t actor_user_id;
+	const char *actor_token_name;
+	const char *peer;
+};
+
+struct intake_config {
+	/* How long after a case's last contact a new contact of the same
+	 * caller or sender still threads onto it; 0: never by caller
+	 * ([intake] thread_window). */
+	uint64_t thread_window_s;
+};
+
+struct intake_result {
+	int64_t case_id;
+	int64_t contact_id;
+	char reference[INTAKE_REFERENCE_SIZE]; /* "" for a duplicate */
+	bool duplicate; /* the contact existed: nothing was written */
+	bool new_case;  /* a case was opened for it */
+};
+
+/* Takes in one contact; borrows pg (no transaction may be open on it).
+ * Returns 0 with out filled, or -1: KTD_ERR_NOT_FOUND for an unknown
+ * case_reference, KTD_ERR_UNPROCESSABLE for an unknown department_id or a
+ * value the database refuses, KTD_ERR_UNAVAILABLE, KTD_ERR_INTERNAL.
+ * Concurrent submissions of the same (channel, external_id) give one
+ * contact; the others get it back with out->duplicate. */
+int intake_submit(PGconn *pg, const struct intake_contact *in,
+                  const struct intake_config *cfg, struct intake_result *out,
+                  struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+#endif

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* SQL on the cases table, the case counter and the routing rules. */
+#include "db/db_common.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "lib/str.h"
+#include "db/pool.h"
+#include "db/result.h"
+#include "db/db_case.h"
+
+#define I64(buf, v) snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)(v))
+
+int db_case_insert(PGconn *pg, const struct db_case_new *c, int64_t *id_r,
+                   char reference_r[DB_CASE_REFERENCE_SIZE],
+                   struct ktd_error *err)
+{
+	static const char sql[] =
+	        "INSERT INTO cases (reference, subject, department_id, "
+	        " citizen_name, citizen_phone, citizen_email, citizen_cpr, "
+	        " citizen_cvr, last_contact_at) "
+	        "VALUES (ktd_case_next_reference(), coalesce($1, ''), "
+	        " NULLIF($2::bigint, 0), $3, $4, $5, $6, $7, "
+	        " coalesce($8::timestamptz, now())) "
+	        "RETURNING id, reference";
+	char dept[24];
+	const char *params[8];
+	PGresult *res = NULL;
+
+	I64(dept, c->department_id);
+	params[0] = c->subject;
+	params[1] = dept;
+	params[2] = c->citizen_name;
+	params[3] = c->citizen_phone;
+	params[4] = c->citizen_email;
+	params[5] = c->citizen_cpr;
+	params[6] = c->citizen_cvr;
+	params[7] = c->occurred_at;
+	if (db_query(pg, sql, 8, params, &res, err) < 0)
+		return -1;
+	*id_r = db_result_i64(res, 0, 0);
+	ktd_strlcpy(reference_r, PQgetvalue(res, 0, 1), DB_CASE_REFERENCE_SIZE);
+	PQclear(res);
+	return 0;
+}
+
+int db_case_by_reference(PGconn *pg, const char *reference, int64_t *id_r,
+                         struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT coalesce(merged_into_id, id) FROM cases "
+	        "WHERE reference = $1";
+	PGresult *res = NULL;
+	int ret = 0;
+
+	if (db_query(pg, sql, 1, &reference, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*id_r = db_result_i64(res, 0, 0);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_case_find_open(PGconn *pg, const char *phone, const char *email,
+                      uint64_t window_s, int64_t *id_r, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT id FROM cases "
+	        "WHERE status IN ('new', 'open', 'forwarded') "
+	        " AND merged_into_id IS NULL "
+	        " AND last_contact_at >= now() - $3::bigint * interval '1 s' "
+	        " AND (citizen_phone = $1 OR lower(citizen_email) = lower($2)) "
+	        "ORDER BY last_contact_at DESC, id DESC LIMIT 1";
+	char window[24];
+	const char *params[3] = {phone, email, window};
+	PGresult *res = NULL;
+	int ret = 0;
+
+	if (!phone && !email)
+		return 0;
+	snprintf(window, sizeof(window), "%" PRIu64, window_s);
+	if (db_query(pg, sql, 3, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*id_r = db_result_i64(res, 0, 0);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_case_route(PGconn *pg, const char *to_addr, const char *queue,
+                  const char *subject, int64_t *department_id_r,
+                  struct ktd_error *err)
+{
+	/* position() rather than LIKE: a pattern is text, not a LIKE
+	 * pattern, so '%' and '_' in it match themselves. */
+	static const char sql[] =
+	        "SELECT r.department_id FROM routing_rules r "
+	        "JOIN departments d ON d.id = r.department_id AND d.active "
+	        "WHERE r.active AND ("
+	        " (r.kind = 'to_address' AND lower(r.pattern) = lower($1)) OR "
+	        " (r.kind = 'queue' AND r.pattern = $2) OR "
+	        " (r.kind = 'keyword' AND "
+	        "  position(lower(r.pattern) IN lower($3)) > 0)) "
+	        "ORDER BY r.priority, r.id LIMIT 1";
+	const char *params[3] = {to_addr, queue, subject};
+	PGresult *res = NULL;
+	int ret = 0;
+
+	if (db_query(pg, sql, 3, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*department_id_r = db_result_i64(res, 0, 0);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_case_touch(PGconn *pg, int64_t case_id, bool response,
+                  char reference_r[DB_CASE_REFERENCE_SIZE],
+                  struct ktd_error *err)
+{
+	static const char sql[] =
+	        "UPDATE cases SET last_contact_at = greatest(last_contact_at, "
+	        " now()), first_response_at = CASE WHEN $2::boolean "
+	        " THEN coalesce(first_response_at, now()) "
+	        " ELSE first_response_at END "
+	        "WHERE id = $1 RETURNING reference";
+	char id[24];
+	const char *params[2] = {id, response ? "t" : "f"};
+	PGresult *res = NULL;
+	int ret = -1;
+
+	I64(id, case_id);
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) != 1) {
+		ktd_error_set(err, KTD_ERR_NOT_FOUND, "no case %" PRId64,
+		              case_id);
+		goto out;
+	}
+	ktd_strlcpy(reference_r, PQgetvalue(res, 0, 0), DB_CASE_REFERENCE_SIZE);
+	ret = 0;
+out:
+	PQclear(res);
+	return ret;
+}
+
+int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
+	return db_query(pg, sql, 1, &key, NULL, err);
+}
+
+int db_case_notify(PGconn *pg, const char *type, int64_t case_id,
+                   struct ktd_error *err)
+{
+	static const char sql[] = "SELECT pg_notify('kontaktd', "
+	                          "json_build_object('type', $1::text, "
+	                          " 'case_id', $2::bigint)::text)";
+	char id[24];
+	const char *params[2] = {type, id};
+
+	I64(id, case_id);
+	return db_query(pg, sql, 2, params, NULL, err);
+}
+
+int db_case_get_json(PGconn *pg, int64_t id, bool show_cpr, char **json_r,
+                     struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT ktd_case_json(c, $2::boolean)::text FROM cases c "
+	        "WHERE c.id = $1";
+	char idt[24];
+	const char *params[2] = {idt, show_cpr ? "t" : "f"};
+	PGresult *res = NULL;
+	int ret = 0;
+
+	I64(idt, id);
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*json_r = db_result_strdup(res, 0, 0);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_case_update(PGconn *pg, int64_t id, int64_t version,
+                   const struct db_case_patch *p, bool show_cpr, char **json_r,
+                   struct ktd_error *err)
+{
+	static const char sql[] =
+	        "UPDATE cases c SET "
+	        " category = CASE WHEN $3::boolean THEN $4 ELSE category END, "
+	        " department_id = CASE WHEN $5::boolean "
+	        "  THEN NULLIF($6::bigint, 0) ELSE department_id END, "
+	        " assignee_id = CASE WHEN $7::boolean "
+	        "  THEN NULLIF($8::bigint, 0) ELSE assignee_id END, "
+	        " subject = CASE WHEN $9::boolean THEN coalesce($10, '') "
+	        "  ELSE subject END, "
+	        " version = version + 1 "
+	        "WHERE c.id = $1 AND c.version = $2 "
+	        "RETURNING ktd_case_json(c, $11::boolean)::text";
+	char idt[24], vt[24], dept[24], assignee[24];
+	const char *params[11];
+	PGresult *res = NULL;
+	int ret = 0;
+
+	I64(idt, id);
+	I64(vt, version);
+	I64(dept, p->department_id);
+	I64(assignee, p->assignee_id);
+	params[0] = idt;
+	params[1] = vt;
+	params[2] = p->set_category ? "t" : "f";
+	params[3] = p->category;
+	params[4] = p->set_department ? "t" : "f";
+	params[5] = dept;
+	params[6] = p->set_assignee ? "t" : "f";
+	params[7] = assignee;
+	params[8] = p->set_subject ? "t" : "f";
+	params[9] = p->subject;
+	params[10] = show_cpr ? "t" : "f";
+	if (db_query(pg, sql, 11, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*json_r = db_result_strdup(res, 0, 0);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
+                      char **json_r, int64_t *last_us_r, int64_t *last_id_r,
+                      struct ktd_error *err)
+{
+	/* One static statement: an absent filter is a NULL parameter, and
+	 * since PQexecParams plans with the values, "$1 IS NULL OR ..." folds
+	 * away. One row more than asked says whether a next page exists. */
+	static const char sql[] =
+	        "WITH page AS ("
+	        " SELECT c, c.id, c.created_at FROM cases c "
+	        " WHERE ($1::text IS NULL OR c.status = $1) "
+	        " AND ($2::bigint IS NULL OR c.department_id = $2) "
+	        " AND ($3::bigint IS NULL OR c.assignee_id = $3) "
+	        " AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contacts ct "
+	        "  WHERE ct.case_id = c.id AND ct.channel = $4)) "
+	        " AND ($5::timestamptz IS NULL OR c.created_at >= $5) "
+	        " AND ($6::timestamptz IS NULL OR c.created_at < $6) "
+	        " AND ($7::text IS NULL "
+	        "  OR c.search @@ websearch_to_tsquery('danish', $7) "
+	        "  OR EXISTS (SELECT 1 FROM contacts ct WHERE ct.case_id = "
+	        "c.id "
+	        "   AND ct.search @@ websearch_to_tsquery('danish', $7))) "
+	        " AND ($9::bigint IS NULL OR (c.created_at, c.id) < "
+	        "  (to_timestamp(0) + $8::bigint * interval '1 microsecond', "
+	        "   $9::bigint)) "
+	        " ORDER BY c.created_at DESC, c.id DESC LIMIT $10::integer + "
+	        "1), "
+	        "numbered AS (SELECT p.*, row_number() OVER "
+	        " (ORDER BY p.created_at DESC, p.id DESC) AS rn FROM page p) "
+	        "SELECT coalesce(jsonb_agg(ktd_case_json(n.c, $11::boolean) "
+	        "  ORDER BY n.rn) FILTER (WHERE n.rn <= $10), '[]')::text, "
+	        " count(*), "
+	        " max(CASE WHEN n.rn = $10 THEN (extract(epoch FROM "
+	        "n.created_at)"
+	        "  * 1000000)::bigint END), "
+	        " max(CASE WHEN n.rn = $10 THEN n.id END) "
+	        "FROM numbered n";
+	char dept[24], assignee[24], after_us[24], after_id[24], limit[24];
+	const char *params[11];
+	PGresult *res = NULL;
+
+	I64(dept, f->department_id);
+	I64(assignee, f->assignee_id);
+	I64(after_us, f->after_us);
+	I64(after_id, f->after_id);
+	I64(limit, f->limit);
+	params[0] = f->status;
+	params[1] = f->department_id ? dept : NULL;
+	params[2] = f->assignee_id ? assignee : NULL;
+	params[3] = f->channel;
+	params[4] = f->created_from;
+	params[5] = f->created_to;
+	params[6] = f->q;
+	params[7] = after_us;
+	params[8] = f->after_id ? after_id : NULL;
+	params[9] = limit;
+	params[10] = show_cpr ? "t" : "f";
+	if (db_query(pg, sql, 11, params, &res, err) < 0)
+		return -1;
+	*json_r = db_result_strdup(res, 0, 0);
+	*last_id_r = 0;
+	*last_us_r = 0;
+	if (db_result_i64(res, 0, 1) > (int64_t)f->limit) {
+		*last_us_r = db_result_i64(res, 0, 2);
+		*last_id_r = db_result_i64(res, 0, 3);
+	}
+	PQclear(res);
+	return 0;
+}

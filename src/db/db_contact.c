@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* SQL on the contacts table. */
+#include "db/db_common.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "db/pool.h"
+#include "db/result.h"
+#include "db/db_contact.h"
+
+int db_contact_find(PGconn *pg, const char *channel, const char *external_id,
+                    int64_t *id_r, int64_t *case_id_r, struct ktd_error *err)
+{
+	static const char sql[] = "SELECT id, case_id FROM contacts "
+	                          "WHERE channel = $1 AND external_id = $2";
+	const char *params[2] = {channel, external_id};
+	PGresult *res = NULL;
+	int ret = 0;
+
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*id_r = db_result_i64(res, 0, 0);
+		*case_id_r = db_result_i64(res, 0, 1);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_contact_insert(PGconn *pg, const struct db_contact_new *c, int64_t *id_r,
+                      struct ktd_error *err)
+{
+	static const char sql[] =
+	        "INSERT INTO contacts (case_id, channel, direction, "
+	        " external_id, occurred_at, from_addr, to_addr, subject, body, "
+	        " raw_ref, created_by) "
+	        "VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now()), $6, "
+	        " $7, coalesce($8, ''), coalesce($9, ''), $10, "
+	        " NULLIF($11::bigint, 0)) "
+	        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id";
+	char case_id[24], by[24];
+	const char *params[11];
+	PGresult *res = NULL;
+	int ret = 0;
+
+	snprintf(case_id, sizeof(case_id), "%" PRId64, c->case_id);
+	snprintf(by, sizeof(by), "%" PRId64, c->created_by);
+	params[0] = case_id;
+	params[1] = c->channel;
+	params[2] = c->direction;
+	params[3] = c->external_id;
+	params[4] = c->occurred_at;
+	params[5] = c->from_addr;
+	params[6] = c->to_addr;
+	params[7] = c->subject;
+	params[8] = c->body;
+	params[9] = c->raw_ref;
+	params[10] = by;
+	if (db_query(pg, sql, 11, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*id_r = db_result_i64(res, 0, 0);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_contact_list_json(PGconn *pg, int64_t case_id, char **json_r,
+                         struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT coalesce(jsonb_agg(ktd_contact_json(ct) "
+	        " ORDER BY ct.occurred_at, ct.id), '[]'::jsonb)::text "
+	        "FROM contacts ct WHERE ct.case_id = $1";
+	char id[24];
+	const char *params[1] = {id};
+	PGresult *res = NULL;
+
+	snprintf(id, sizeof(id), "%" PRId64, case_id);
+	if (db_query(pg, sql, 1, params, &res, err) < 0)
+		return -1;
+	*json_r = db_result_strdup(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
