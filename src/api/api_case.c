@@ -3,7 +3,9 @@
  * intake like every channel), GET /api/v1/cases (the filtered, cursor-
  * paginated list), GET /api/v1/cases/{id} (one case with its contacts;
  * audited) and PATCH /api/v1/cases/{id} (category, department, assignee,
- * subject; optimistic concurrency on the case's version).
+ * subject; optimistic concurrency on the case's version), and the
+ * actions POST /api/v1/cases/{id}/resolve, /forward, /notes and /reopen
+ * (the case row locked; the version checked when the client sends one).
  *
  * CPR numbers are shown in full to supervisors, admins and admin-scope
  * tokens only; everybody else sees "DDMMYY-XXXX". */
@@ -17,6 +19,7 @@
 #include "lib/str.h"
 #include "api/api_int.h"
 #include "core/case.h"
+#include "core/case_action.h"
 #include "core/intake.h"
 #include "db/db_audit.h"
 #include "db/db_case.h"
@@ -31,6 +34,9 @@
 #define CASE_QUERY_MAX 200       /* bytes of a search */
 #define CASE_LIST_DEFAULT 50
 #define CASE_LIST_MAX 100
+#define CASE_CATEGORY_MAX 100 /* characters, as sql/003 allows */
+#define CASE_REASON_MAX 2000  /* characters */
+#define CASE_NOTE_MAX 10000   /* characters */
 
 static bool may_see_cpr(const struct auth_principal *who)
 {
@@ -435,6 +441,229 @@ fail:
 	json_decref(body);
 }
 
+/* Characters of UTF-8 text (the body parser has checked the encoding). */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
+/* An optional string field of at most max characters. */
+static int get_text(const json_t *body, const char *key, bool required,
+                    size_t max, const char **v_r, struct ktd_error *err)
+{
+	if (ktd_json_get_str(body, key, required, max * 4, v_r, err) < 0)
+		return -1;
+	if (*v_r && utf8_chars(*v_r) > max)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field '%s' is longer than %zu characters",
+		                     key, max);
+	return 0;
+}
+
+/* The version of an action: like PATCH's, but optional (0: any). */
+static int action_version(struct api_call *call, const json_t *body,
+                          int64_t *version_r, struct ktd_error *err)
+{
+	*version_r = 0;
+	if (!json_object_get(body, "version") &&
+	    !ktd_http_req_header(call->req, "If-Match"))
+		return 0;
+	return patch_version(call, body, version_r, err);
+}
+
+static void actor_set(const struct api_call *call, struct case_actor *actor)
+{
+	struct db_audit_actor a;
+
+	actor_of(call, &a);
+	actor->user_id = a.user_id;
+	actor->token_name = a.token_name;
+	actor->peer = a.peer;
+}
+
+/* Answers the outcome of an action: text is the new case (or with
+ * status 201 the new contact), or on a conflict the current case. Frees
+ * text. */
+static void action_answer(struct api_call *call, int r, int status, char *text,
+                          struct ktd_error *err)
+{
+	json_t *j;
+
+	if (r < 0 && !(err->code == KTD_ERR_CONFLICT && text)) {
+		free(text);
+		api_fail(call, err);
+		return;
+	}
+	j = json_loads(text, 0, NULL);
+	free(text);
+	if (r < 0) {
+		ktd_http_resp_json(call->resp, 409,
+		                   json_pack("{s:{s:s, s:s}, s:o}", "error",
+		                             "code", "conflict", "message",
+		                             err->msg, "case",
+		                             j ? j : json_null()));
+		call->resp->error_code = "conflict";
+		return;
+	}
+	if (!j) {
+		ktd_error_set(err, KTD_ERR_INTERNAL,
+		              "case: unreadable JSON from the database");
+		api_fail(call, err);
+		return;
+	}
+	if (status == 200)
+		set_etag(call, j);
+	ktd_http_resp_json(call->resp, status, j);
+}
+
+static void api_case_resolve(struct api_call *call)
+{
+	static const char *const fields[] = {"resolution", "category",
+	                                     "version", NULL};
+	struct case_actor actor;
+	struct ktd_error err;
+	const char *resolution = NULL, *category = NULL;
+	json_t *body = NULL;
+	char *text = NULL;
+	int64_t id, version;
+	int r;
+
+	if (path_id(call, &id) < 0 || api_json_body(call, &body) < 0)
+		return;
+	if (ktd_json_check_fields(body, fields, &err) < 0 ||
+	    action_version(call, body, &version, &err) < 0 ||
+	    ktd_json_get_str(body, "resolution", KTD_JSON_REQUIRED, 64,
+	                     &resolution, &err) < 0 ||
+	    get_text(body, "category", KTD_JSON_OPTIONAL, CASE_CATEGORY_MAX,
+	             &category, &err) < 0 ||
+	    check_line("category", category, &err) < 0)
+		goto fail;
+	if (!case_action_resolution_valid(resolution)) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'resolution' must be one of "
+		              "resolved_first_contact, answered_later, "
+		              "callback, duplicate, spam");
+		goto fail;
+	}
+	if (category && !*category)
+		category = NULL;
+	actor_set(call, &actor);
+	r = case_action_resolve(call->pg, id, version, resolution, category,
+	                        &actor, may_see_cpr(&call->who), &text, &err);
+	action_answer(call, r, 200, text, &err);
+	json_decref(body);
+	return;
+fail:
+	api_fail(call, &err);
+	json_decref(body);
+}
+
+static void api_case_forward(struct api_call *call)
+{
+	static const char *const fields[] = {"department_id", "method",
+	                                     "reason", "version", NULL};
+	struct case_actor actor;
+	struct ktd_error err;
+	const char *method = NULL, *reason = NULL;
+	json_t *body = NULL;
+	json_int_t dept = 0;
+	char *text = NULL;
+	int64_t id, version;
+	int r;
+
+	if (path_id(call, &id) < 0 || api_json_body(call, &body) < 0)
+		return;
+	if (ktd_json_check_fields(body, fields, &err) < 0 ||
+	    action_version(call, body, &version, &err) < 0 ||
+	    ktd_json_get_int(body, "department_id", KTD_JSON_REQUIRED, 1,
+	                     INT64_MAX, &dept, &err) < 0 ||
+	    ktd_json_get_str(body, "method", KTD_JSON_REQUIRED, 32, &method,
+	                     &err) < 0 ||
+	    get_text(body, "reason", KTD_JSON_OPTIONAL, CASE_REASON_MAX,
+	             &reason, &err) < 0)
+		goto fail;
+	if (!case_action_method_valid(method)) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'method' must be one of queue, "
+		              "hunt_group, ivr, callback, direct, email");
+		goto fail;
+	}
+	actor_set(call, &actor);
+	r = case_action_forward(call->pg, id, version, dept, method, reason,
+	                        &actor, may_see_cpr(&call->who), &text, &err);
+	action_answer(call, r, 200, text, &err);
+	json_decref(body);
+	return;
+fail:
+	api_fail(call, &err);
+	json_decref(body);
+}
+
+static void api_case_note(struct api_call *call)
+{
+	static const char *const fields[] = {"text", "version", NULL};
+	struct case_actor actor;
+	struct ktd_error err;
+	const char *note = NULL;
+	json_t *body = NULL;
+	char *text = NULL;
+	int64_t id, version;
+	int r;
+
+	if (path_id(call, &id) < 0 || api_json_body(call, &body) < 0)
+		return;
+	if (ktd_json_check_fields(body, fields, &err) < 0 ||
+	    action_version(call, body, &version, &err) < 0 ||
+	    get_text(body, "text", KTD_JSON_REQUIRED, CASE_NOTE_MAX, &note,
+	             &err) < 0)
+		goto fail;
+	if (!*note) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'text' must not be empty");
+		goto fail;
+	}
+	actor_set(call, &actor);
+	r = case_action_note_add(call->pg, id, version, note, &actor,
+	                         may_see_cpr(&call->who), &text, &err);
+	action_answer(call, r, 201, text, &err);
+	json_decref(body);
+	return;
+fail:
+	api_fail(call, &err);
+	json_decref(body);
+}
+
+static void api_case_reopen(struct api_call *call)
+{
+	static const char *const fields[] = {"version", NULL};
+	struct case_actor actor;
+	struct ktd_error err;
+	json_t *body = NULL;
+	char *text = NULL;
+	int64_t id, version;
+	int r;
+
+	if (path_id(call, &id) < 0 || api_json_body(call, &body) < 0)
+		return;
+	if (ktd_json_check_fields(body, fields, &err) < 0 ||
+	    action_version(call, body, &version, &err) < 0) {
+		api_fail(call, &err);
+		json_decref(body);
+		return;
+	}
+	actor_set(call, &actor);
+	r = case_action_reopen(call->pg, id, version, &actor,
+	                       may_see_cpr(&call->who), &text, &err);
+	action_answer(call, r, 200, text, &err);
+	json_decref(body);
+}
+
 static int bad_param(struct api_call *call, const char *name, const char *what)
 {
 	ktd_http_resp_error(call->resp, 400, "invalid",
@@ -557,6 +786,14 @@ const struct api_route api_case_routes[] = {
         {"GET", "/api/v1/cases/{id}", api_case_get, 0, API_ROLES_ALL,
          TOKEN_SCOPE_READ},
         {"PATCH", "/api/v1/cases/{id}", api_case_patch, API_SESSION,
+         API_ROLES_ALL, 0},
+        {"POST", "/api/v1/cases/{id}/resolve", api_case_resolve, API_SESSION,
+         API_ROLES_ALL, 0},
+        {"POST", "/api/v1/cases/{id}/forward", api_case_forward, API_SESSION,
+         API_ROLES_ALL, 0},
+        {"POST", "/api/v1/cases/{id}/notes", api_case_note, API_SESSION,
+         API_ROLES_ALL, 0},
+        {"POST", "/api/v1/cases/{id}/reopen", api_case_reopen, API_SESSION,
          API_ROLES_ALL, 0},
 };
 const size_t api_case_routes_n = KTD_N_ELEMENTS(api_case_routes);

@@ -309,3 +309,177 @@ int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
 	PQclear(res);
 	return 0;
 }
+
+int db_case_lock(PGconn *pg, int64_t id, struct db_case_state *st,
+                 struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT status, version, coalesce(department_id, 0), "
+	        " merged_into_id IS NOT NULL FROM cases WHERE id = $1 "
+	        "FOR UPDATE";
+	char idt[24];
+	const char *params[1] = {idt};
+	PGresult *res = NULL;
+	int ret = 0;
+
+	I64(idt, id);
+	if (db_query(pg, sql, 1, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		ktd_strlcpy(st->status, PQgetvalue(res, 0, 0),
+		            sizeof(st->status));
+		st->version = db_result_i64(res, 0, 1);
+		st->department_id = db_result_i64(res, 0, 2);
+		st->merged = PQgetvalue(res, 0, 3)[0] == 't';
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+/* Runs an UPDATE ... RETURNING ktd_case_json(...)::text that must touch
+ * exactly one row. */
+static int update_one(PGconn *pg, const char *sql, int n,
+                      const char *const *params, int64_t id, char **json_r,
+                      struct ktd_error *err)
+{
+	PGresult *res = NULL;
+
+	if (db_query(pg, sql, n, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return ktd_error_set(err, KTD_ERR_NOT_FOUND, "no case %" PRId64,
+		                     id);
+	}
+	*json_r = db_result_strdup(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+int db_case_resolve(PGconn *pg, int64_t id, const char *resolution,
+                    const char *category, bool show_cpr, char **json_r,
+                    struct ktd_error *err)
+{
+	static const char sql[] =
+	        "UPDATE cases c SET status = 'resolved', resolution = $2, "
+	        " resolved_at = now(), "
+	        " first_response_at = coalesce(first_response_at, now()), "
+	        " category = coalesce($3, category), version = version + 1 "
+	        "WHERE c.id = $1 "
+	        "RETURNING ktd_case_json(c, $4::boolean)::text";
+	char idt[24];
+	const char *params[4] = {idt, resolution, category,
+	                         show_cpr ? "t" : "f"};
+
+	I64(idt, id);
+	return update_one(pg, sql, 4, params, id, json_r, err);
+}
+
+int db_case_department_target(PGconn *pg, int64_t department_id,
+                              const char *method,
+                              char target_r[DB_CASE_TARGET_SIZE],
+                              bool *has_target_r, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT CASE $2::text WHEN 'queue' THEN queue_number "
+	        " WHEN 'hunt_group' THEN hunt_group_number "
+	        " WHEN 'ivr' THEN ivr_choice WHEN 'email' THEN email END "
+	        "FROM departments WHERE id = $1 AND active";
+	char idt[24];
+	const char *params[2] = {idt, method};
+	PGresult *res = NULL;
+	int ret = 0;
+
+	I64(idt, department_id);
+	target_r[0] = '\0';
+	*has_target_r = false;
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		if (!PQgetisnull(res, 0, 0)) {
+			ktd_strlcpy(target_r, PQgetvalue(res, 0, 0),
+			            DB_CASE_TARGET_SIZE);
+			*has_target_r = true;
+		}
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_case_forward(PGconn *pg, int64_t id, const struct db_case_forward *f,
+                    bool show_cpr, char **json_r, int64_t *forward_id_r,
+                    struct ktd_error *err)
+{
+	static const char sql_insert[] =
+	        "INSERT INTO forwards (case_id, from_department_id, "
+	        " to_department_id, method, target, reason, by_user_id) "
+	        "VALUES ($1, NULLIF($2::bigint, 0), $3, $4, $5, "
+	        " coalesce($6, ''), NULLIF($7::bigint, 0)) RETURNING id";
+	static const char sql_update[] =
+	        "UPDATE cases c SET status = 'forwarded', department_id = $2, "
+	        " resolution = 'forwarded', "
+	        " first_response_at = coalesce(first_response_at, now()), "
+	        " version = version + 1 "
+	        "WHERE c.id = $1 "
+	        "RETURNING ktd_case_json(c, $3::boolean)::text";
+	char idt[24], from[24], to[24], by[24];
+	const char *pi[7] = {idt,       from,      to, f->method,
+	                     f->target, f->reason, by};
+	const char *pu[3] = {idt, to, show_cpr ? "t" : "f"};
+	PGresult *res = NULL;
+
+	I64(idt, id);
+	I64(from, f->from_department_id);
+	I64(to, f->to_department_id);
+	I64(by, f->by_user_id);
+	if (db_query(pg, sql_insert, 7, pi, &res, err) < 0)
+		return -1;
+	*forward_id_r = db_result_i64(res, 0, 0);
+	PQclear(res);
+	return update_one(pg, sql_update, 3, pu, id, json_r, err);
+}
+
+int db_case_reopen(PGconn *pg, int64_t id, bool show_cpr, char **json_r,
+                   struct ktd_error *err)
+{
+	static const char sql[] =
+	        "UPDATE cases c SET status = 'open', resolution = NULL, "
+	        " resolved_at = NULL, version = version + 1 "
+	        "WHERE c.id = $1 "
+	        "RETURNING ktd_case_json(c, $2::boolean)::text";
+	char idt[24];
+	const char *params[2] = {idt, show_cpr ? "t" : "f"};
+
+	I64(idt, id);
+	return update_one(pg, sql, 2, params, id, json_r, err);
+}
+
+int db_case_note_add(PGconn *pg, int64_t id, const char *text,
+                     int64_t created_by, char **json_r, int64_t *contact_id_r,
+                     struct ktd_error *err)
+{
+	static const char sql[] =
+	        "WITH ct AS (INSERT INTO contacts (case_id, channel, "
+	        " direction, body, created_by) "
+	        " VALUES ($1, 'note', 'internal', $2, NULLIF($3::bigint, 0)) "
+	        " RETURNING id, ktd_contact_json(contacts)::text AS j), "
+	        "c AS (UPDATE cases SET last_contact_at = "
+	        " greatest(last_contact_at, now()), "
+	        " first_response_at = coalesce(first_response_at, now()) "
+	        " WHERE id = $1) "
+	        "SELECT ct.id, ct.j FROM ct";
+	char idt[24], by[24];
+	const char *params[3] = {idt, text, by};
+	PGresult *res = NULL;
+
+	I64(idt, id);
+	I64(by, created_by);
+	if (db_query(pg, sql, 3, params, &res, err) < 0)
+		return -1;
+	*contact_id_r = db_result_i64(res, 0, 0);
+	*json_r = db_result_strdup(res, 0, 1);
+	PQclear(res);
+	return 0;
+}

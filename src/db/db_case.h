@@ -84,6 +84,71 @@ int db_case_update(PGconn *pg, int64_t id, int64_t version,
                    const struct db_case_patch *p, bool show_cpr, char **json_r,
                    struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* A case as an action sees it, locked (FOR UPDATE) until the transaction
+ * ends. */
+struct db_case_state {
+	char status[16];
+	int64_t version;
+	int64_t department_id; /* 0: none */
+	bool merged;
+};
+
+/* Locks case id for the rest of the transaction. Returns 1 with *st, 0
+ * when there is no such case, -1. */
+int db_case_lock(PGconn *pg, int64_t id, struct db_case_state *st,
+                 struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Sets case id resolved with resolution, resolved_at now, the first
+ * response if none yet and, unless category is NULL, the category;
+ * raises the version. Returns 0 with the case as JSON text in *json_r
+ * (caller frees), -1. */
+int db_case_resolve(PGconn *pg, int64_t id, const char *resolution,
+                    const char *category, bool show_cpr, char **json_r,
+                    struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* The forwarding target of department id for method: queue_number,
+ * hunt_group_number, ivr_choice or email, NULL (*target_r "" and
+ * *has_target_r false) for methods without one or a department without
+ * it. Returns 1 when the department exists and is active, 0 when not,
+ * -1. */
+#define DB_CASE_TARGET_SIZE 256
+int db_case_department_target(PGconn *pg, int64_t department_id,
+                              const char *method,
+                              char target_r[DB_CASE_TARGET_SIZE],
+                              bool *has_target_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+/* A forward of a case to a department. */
+struct db_case_forward {
+	int64_t from_department_id; /* 0: none */
+	int64_t to_department_id;
+	const char *method;
+	const char *target; /* NULL: none */
+	const char *reason; /* NULL: "" */
+	int64_t by_user_id; /* 0: nobody */
+};
+
+/* Records f in forwards and sets case id forwarded to f's department
+ * with resolution forwarded and the first response if none yet; raises
+ * the version. Returns 0 with the case as JSON text in *json_r and the
+ * forward's id in *forward_id_r, -1. */
+int db_case_forward(PGconn *pg, int64_t id, const struct db_case_forward *f,
+                    bool show_cpr, char **json_r, int64_t *forward_id_r,
+                    struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Sets case id open again: no resolution, no resolved_at; raises the
+ * version. Returns 0 with the case as JSON text in *json_r, -1. */
+int db_case_reopen(PGconn *pg, int64_t id, bool show_cpr, char **json_r,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Adds an internal note by user created_by to case id, and records it as
+ * the case's newest contact and first response. Returns 0 with the
+ * contact as JSON text (ktd_contact_json) in *json_r and its id in
+ * *contact_id_r, -1. */
+int db_case_note_add(PGconn *pg, int64_t id, const char *text,
+                     int64_t created_by, char **json_r, int64_t *contact_id_r,
+                     struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* List filters; NULL or 0 for none. */
 struct db_case_filter {
 	const char *status;

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Case actions: lock, check the version and the transition, change,
+ * audit, notify; in one transaction. */
+#include "core/core_common.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/tx.h"
+#include "db/db_audit.h"
+#include "db/db_case.h"
+#include "core/case.h"
+#include "core/case_action.h"
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++) {
+		if (strcmp(s, *list) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool case_action_resolution_valid(const char *s)
+{
+	static const char *const list[] = {"resolved_first_contact",
+	                                   "answered_later",
+	                                   "callback",
+	                                   "duplicate",
+	                                   "spam",
+	                                   NULL};
+
+	return in_list(s, list);
+}
+
+bool case_action_method_valid(const char *s)
+{
+	static const char *const list[] = {"queue",    "hunt_group", "ivr",
+	                                   "callback", "direct",     "email",
+	                                   NULL};
+
+	return in_list(s, list);
+}
+
+/* Begins the transaction and locks the case. Returns 0 with *st, or -1
+ * with the transaction rolled back: not found, or a version conflict
+ * with the current case in *json_r. */
+static int begin(PGconn *pg, int64_t id, int64_t version, bool show_cpr,
+                 struct db_case_state *st, char **json_r, struct ktd_error *err)
+{
+	int r;
+
+	*json_r = NULL;
+	if (db_tx_begin(pg, err) < 0)
+		return -1;
+	r = db_case_lock(pg, id, st, err);
+	if (r == 0)
+		ktd_error_set(err, KTD_ERR_NOT_FOUND, "no such case");
+	if (r <= 0)
+		goto fail;
+	if (version == 0 || version == st->version)
+		return 0;
+	if (db_case_get_json(pg, id, show_cpr, json_r, err) < 0)
+		goto fail;
+	ktd_error_set(err, KTD_ERR_CONFLICT,
+	              "the case was changed by someone else: it is at "
+	              "another version");
+fail:
+	db_tx_rollback(pg);
+	return -1;
+}
+
+/* Refuses the action in the case's current state: the current case in
+ * *json_r, the transaction rolled back. Returns -1. */
+static int refuse(PGconn *pg, int64_t id, bool show_cpr, char **json_r,
+                  struct ktd_error *err, const char *status, const char *what)
+{
+	struct ktd_error e2;
+
+	if (db_case_get_json(pg, id, show_cpr, json_r, &e2) < 0) {
+		*err = e2;
+		db_tx_rollback(pg);
+		return -1;
+	}
+	ktd_error_set(err, KTD_ERR_CONFLICT, "a case that is %s cannot %s",
+	              status, what);
+	db_tx_rollback(pg);
+	return -1;
+}
+
+/* Audits, notifies and commits; rolls back and frees *json_r on
+ * failure. */
+static int finish(PGconn *pg, int64_t id, const struct case_actor *actor,
+                  const char *action, const char *detail, char **json_r,
+                  struct ktd_error *err)
+{
+	struct db_audit_actor a;
+
+	memset(&a, 0, sizeof(a));
+	a.user_id = actor->user_id;
+	a.token_name = actor->token_name;
+	a.peer = actor->peer;
+	if (db_audit_add(pg, &a, action, id, detail, err) < 0 ||
+	    db_case_notify(pg, "case.updated", id, err) < 0 ||
+	    db_tx_commit(pg, err) < 0) {
+		db_tx_rollback(pg);
+		free(*json_r);
+		*json_r = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A failure after begin(): rolls back; a CHECK violation is the
+ * client's input. */
+static int fail(PGconn *pg, char **json_r, struct ktd_error *err)
+{
+	if (err->code != KTD_ERR_UNPROCESSABLE &&
+	    strcmp(err->sqlstate, "23514") == 0)
+		ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		              "a value was refused by the database's rules");
+	db_tx_rollback(pg);
+	free(*json_r);
+	*json_r = NULL;
+	return -1;
+}
+
+int case_action_resolve(PGconn *pg, int64_t id, int64_t version,
+                        const char *resolution, const char *category,
+                        const struct case_actor *actor, bool show_cpr,
+                        char **json_r, struct ktd_error *err)
+{
+	struct db_case_state st;
+	char detail[96];
+
+	if (begin(pg, id, version, show_cpr, &st, json_r, err) < 0)
+		return -1;
+	if (st.merged || strcmp(st.status, "resolved") == 0 ||
+	    strcmp(st.status, "closed") == 0)
+		return refuse(pg, id, show_cpr, json_r, err,
+		              st.merged ? "merged" : st.status, "be resolved");
+	if (db_case_resolve(pg, id, resolution, category, show_cpr, json_r,
+	                    err) < 0)
+		return fail(pg, json_r, err);
+	snprintf(detail, sizeof(detail),
+	         "{\"resolution\": \"%s\", \"from\": \"%s\"}", resolution,
+	         st.status);
+	return finish(pg, id, actor, "resolve", detail, json_r, err);
+}
+
+int case_action_forward(PGconn *pg, int64_t id, int64_t version,
+                        int64_t department_id, const char *method,
+                        const char *reason, const struct case_actor *actor,
+                        bool show_cpr, char **json_r, struct ktd_error *err)
+{
+	struct db_case_state st;
+	struct db_case_forward f;
+	char target[DB_CASE_TARGET_SIZE], detail[160];
+	bool has_target, needs_target;
+	int64_t forward_id;
+	int r;
+
+	if (begin(pg, id, version, show_cpr, &st, json_r, err) < 0)
+		return -1;
+	if (st.merged || strcmp(st.status, "closed") == 0)
+		return refuse(pg, id, show_cpr, json_r, err,
+		              st.merged ? "merged" : st.status, "be forwarded");
+	r = db_case_department_target(pg, department_id, method, target,
+	                              &has_target, err);
+	if (r < 0)
+		return fail(pg, json_r, err);
+	if (r == 0) {
+		ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		              "field 'department_id' names no active "
+		              "department");
+		return fail(pg, json_r, err);
+	}
+	needs_target = strcmp(method, "callback") != 0 &&
+	               strcmp(method, "direct") != 0;
+	if (needs_target && !has_target) {
+		ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		              "field 'method': the department has no target "
+		              "for %s",
+		              method);
+		return fail(pg, json_r, err);
+	}
+	memset(&f, 0, sizeof(f));
+	f.from_department_id = st.department_id;
+	f.to_department_id = department_id;
+	f.method = method;
+	f.target = has_target ? target : NULL;
+	f.reason = reason;
+	f.by_user_id = actor->user_id;
+	if (db_case_forward(pg, id, &f, show_cpr, json_r, &forward_id, err) < 0)
+		return fail(pg, json_r, err);
+	snprintf(detail, sizeof(detail),
+	         "{\"forward_id\": %" PRId64
+	         ", \"from_department_id\": %" PRId64
+	         ", \"to_department_id\": %" PRId64 ", \"method\": \"%s\"}",
+	         forward_id, st.department_id, department_id, method);
+	return finish(pg, id, actor, "forward", detail, json_r, err);
+}
+
+int case_action_note_add(PGconn *pg, int64_t id, int64_t version,
+                         const char *text, const struct case_actor *actor,
+                         bool show_cpr, char **json_r, struct ktd_error *err)
+{
+	struct db_case_state st;
+	char detail[64];
+	int64_t contact_id;
+
+	if (begin(pg, id, version, show_cpr, &st, json_r, err) < 0)
+		return -1;
+	if (st.merged)
+		return refuse(pg, id, show_cpr, json_r, err, "merged",
+		              "take notes");
+	if (db_case_note_add(pg, id, text, actor->user_id, json_r, &contact_id,
+	                     err) < 0)
+		return fail(pg, json_r, err);
+	snprintf(detail, sizeof(detail), "{\"note\": %" PRId64 "}", contact_id);
+	return finish(pg, id, actor, "update", detail, json_r, err);
+}
+
+int case_action_reopen(PGconn *pg, int64_t id, int64_t version,
+                       const struct case_actor *actor, bool show_cpr,
+                       char **json_r, struct ktd_error *err)
+{
+	struct db_case_state st;
+	char detail[64];
+
+	if (begin(pg, id, version, show_cpr, &st, json_r, err) < 0)
+		return -1;
+	if (st.merged || (strcmp(st.status, "resolved") != 0 &&
+	                  strcmp(st.status, "closed") != 0))
+		return refuse(pg, id, show_cpr, json_r, err,
+		              st.merged ? "merged" : st.status, "be reopened");
+	if (db_case_reopen(pg, id, show_cpr, json_r, err) < 0)
+		return fail(pg, json_r, err);
+	snprintf(detail, sizeof(detail), "{\"reopen\": \"%s\"}", st.status);
+	return finish(pg, id, actor, "update", detail, json_r, err);
+}
