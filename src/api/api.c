@@ -16,6 +16,21 @@ void api_fail(struct api_call *call, const struct ktd_error *err)
 	ktd_http_resp_from_error(call->resp, err);
 }
 
+int64_t api_path_id(const struct api_call *call)
+{
+	const char *s = ktd_http_req_param(call->req, "id");
+	uint64_t v;
+
+	if (!s || ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX)
+		return 0;
+	return (int64_t)v;
+}
+
+json_t *api_json_text_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
 int api_json_body(struct api_call *call, json_t **obj_r)
 {
 	const char *ct = ktd_http_req_header(call->req, "Content-Type");

@@ -250,15 +250,12 @@ fail:
  * a case id. */
 static int path_id(struct api_call *call, int64_t *id_r)
 {
-	const char *s = ktd_http_req_param(call->req, "id");
-	uint64_t v;
-
-	if (!s || ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX) {
+	*id_r = api_path_id(call);
+	if (*id_r == 0) {
 		ktd_http_resp_error(call->resp, 404, "not_found",
 		                    "no such case");
 		return -1;
 	}
-	*id_r = (int64_t)v;
 	return 0;
 }
 

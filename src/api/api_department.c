@@ -169,11 +169,6 @@ static int dep_apply(json_t *body, bool create, struct db_department *d,
 	return 0;
 }
 
-static json_t *text_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *dep_json(const struct db_department *d)
 {
 	json_t *hours =
@@ -184,25 +179,15 @@ static json_t *dep_json(const struct db_department *d)
 	        "s:b, s:b}",
 	        "id", (json_int_t)d->id, "name", d->name, "parent_id",
 	        d->parent_id ? json_integer(d->parent_id) : json_null(),
-	        "parent", text_or_null(d->parent), "queue_number",
-	        text_or_null(d->queue_number), "hunt_group_number",
-	        text_or_null(d->hunt_group_number), "ivr_choice",
-	        text_or_null(d->ivr_choice), "email", text_or_null(d->email),
-	        "phone_hours", hours ? hours : json_object(),
-	        "handled_by_centre", d->handled_by_centre, "phase",
+	        "parent", api_json_text_or_null(d->parent), "queue_number",
+	        api_json_text_or_null(d->queue_number), "hunt_group_number",
+	        api_json_text_or_null(d->hunt_group_number), "ivr_choice",
+	        api_json_text_or_null(d->ivr_choice), "email",
+	        api_json_text_or_null(d->email), "phone_hours",
+	        hours ? hours : json_object(), "handled_by_centre",
+	        d->handled_by_centre, "phase",
 	        d->phase ? json_integer(d->phase) : json_null(), "active",
 	        d->active, "open_now", d->open_now);
-}
-
-/* The {id} of the path; 0 when it is not a department id. */
-static int64_t path_id(struct api_call *call)
-{
-	const char *s = ktd_http_req_param(call->req, "id");
-	uint64_t v;
-
-	if (!s || ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX)
-		return 0;
-	return (int64_t)v;
 }
 
 static void not_found(struct api_call *call)
@@ -283,7 +268,7 @@ static int answer_one(struct api_call *call, int64_t id, unsigned status,
 
 static void api_department_get(struct api_call *call)
 {
-	int64_t id = path_id(call);
+	int64_t id = api_path_id(call);
 	struct ktd_error err;
 
 	if (id == 0) {
@@ -335,7 +320,7 @@ static void api_department_update(struct api_call *call)
 	bool in_tx = false;
 	int r;
 
-	f.id = path_id(call);
+	f.id = api_path_id(call);
 	if (api_json_body(call, &body) < 0)
 		return;
 	if (f.id == 0) {

@@ -73,6 +73,13 @@ void api_metrics(struct api_call *call);
  * answered already. */
 int api_json_body(struct api_call *call, json_t **obj_r) KTD_ATTR_NODISCARD;
 
+/* The path parameter {id} as a positive integer; 0 when it is missing or
+ * not one (callers answer 404 then). */
+int64_t api_path_id(const struct api_call *call);
+
+/* A JSON string of s, or null for NULL. */
+json_t *api_json_text_or_null(const char *s);
+
 /* Answers err (status from its code). */
 void api_fail(struct api_call *call, const struct ktd_error *err);
 

@@ -14,11 +14,6 @@
 
 static const char *const create_fields[] = {"name", "scopes", NULL};
 
-static json_t *text_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *scopes_json(const char *scopes)
 {
 	json_t *arr = json_array();
@@ -40,8 +35,8 @@ static json_t *token_json(const struct db_token *t)
 	return json_pack("{s:s, s:o, s:s, s:s, s:o, s:o}", "name", t->name,
 	                 "scopes", scopes_json(t->scopes), "created_at",
 	                 t->created_at, "created_by", t->created_by,
-	                 "last_used_at", text_or_null(t->last_used_at),
-	                 "revoked_at", text_or_null(t->revoked_at));
+	                 "last_used_at", api_json_text_or_null(t->last_used_at),
+	                 "revoked_at", api_json_text_or_null(t->revoked_at));
 }
 
 static void api_token_list(struct api_call *call)

@@ -33,16 +33,6 @@ static json_t *user_json(const struct db_user *u)
 	        "disabled", u->disabled, "created_at", u->created_at);
 }
 
-static int64_t path_id(struct api_call *call)
-{
-	const char *s = ktd_http_req_param(call->req, "id");
-	uint64_t v;
-
-	if (!s || ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX)
-		return 0;
-	return (int64_t)v;
-}
-
 static void not_found(struct api_call *call)
 {
 	ktd_http_resp_error(call->resp, 404, "not_found", "no such user");
@@ -145,7 +135,7 @@ static void api_user_list(struct api_call *call)
 
 static void api_user_get(struct api_call *call)
 {
-	int64_t id = path_id(call);
+	int64_t id = api_path_id(call);
 	struct ktd_error err;
 
 	if (id == 0) {
@@ -212,7 +202,7 @@ static void api_user_update(struct api_call *call)
 	char hash[USER_HASH_SIZE] = "";
 	struct ktd_error err;
 	json_t *body = NULL;
-	int64_t id = path_id(call);
+	int64_t id = api_path_id(call);
 	bool set_pw, disabled;
 	int r;
 
