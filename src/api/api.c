@@ -3,13 +3,16 @@
  * authorisation and the CSRF check cannot be forgotten by a handler. */
 #include "api/api_common.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "lib/str.h"
 #include "api/api_int.h"
+#include "db/db_audit.h"
 #include "http/json.h"
 #include "db/pool.h"
+#include "db/tx.h"
 
 void api_fail(struct api_call *call, const struct ktd_error *err)
 {
@@ -18,12 +21,85 @@ void api_fail(struct api_call *call, const struct ktd_error *err)
 
 int64_t api_path_id(const struct api_call *call)
 {
-	const char *s = ktd_http_req_param(call->req, "id");
+	return api_path_id_named(call, "id");
+}
+
+int64_t api_path_id_named(const struct api_call *call, const char *name)
+{
+	const char *s = ktd_http_req_param(call->req, name);
 	uint64_t v;
 
 	if (!s || ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX)
 		return 0;
 	return (int64_t)v;
+}
+
+void api_actor(const struct api_call *call, struct db_audit_actor *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (call->who.kind == AUTH_SESSION)
+		a->user_id = call->who.user_id;
+	else
+		a->token_name = call->who.token_name;
+	a->peer = call->req->peer;
+}
+
+int api_bad_param(struct api_call *call, const char *name, const char *what)
+{
+	ktd_http_resp_error(call->resp, 400, "invalid",
+	                    "query parameter '%s' %s", name, what);
+	return -1;
+}
+
+int api_query_id(struct api_call *call, const char *name, int64_t *v_r)
+{
+	const char *s = ktd_http_req_query(call->req, name);
+	uint64_t v;
+
+	if (!s)
+		return 0;
+	if (ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX)
+		return api_bad_param(call, name, "must be a positive integer");
+	*v_r = (int64_t)v;
+	return 0;
+}
+
+int api_audit_object(struct api_call *call, const char *action,
+                     const char *object_type, int64_t object_id,
+                     const char *detail_json, struct ktd_error *err)
+{
+	struct db_audit_actor a;
+
+	api_actor(call, &a);
+	return db_audit_add_object(call->pg, &a, action, object_type, object_id,
+	                           detail_json, err);
+}
+
+json_t *api_changed_fields(json_t *body)
+{
+	json_t *names = json_array(), *v;
+	const char *key;
+
+	json_object_foreach (body, key, v)
+		json_array_append_new(names, json_string(key));
+	return json_pack("{s:o}", "fields", names);
+}
+
+int api_commit_audited(struct api_call *call, const char *action,
+                       const char *object_type, int64_t object_id,
+                       json_t *detail, struct ktd_error *err)
+{
+	char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	int r;
+
+	json_decref(detail);
+	r = api_audit_object(call, action, object_type, object_id, text, err);
+	free(text);
+	if (r < 0 || db_tx_commit(call->pg, err) < 0) {
+		db_tx_rollback(call->pg);
+		return -1;
+	}
+	return 0;
 }
 
 json_t *api_json_text_or_null(const char *s)
@@ -187,6 +263,12 @@ int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
 	                   api_session_routes_n, err) < 0 ||
 	    register_table(router, api, api_case_routes, api_case_routes_n,
 	                   err) < 0 ||
+	    register_table(router, api, api_case_sub_routes,
+	                   api_case_sub_routes_n, err) < 0 ||
+	    register_table(router, api, api_audit_routes, api_audit_routes_n,
+	                   err) < 0 ||
+	    register_table(router, api, api_routing_routes,
+	                   api_routing_routes_n, err) < 0 ||
 	    register_table(router, api, api_department_routes,
 	                   api_department_routes_n, err) < 0 ||
 	    register_table(router, api, api_user_routes, api_user_routes_n,

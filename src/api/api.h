@@ -26,6 +26,9 @@ struct ktd_api {
 	struct auth_config auth;
 	/* Intake's threading window for contacts recorded by hand. */
 	uint64_t intake_thread_window_s;
+	/* [intake] subject_tag and [smtp] from ("" when not set). */
+	const char *subject_tag;
+	const char *mail_from;
 	/* Filled by ktd_api_register. */
 	struct api_bound bound[KTD_API_MAX_ROUTES];
 	size_t nbound;

@@ -4,8 +4,9 @@
  * paginated list), GET /api/v1/cases/{id} (one case with its contacts;
  * audited) and PATCH /api/v1/cases/{id} (category, department, assignee,
  * subject; optimistic concurrency on the case's version), and the
- * actions POST /api/v1/cases/{id}/resolve, /forward, /notes and /reopen
- * (the case row locked; the version checked when the client sends one).
+ * actions POST /api/v1/cases/{id}/resolve, /forward, /notes, /reopen,
+ * /merge and /replies (the case row locked; the version checked when the
+ * client sends one).
  *
  * CPR numbers are shown in full to supervisors, admins and admin-scope
  * tokens only; everybody else sees "DDMMYY-XXXX". */
@@ -46,16 +47,6 @@ static bool may_see_cpr(const struct auth_principal *who)
 	return (who->scopes & TOKEN_SCOPE_ADMIN) != 0;
 }
 
-static void actor_of(const struct api_call *call, struct db_audit_actor *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (call->who.kind == AUTH_SESSION)
-		a->user_id = call->who.user_id;
-	else
-		a->token_name = call->who.token_name;
-	a->peer = call->req->peer;
-}
-
 /* Single-line text: no control characters. */
 static int check_line(const char *field, const char *s, struct ktd_error *err)
 {
@@ -69,12 +60,13 @@ static int check_line(const char *field, const char *s, struct ktd_error *err)
 	return 0;
 }
 
-/* The case with its contacts, as a new JSON object; 1, 0 or -1. */
+/* The case with its contacts and forwards, as a new JSON object; 1, 0 or
+ * -1. */
 static int case_with_contacts(struct api_call *call, int64_t id,
                               json_t **case_r, struct ktd_error *err)
 {
-	char *case_text = NULL, *contacts_text = NULL;
-	json_t *c = NULL, *contacts = NULL;
+	char *case_text = NULL, *contacts_text = NULL, *forwards_text = NULL;
+	json_t *c = NULL, *contacts = NULL, *forwards = NULL;
 	int r;
 
 	r = db_case_get_json(call->pg, id, may_see_cpr(&call->who), &case_text,
@@ -82,11 +74,13 @@ static int case_with_contacts(struct api_call *call, int64_t id,
 	if (r <= 0)
 		return r;
 	r = -1;
-	if (db_contact_list_json(call->pg, id, &contacts_text, err) < 0)
+	if (db_contact_list_json(call->pg, id, &contacts_text, err) < 0 ||
+	    db_case_forwards_json(call->pg, id, &forwards_text, err) < 0)
 		goto out;
 	c = json_loads(case_text, 0, NULL);
 	contacts = json_loads(contacts_text, 0, NULL);
-	if (!c || !contacts) {
+	forwards = json_loads(forwards_text, 0, NULL);
+	if (!c || !contacts || !forwards) {
 		ktd_error_set(err, KTD_ERR_INTERNAL,
 		              "case %" PRId64
 		              ": unreadable JSON from the database",
@@ -94,15 +88,19 @@ static int case_with_contacts(struct api_call *call, int64_t id,
 		goto out;
 	}
 	json_object_set_new(c, "contacts", contacts);
+	json_object_set_new(c, "forwards", forwards);
 	contacts = NULL;
+	forwards = NULL;
 	*case_r = c;
 	c = NULL;
 	r = 1;
 out:
 	json_decref(c);
 	json_decref(contacts);
+	json_decref(forwards);
 	free(case_text);
 	free(contacts_text);
+	free(forwards_text);
 	return r;
 }
 
@@ -289,7 +287,7 @@ static void api_case_get(struct api_call *call)
 	}
 	/* No read without its audit row: if it cannot be written, the
 	 * case is not shown. */
-	actor_of(call, &actor);
+	api_actor(call, &actor);
 	if (db_audit_add(call->pg, &actor, "read", id, NULL, &err) < 0)
 		goto fail;
 	set_etag(call, c);
@@ -400,7 +398,7 @@ static void api_case_patch(struct api_call *call)
 		              "field 'subject' must be a string");
 		goto fail;
 	}
-	actor_of(call, &a);
+	api_actor(call, &a);
 	actor.user_id = a.user_id;
 	actor.token_name = a.token_name;
 	actor.peer = a.peer;
@@ -478,7 +476,7 @@ static void actor_set(const struct api_call *call, struct case_actor *actor)
 {
 	struct db_audit_actor a;
 
-	actor_of(call, &a);
+	api_actor(call, &a);
 	actor->user_id = a.user_id;
 	actor->token_name = a.token_name;
 	actor->peer = a.peer;
@@ -661,24 +659,89 @@ static void api_case_reopen(struct api_call *call)
 	json_decref(body);
 }
 
-static int bad_param(struct api_call *call, const char *name, const char *what)
+static void api_case_merge(struct api_call *call)
 {
-	ktd_http_resp_error(call->resp, 400, "invalid",
-	                    "query parameter '%s' %s", name, what);
-	return -1;
+	static const char *const fields[] = {"into", "version", NULL};
+	struct case_actor actor;
+	struct ktd_error err;
+	json_t *body = NULL;
+	json_int_t into = 0;
+	char *text = NULL;
+	int64_t id, version;
+	int r;
+
+	if (path_id(call, &id) < 0 || api_json_body(call, &body) < 0)
+		return;
+	if (ktd_json_check_fields(body, fields, &err) < 0 ||
+	    action_version(call, body, &version, &err) < 0 ||
+	    ktd_json_get_int(body, "into", KTD_JSON_REQUIRED, 1, INT64_MAX,
+	                     &into, &err) < 0) {
+		api_fail(call, &err);
+		json_decref(body);
+		return;
+	}
+	actor_set(call, &actor);
+	r = case_action_merge(call->pg, id, version, into, &actor,
+	                      may_see_cpr(&call->who), &text, &err);
+	action_answer(call, r, 200, text, &err);
+	json_decref(body);
 }
 
-static int query_id(struct api_call *call, const char *name, int64_t *v_r)
+static void api_case_reply(struct api_call *call)
 {
-	const char *s = ktd_http_req_query(call->req, name);
-	uint64_t v;
+	static const char *const fields[] = {"to", "subject", "text", "version",
+	                                     NULL};
+	struct case_reply reply;
+	struct case_actor actor;
+	struct ktd_error err;
+	json_t *body = NULL;
+	char *text = NULL;
+	int64_t id, version;
+	int r;
 
-	if (!s)
-		return 0;
-	if (ktd_parse_u64(s, &v) < 0 || v == 0 || v > INT64_MAX)
-		return bad_param(call, name, "must be a positive integer");
-	*v_r = (int64_t)v;
-	return 0;
+	memset(&reply, 0, sizeof(reply));
+	if (path_id(call, &id) < 0 || api_json_body(call, &body) < 0)
+		return;
+	if (ktd_json_check_fields(body, fields, &err) < 0 ||
+	    action_version(call, body, &version, &err) < 0 ||
+	    ktd_json_get_str(body, "to", KTD_JSON_OPTIONAL, CASE_EMAIL_MAX,
+	                     &reply.to, &err) < 0 ||
+	    get_text(body, "subject", KTD_JSON_OPTIONAL, CASE_SUBJECT_MAX,
+	             &reply.subject, &err) < 0 ||
+	    check_line("subject", reply.subject, &err) < 0 ||
+	    ktd_json_get_str(body, "text", KTD_JSON_REQUIRED, CASE_TEXT_MAX,
+	                     &reply.text, &err) < 0)
+		goto fail;
+	if (!*reply.text) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'text' must not be empty");
+		goto fail;
+	}
+	if (reply.to && !case_mail_address_valid(reply.to)) {
+		ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
+		              "field 'to' is not a plain e-mail address "
+		              "(name@example.dk)");
+		goto fail;
+	}
+	if (!call->api->mail_from || !*call->api->mail_from) {
+		ktd_http_resp_error(call->resp, 503, "not_configured",
+		                    "outbound e-mail is not configured: set "
+		                    "[smtp] from");
+		json_decref(body);
+		return;
+	}
+	reply.from = call->api->mail_from;
+	reply.subject_tag = call->api->subject_tag;
+	reply.user_id = call->who.kind == AUTH_SESSION ? call->who.user_id : 0;
+	actor_set(call, &actor);
+	r = case_action_reply(call->pg, id, version, &reply, &actor,
+	                      may_see_cpr(&call->who), &text, &err);
+	action_answer(call, r, 201, text, &err);
+	json_decref(body);
+	return;
+fail:
+	api_fail(call, &err);
+	json_decref(body);
 }
 
 /* Reads and checks the list's query parameters into f; answers 400
@@ -692,40 +755,40 @@ static int list_filter(struct api_call *call, struct db_case_filter *f)
 	f->limit = CASE_LIST_DEFAULT;
 	f->status = ktd_http_req_query(call->req, "status");
 	if (f->status && !case_status_valid(f->status))
-		return bad_param(call, "status",
-		                 "must be one of new, open, forwarded, "
-		                 "resolved, closed");
+		return api_bad_param(call, "status",
+		                     "must be one of new, open, forwarded, "
+		                     "resolved, closed");
 	f->channel = ktd_http_req_query(call->req, "channel");
 	if (f->channel && !case_channel_valid(f->channel))
-		return bad_param(call, "channel", "is not a channel");
-	if (query_id(call, "department_id", &f->department_id) < 0)
+		return api_bad_param(call, "channel", "is not a channel");
+	if (api_query_id(call, "department_id", &f->department_id) < 0)
 		return -1;
 	s = ktd_http_req_query(call->req, "assignee_id");
 	if (s && strcmp(s, "me") == 0) {
 		if (call->who.kind != AUTH_SESSION)
-			return bad_param(call, "assignee_id",
-			                 "'me' needs a user session");
+			return api_bad_param(call, "assignee_id",
+			                     "'me' needs a user session");
 		f->assignee_id = call->who.user_id;
-	} else if (query_id(call, "assignee_id", &f->assignee_id) < 0) {
+	} else if (api_query_id(call, "assignee_id", &f->assignee_id) < 0) {
 		return -1;
 	}
 	f->created_from = ktd_http_req_query(call->req, "created_from");
 	if (f->created_from && !case_rfc3339_valid(f->created_from))
-		return bad_param(call, "created_from",
-		                 "must be an RFC 3339 timestamp");
+		return api_bad_param(call, "created_from",
+		                     "must be an RFC 3339 timestamp");
 	f->created_to = ktd_http_req_query(call->req, "created_to");
 	if (f->created_to && !case_rfc3339_valid(f->created_to))
-		return bad_param(call, "created_to",
-		                 "must be an RFC 3339 timestamp");
+		return api_bad_param(call, "created_to",
+		                     "must be an RFC 3339 timestamp");
 	f->q = ktd_http_req_query(call->req, "q");
 	if (f->q) {
 		struct ktd_error err;
 
 		if (strlen(f->q) > CASE_QUERY_MAX)
-			return bad_param(call, "q", "is too long");
+			return api_bad_param(call, "q", "is too long");
 		if (check_line("q", f->q, &err) < 0)
-			return bad_param(call, "q",
-			                 "contains a control character");
+			return api_bad_param(call, "q",
+			                     "contains a control character");
 		if (!*f->q)
 			f->q = NULL;
 	}
@@ -733,14 +796,15 @@ static int list_filter(struct api_call *call, struct db_case_filter *f)
 	if (s) {
 		if (ktd_parse_u32(s, &limit) < 0 || limit < 1 ||
 		    limit > CASE_LIST_MAX)
-			return bad_param(call, "limit",
-			                 "must be an integer from 1 to 100");
+			return api_bad_param(
+			        call, "limit",
+			        "must be an integer from 1 to 100");
 		f->limit = limit;
 	}
 	s = ktd_http_req_query(call->req, "cursor");
 	if (s && case_cursor_decode(s, &f->after_us, &f->after_id) < 0)
-		return bad_param(call, "cursor",
-		                 "is not a cursor this server gave out");
+		return api_bad_param(call, "cursor",
+		                     "is not a cursor this server gave out");
 	return 0;
 }
 
@@ -791,6 +855,10 @@ const struct api_route api_case_routes[] = {
         {"POST", "/api/v1/cases/{id}/notes", api_case_note, API_SESSION,
          API_ROLES_ALL, 0},
         {"POST", "/api/v1/cases/{id}/reopen", api_case_reopen, API_SESSION,
+         API_ROLES_ALL, 0},
+        {"POST", "/api/v1/cases/{id}/merge", api_case_merge, API_SESSION,
+         API_ROLES_ALL, 0},
+        {"POST", "/api/v1/cases/{id}/replies", api_case_reply, API_SESSION,
          API_ROLES_ALL, 0},
 };
 const size_t api_case_routes_n = KTD_N_ELEMENTS(api_case_routes);

@@ -292,7 +292,10 @@ static void api_department_create(struct api_call *call)
 	d.active = true;
 	d.phone_hours = ktd_strdup("{}");
 	if (dep_apply(body, true, &d, &err) < 0 ||
-	    db_department_insert(call->pg, &d, &id, &err) < 0)
+	    db_tx_begin(call->pg, &err) < 0 ||
+	    db_department_insert(call->pg, &d, &id, &err) < 0 ||
+	    api_commit_audited(call, "create", "department", id,
+	                       json_pack("{s:s}", "name", d.name), &err) < 0)
 		goto fail;
 	ktd_log_info("event=department_created id=%" PRId64 " by=%s", id,
 	             call->who.kind == AUTH_SESSION ? call->who.login
@@ -304,6 +307,7 @@ static void api_department_create(struct api_call *call)
 	ktd_http_resp_header(call->resp, "Location", location);
 	goto out;
 fail:
+	db_tx_rollback(call->pg);
 	api_fail(call, &err);
 out:
 	db_department_clear(&d);
@@ -341,7 +345,8 @@ static void api_department_update(struct api_call *call)
 	r = db_department_update(call->pg, &list.items[0], &err);
 	if (r < 0)
 		goto fail;
-	if (db_tx_commit(call->pg, &err) < 0)
+	if (api_commit_audited(call, "update", "department", f.id,
+	                       api_changed_fields(body), &err) < 0)
 		goto fail;
 	in_tx = false;
 	ktd_log_info("event=department_updated id=%" PRId64 " by=%s", f.id,

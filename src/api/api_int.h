@@ -63,6 +63,12 @@ extern const struct api_route api_user_routes[];
 extern const size_t api_user_routes_n;
 extern const struct api_route api_token_routes[];
 extern const size_t api_token_routes_n;
+extern const struct api_route api_case_sub_routes[];
+extern const size_t api_case_sub_routes_n;
+extern const struct api_route api_audit_routes[];
+extern const size_t api_audit_routes_n;
+extern const struct api_route api_routing_routes[];
+extern const size_t api_routing_routes_n;
 
 /* GET /metrics (api_metrics.c). */
 void api_metrics_init(void);
@@ -76,6 +82,38 @@ int api_json_body(struct api_call *call, json_t **obj_r) KTD_ATTR_NODISCARD;
 /* The path parameter {id} as a positive integer; 0 when it is missing or
  * not one (callers answer 404 then). */
 int64_t api_path_id(const struct api_call *call);
+/* The same for the path parameter name ("contact_id"). */
+int64_t api_path_id_named(const struct api_call *call, const char *name);
+
+struct db_audit_actor;
+/* Who makes this call, for the audit log (borrowed strings). */
+void api_actor(const struct api_call *call, struct db_audit_actor *a);
+
+/* Writes the audit row of a change to a department, user, token or
+ * routing rule by this call's principal (in the caller's transaction). */
+int api_audit_object(struct api_call *call, const char *action,
+                     const char *object_type, int64_t object_id,
+                     const char *detail_json, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+/* {"fields": [the keys of body]}: what a change touched, for the audit
+ * row, without the values (a password may be among them). */
+json_t *api_changed_fields(json_t *body);
+
+/* The end of an audited change begun with db_tx_begin: writes the audit
+ * row (detail: a JSON object, taken; NULL for {}) and commits, or rolls
+ * back. Returns 0 or -1 with err. */
+int api_commit_audited(struct api_call *call, const char *action,
+                       const char *object_type, int64_t object_id,
+                       json_t *detail, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+/* Answers 400 "query parameter 'name' what"; returns -1. */
+int api_bad_param(struct api_call *call, const char *name, const char *what);
+/* An optional positive integer query parameter into *v_r (untouched when
+ * absent). Returns 0, or -1 with 400 answered. */
+int api_query_id(struct api_call *call, const char *name, int64_t *v_r)
+        KTD_ATTR_NODISCARD;
 
 /* A JSON string of s, or null for NULL. */
 json_t *api_json_text_or_null(const char *s);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "db/tx.h"
 #include "db/db_token.h"
 #include "http/json.h"
 
@@ -104,6 +105,7 @@ static void api_token_create(struct api_call *call)
 	struct ktd_error err;
 	json_t *body = NULL, *j;
 	unsigned scopes = 0;
+	int64_t id = 0;
 	size_t i;
 
 	if (api_json_body(call, &body) < 0)
@@ -125,7 +127,13 @@ static void api_token_create(struct api_call *call)
 	else
 		snprintf(by, sizeof(by), "token:%s", call->who.token_name);
 	token_generate(token, hash);
-	if (db_token_insert(call->pg, name, hash, scopes_text, by, &err) < 0 ||
+	if (db_tx_begin(call->pg, &err) < 0 ||
+	    db_token_insert(call->pg, name, hash, scopes_text, by, &id, &err) <
+	            0 ||
+	    api_commit_audited(call, "create", "token", id,
+	                       json_pack("{s:s, s:s}", "name", name, "scopes",
+	                                 scopes_text),
+	                       &err) < 0 ||
 	    db_token_list(call->pg, &list, &err) < 0)
 		goto fail;
 	for (i = 0; i < list.n; i++) {
@@ -146,6 +154,7 @@ static void api_token_create(struct api_call *call)
 	ktd_http_resp_header(call->resp, "Location", location);
 	goto out;
 fail:
+	db_tx_rollback(call->pg);
 	api_fail(call, &err);
 out:
 	sodium_memzero(token, sizeof(token));
@@ -157,6 +166,7 @@ static void api_token_revoke(struct api_call *call)
 {
 	const char *name = ktd_http_req_param(call->req, "name");
 	struct ktd_error err;
+	int64_t id = 0;
 	bool already;
 	int r;
 
@@ -165,7 +175,16 @@ static void api_token_revoke(struct api_call *call)
 		                    "no such token");
 		return;
 	}
-	r = db_token_revoke(call->pg, name, &already, &err);
+	if (db_tx_begin(call->pg, &err) < 0) {
+		api_fail(call, &err);
+		return;
+	}
+	r = db_token_revoke(call->pg, name, &already, &id, &err);
+	if (r == 1 && !already &&
+	    api_commit_audited(call, "delete", "token", id,
+	                       json_pack("{s:s}", "name", name), &err) < 0)
+		r = -1;
+	db_tx_rollback(call->pg); /* nothing to keep when r != 1 */
 	if (r < 0) {
 		api_fail(call, &err);
 		return;

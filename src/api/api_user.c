@@ -13,6 +13,7 @@
 
 #include "lib/str.h"
 #include "api/api_int.h"
+#include "db/tx.h"
 #include "db/db_user.h"
 #include "http/json.h"
 
@@ -179,8 +180,13 @@ static void api_user_create(struct api_call *call)
 		goto fail;
 	}
 	if (get_password(body, KTD_JSON_REQUIRED, hash, &set_pw, &err) < 0 ||
+	    db_tx_begin(call->pg, &err) < 0 ||
 	    db_user_create(call->pg, login, name ? name : "", role, dep, hash,
-	                   &id, &err) < 0)
+	                   &id, &err) < 0 ||
+	    api_commit_audited(
+	            call, "create", "user", id,
+	            json_pack("{s:s, s:s}", "login", login, "role", role),
+	            &err) < 0)
 		goto fail;
 	ktd_log_info("event=user_created user=%s role=%s by=%s", login, role,
 	             who(call));
@@ -190,6 +196,7 @@ static void api_user_create(struct api_call *call)
 	ktd_http_resp_header(call->resp, "Location", location);
 	goto out;
 fail:
+	db_tx_rollback(call->pg);
 	api_fail(call, &err);
 out:
 	sodium_memzero(hash, sizeof(hash));
@@ -226,13 +233,19 @@ static void api_user_update(struct api_call *call)
 		goto fail;
 	if (set_pw)
 		c.password_hash = hash;
+	if (db_tx_begin(call->pg, &err) < 0)
+		goto fail;
 	r = db_user_update(call->pg, id, &c, &err);
 	if (r < 0)
 		goto fail;
 	if (r == 0) {
+		db_tx_rollback(call->pg);
 		not_found(call);
 		goto out;
 	}
+	if (api_commit_audited(call, "update", "user", id,
+	                       api_changed_fields(body), &err) < 0)
+		goto fail;
 	ktd_log_info("event=user_updated id=%" PRId64 "%s%s by=%s", id,
 	             c.disabled == 1 ? " disabled=true" : "",
 	             set_pw ? " password=changed" : "", who(call));
@@ -240,6 +253,7 @@ static void api_user_update(struct api_call *call)
 		goto fail;
 	goto out;
 fail:
+	db_tx_rollback(call->pg);
 	api_fail(call, &err);
 out:
 	sodium_memzero(hash, sizeof(hash));

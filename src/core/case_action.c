@@ -7,10 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include <sodium.h>
+
+#include "lib/mem.h"
 #include "db/tx.h"
 #include "db/db_audit.h"
 #include "db/db_case.h"
+#include "db/db_outbox.h"
+#include "core/directory.h"
 #include "core/case.h"
 #include "core/case_action.h"
 
@@ -240,4 +246,202 @@ int case_action_reopen(PGconn *pg, int64_t id, int64_t version,
 		return fail(pg, json_r, err);
 	snprintf(detail, sizeof(detail), "{\"reopen\": \"%s\"}", st.status);
 	return finish(pg, id, actor, "update", detail, json_r, err);
+}
+
+/* Locks cases id and into in id order, so that two merges of the same
+ * pair cannot deadlock. Returns -1, or which were found: 1 for id, 2 for
+ * into. */
+static int lock_pair(PGconn *pg, int64_t id, int64_t into,
+                     struct db_case_state *st, struct db_case_state *tt,
+                     struct ktd_error *err)
+{
+	bool id_first = id < into;
+	int r1, r2;
+
+	r1 = db_case_lock(pg, id_first ? id : into, id_first ? st : tt, err);
+	if (r1 < 0)
+		return -1;
+	r2 = db_case_lock(pg, id_first ? into : id, id_first ? tt : st, err);
+	if (r2 < 0)
+		return -1;
+	return id_first ? (r1 | r2 << 1) : (r2 | r1 << 1);
+}
+
+int case_action_merge(PGconn *pg, int64_t id, int64_t version, int64_t into,
+                      const struct case_actor *actor, bool show_cpr,
+                      char **json_r, struct ktd_error *err)
+{
+	struct db_case_state st, tt;
+	struct db_audit_actor a;
+	char detail[96];
+	int64_t moved;
+	int r;
+
+	*json_r = NULL;
+	if (into == id)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'into': a case cannot be merged "
+		                     "into itself");
+	if (db_tx_begin(pg, err) < 0)
+		return -1;
+	r = lock_pair(pg, id, into, &st, &tt, err);
+	if (r < 0)
+		return fail(pg, json_r, err);
+	if (!(r & 1)) {
+		ktd_error_set(err, KTD_ERR_NOT_FOUND, "no such case");
+		return fail(pg, json_r, err);
+	}
+	if (!(r & 2)) {
+		ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		              "field 'into' names no case");
+		return fail(pg, json_r, err);
+	}
+	if ((version != 0 && version != st.version) || st.merged || tt.merged) {
+		if (db_case_get_json(pg, id, show_cpr, json_r, err) < 0)
+			return fail(pg, json_r, err);
+		if (version != 0 && version != st.version)
+			ktd_error_set(err, KTD_ERR_CONFLICT,
+			              "the case was changed by someone else: "
+			              "it is at another version");
+		else if (st.merged)
+			ktd_error_set(err, KTD_ERR_CONFLICT,
+			              "a case that is merged cannot be merged "
+			              "again");
+		else
+			ktd_error_set(err, KTD_ERR_CONFLICT,
+			              "case %" PRId64 " is merged into another "
+			              "case: merge into that one",
+			              into);
+		db_tx_rollback(pg);
+		return -1;
+	}
+	if (db_case_merge(pg, id, into, show_cpr, json_r, &moved, err) < 0)
+		return fail(pg, json_r, err);
+	memset(&a, 0, sizeof(a));
+	a.user_id = actor->user_id;
+	a.token_name = actor->token_name;
+	a.peer = actor->peer;
+	snprintf(detail, sizeof(detail),
+	         "{\"merged_from\": %" PRId64 ", \"contacts\": %" PRId64 "}",
+	         id, moved);
+	if (db_audit_add(pg, &a, "merge", into, detail, err) < 0 ||
+	    db_case_notify(pg, "case.updated", into, err) < 0)
+		return fail(pg, json_r, err);
+	snprintf(detail, sizeof(detail),
+	         "{\"merged_into\": %" PRId64 ", \"contacts\": %" PRId64 "}",
+	         into, moved);
+	return finish(pg, id, actor, "merge", detail, json_r, err);
+}
+
+bool case_mail_address_valid(const char *s)
+{
+	struct ktd_error err;
+
+	return directory_email_check(s, &err) == 0 &&
+	       !strpbrk(s, "<>()[]\\,;:\"\t");
+}
+
+/* "<2026-000123.9f86d081884c7d65@example.dk>": the reference for the
+ * people who read headers, 64 random bits so that it is unique. */
+static void message_id(const char *reference, const char *from, char *out,
+                       size_t outsz)
+{
+	unsigned char rnd[8];
+	char hex[sizeof(rnd) * 2 + 1];
+	const char *domain = strrchr(from, '@');
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	snprintf(out, outsz, "<%s.%s@%s>", reference, hex,
+	         domain ? domain + 1 : "localhost");
+}
+
+/* The reply's subject: the agent's, or "Re: " and the case's; with the
+ * case's tag unless it is in it already. Caller frees. */
+static char *reply_subject(const char *given, const char *case_subject,
+                           const char *tag, const char *reference)
+{
+	char tagged[128];
+	const char *base;
+	bool re;
+
+	snprintf(tagged, sizeof(tagged), "[%s %s]", tag, reference);
+	if (given && *given) {
+		base = given;
+		re = false;
+	} else if (case_subject && *case_subject) {
+		base = case_subject;
+		re = strncasecmp(base, "re:", 3) != 0 &&
+		     strncasecmp(base, "sv:", 3) != 0;
+	} else {
+		base = "Svar på din henvendelse";
+		re = false;
+	}
+	if (strstr(base, tagged))
+		return ktd_strdup_printf("%s%s", re ? "Re: " : "", base);
+	return ktd_strdup_printf("%s%s %s", re ? "Re: " : "", base, tagged);
+}
+
+int case_action_reply(PGconn *pg, int64_t id, int64_t version,
+                      const struct case_reply *r,
+                      const struct case_actor *actor, bool show_cpr,
+                      char **json_r, struct ktd_error *err)
+{
+	struct db_case_state st;
+	struct db_outbox_context ctx;
+	struct db_outbound o;
+	char mid[256], detail[64], *subject = NULL;
+	const char *to;
+	int64_t contact_id;
+	int ret = -1;
+
+	if (begin(pg, id, version, show_cpr, &st, json_r, err) < 0)
+		return -1;
+	if (st.merged || strcmp(st.status, "closed") == 0)
+		return refuse(pg, id, show_cpr, json_r, err,
+		              st.merged ? "merged" : "closed",
+		              "be answered (reopen it first)");
+	if (db_outbox_context(pg, id, &ctx, err) < 0)
+		goto out;
+	to = r->to ? r->to : ctx.sender ? ctx.sender : ctx.citizen_email;
+	if (!to) {
+		ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		              "field 'to' is required: the case has no e-mail "
+		              "address to answer");
+		goto out;
+	}
+	if (!case_mail_address_valid(to)) {
+		ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		              "field 'to' is not a plain e-mail address "
+		              "(name@example.dk)%s",
+		              r->to ? ""
+		                    : ": the case's address cannot be used");
+		goto out;
+	}
+	subject = reply_subject(r->subject, ctx.subject, r->subject_tag,
+	                        ctx.reference);
+	message_id(ctx.reference, r->from, mid, sizeof(mid));
+	memset(&o, 0, sizeof(o));
+	o.case_id = id;
+	o.kind = "reply";
+	o.message_id = mid;
+	o.from_addr = r->from;
+	o.to_addr = to;
+	o.subject = subject;
+	o.body = r->text;
+	o.in_reply_to = ctx.in_reply_to;
+	o.references = ctx.references;
+	o.created_by = r->user_id;
+	if (db_outbox_queue(pg, &o, &contact_id, json_r, err) < 0)
+		goto out;
+	snprintf(detail, sizeof(detail), "{\"contact_id\": %" PRId64 "}",
+	         contact_id);
+	ret = finish(pg, id, actor, "reply", detail, json_r, err);
+	goto done;
+out:
+	fail(pg, json_r, err);
+done:
+	free(subject);
+	db_outbox_context_free(&ctx);
+	return ret;
 }

@@ -56,4 +56,40 @@ int case_action_reopen(PGconn *pg, int64_t id, int64_t version,
                        const struct case_actor *actor, bool show_cpr,
                        char **json_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Folds case id (a duplicate) into case into: both locked (in id order),
+ * id's contacts move to into, id is closed with resolution duplicate and
+ * merged_into_id. Returns 0 with case into as JSON text in *json_r. Also
+ * KTD_ERR_UNPROCESSABLE naming 'into' (no such case, or id itself) and
+ * KTD_ERR_CONFLICT when either case is merged already. Audit action merge
+ * on both cases; NOTIFY case.updated for both. */
+int case_action_merge(PGconn *pg, int64_t id, int64_t version, int64_t into,
+                      const struct case_actor *actor, bool show_cpr,
+                      char **json_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* An e-mail reply to the citizen. */
+struct case_reply {
+	const char *to;      /* NULL: the newest sender, else the citizen's */
+	const char *subject; /* NULL: "Re: " and the case's subject */
+	const char *text;
+	const char *from;        /* [smtp] from */
+	const char *subject_tag; /* [intake] subject_tag, e.g. "Sag" */
+	int64_t user_id;         /* who writes it; 0 for none */
+};
+
+/* Queues r as an outbound_email contact with an outbox row (delivered
+ * later by the mail worker) on a case that is neither closed nor merged.
+ * The subject carries the tag "[subject_tag reference]", the Message-ID
+ * is fixed now, In-Reply-To and References thread onto the case's mail.
+ * Returns 0 with the new contact as JSON text in *json_r; also
+ * KTD_ERR_UNPROCESSABLE naming 'to' when there is no address to answer
+ * or it is not one. Audit action reply. */
+int case_action_reply(PGconn *pg, int64_t id, int64_t version,
+                      const struct case_reply *r,
+                      const struct case_actor *actor, bool show_cpr,
+                      char **json_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Whether s is one plain address, "name@example.dk": no display name,
+ * no comments, nothing a mail header could be split on. */
+bool case_mail_address_valid(const char *s);
+
 #endif

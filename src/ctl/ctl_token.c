@@ -74,7 +74,7 @@ static int token_create(const struct ktd_settings *s, int argc, char **argv)
 		goto out;
 	token_generate(token, hash);
 	if (db_token_insert(pg, name, hash, scopes_text,
-	                    ctl_util_invoker(invoker, sizeof(invoker)),
+	                    ctl_util_invoker(invoker, sizeof(invoker)), NULL,
 	                    &err) < 0) {
 		ret = ctl_util_fail(&err);
 		goto out;
@@ -107,7 +107,7 @@ static int token_revoke(const struct ktd_settings *s, int argc, char **argv)
 	pg = ctl_util_connect(s);
 	if (!pg)
 		return KTD_EXIT_FAILURE;
-	found = db_token_revoke(pg, argv[1], &already, &err);
+	found = db_token_revoke(pg, argv[1], &already, NULL, &err);
 	if (found < 0) {
 		ret = ctl_util_fail(&err);
 		goto out;

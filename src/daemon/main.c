@@ -20,6 +20,7 @@
 #include "lib/buf.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
+#include "daemon/janitor.h"
 #include "daemon/settings.h"
 #include "daemon/signals.h"
 #include "db/migrate.h"
@@ -39,6 +40,7 @@ struct app {
 	struct ktd_static *www;
 	struct ktd_api api;
 	struct ktd_http_server *http;
+	struct ktd_janitor *janitor;
 	char *tls_cert;
 	char *tls_key;
 	int listen_fd;
@@ -52,6 +54,10 @@ static void notify(const char *state)
 	(void)state;
 #endif
 }
+
+/* Between two rounds of the janitor (expired sessions, old login
+ * failures); the first round is at start. */
+#define JANITOR_INTERVAL_MS (5 * 60 * 1000)
 
 /* Room for a message of KTD_ERROR_MSG_MAX as a quoted log value. */
 #define QUOTED_MAX (2 * KTD_ERROR_MSG_MAX + 8)
@@ -351,6 +357,7 @@ static bool cancel_and_wait(struct app *app)
 static void app_start(struct app *app)
 {
 	struct ktd_http_server_config hc;
+	struct ktd_janitor_config jc;
 	struct db_pool_config pc;
 	struct ktd_error err;
 	uint64_t t0 = ktd_time_mono_us();
@@ -386,6 +393,8 @@ static void app_start(struct app *app)
 	        app->settings->login_failure_window_ms / 1000;
 	app->api.intake_thread_window_s =
 	        app->settings->intake_thread_window_ms / 1000;
+	app->api.subject_tag = app->settings->intake_subject_tag;
+	app->api.mail_from = app->settings->smtp_from;
 	app->router = ktd_router_create();
 	if (ktd_api_register(app->router, &app->api, &err) < 0)
 		ktd_panic("routes: %s", err.msg);
@@ -405,6 +414,14 @@ static void app_start(struct app *app)
 	if (!app->http)
 		fail(KTD_EXIT_FAILURE, "http_start_failed", err.msg);
 	app->listen_fd = -1; /* the server owns it now */
+	memset(&jc, 0, sizeof(jc));
+	jc.pool = app->pool;
+	jc.login_failure_window_s =
+	        app->settings->login_failure_window_ms / 1000;
+	jc.interval_ms = JANITOR_INTERVAL_MS;
+	app->janitor = ktd_janitor_start(&jc, &err);
+	if (!app->janitor)
+		fail(KTD_EXIT_FAILURE, "janitor_start_failed", err.msg);
 	ktd_log_info(
 	        "event=started version=%s listen=%s port=%u tls=%s "
 	        "threads=%u pool_size=%u schema_version=%u "
@@ -421,6 +438,7 @@ static void app_start(struct app *app)
 
 static void app_stop(struct app *app)
 {
+	ktd_janitor_stop(&app->janitor);
 	ktd_http_server_stop(&app->http);
 	db_pool_destroy(&app->pool);
 	ktd_router_destroy(&app->router);

@@ -12,6 +12,7 @@
 
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "core/case_action.h"
 #include "daemon/settings.h"
 #include "db/pool.h"
 
@@ -106,12 +107,16 @@ static const struct setting_def setting_defs[] = {
 
         S("intake", "thread_window", SET_DURATION, intake_thread_window_ms,
           "72h", SET_NO_RELOAD, 0, 90ULL * 24 * 3600 * 1000),
+        S("intake", "subject_tag", SET_STR, intake_subject_tag, "Sag",
+          SET_NO_RELOAD, 0, 0),
+
+        S("smtp", "from", SET_STR, smtp_from, "", SET_NO_RELOAD | SET_EMPTY_OK,
+          0, 0),
 };
 
 /* Sections whose keys come with their channel in a later release; naming
  * them is allowed so that a config file can be laid out ahead. */
-static const char *const placeholder_sections[] = {"smtp", "cti",
-                                                   "digitalpost"};
+static const char *const placeholder_sections[] = {"cti", "digitalpost"};
 static const char placeholder_prefix[] = "mailbox:";
 
 _Static_assert(KTD_N_ELEMENTS(setting_defs) <= KTD_SETTINGS_MAX_KEYS,
@@ -391,6 +396,24 @@ static void parse_goto_key(struct parse_state *st, const char *section,
 /* Checks between keys, after the whole file is read. An error names the
  * line of the key at fault, like any other. Defaults pass these checks,
  * so the key was always set in the file. */
+/* The word of the subject tag "[Sag 2026-000123]": ASCII letters and
+ * digits or UTF-8 letters (bytes >= 0x80 of valid UTF-8), no spaces or
+ * brackets, so that the tag can be found again in a reply's subject. */
+static bool subject_tag_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 32 || !ktd_utf8_valid(s, n))
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x80 && !isalnum(c))
+			return false;
+	}
+	return true;
+}
+
 static void settings_validate(struct parse_state *st)
 {
 	const struct ktd_settings *s = st->s;
@@ -408,6 +431,14 @@ static void settings_validate(struct parse_state *st)
 		parse_fail(st, "[database] conninfo must not contain a "
 		               "password: put it in the file named by "
 		               "password_file");
+	} else if (!subject_tag_valid(s->intake_subject_tag)) {
+		parse_goto_key(st, "intake", "subject_tag");
+		parse_fail(st, "[intake] subject_tag must be 1 to 32 letters "
+		               "or digits (e.g. Sag)");
+	} else if (s->smtp_from[0] && !case_mail_address_valid(s->smtp_from)) {
+		parse_goto_key(st, "smtp", "from");
+		parse_fail(st, "[smtp] from must be one plain e-mail address "
+		               "(kontakt@example.dk)");
 	}
 }
 

@@ -51,6 +51,10 @@ struct ktd_settings {
 
 	/* [intake] */
 	uint64_t intake_thread_window_ms;
+	char *intake_subject_tag;
+
+	/* [smtp] */
+	char *smtp_from;
 };
 
 /* Reads and validates the file at path. Returns 0 and a new settings

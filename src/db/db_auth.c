@@ -209,3 +209,33 @@ int db_auth_token_lookup(PGconn *pg,
 		return -1;
 	return 1;
 }
+
+int db_auth_prune(PGconn *pg, uint64_t failure_window_s, unsigned batch,
+                  int64_t *sessions_r, int64_t *failures_r,
+                  struct ktd_error *err)
+{
+	/* Bounded batches: a backlog is worked off over several rounds
+	 * rather than in one long statement. */
+	static const char sql[] =
+	        "WITH s AS (DELETE FROM sessions WHERE id_hash IN ("
+	        "  SELECT id_hash FROM sessions WHERE expires_at < now() "
+	        "  LIMIT $2::integer) RETURNING 1), "
+	        "f AS (DELETE FROM login_failures WHERE id IN ("
+	        "  SELECT id FROM login_failures "
+	        "  WHERE at < now() - make_interval(secs => $1::bigint) "
+	        "  LIMIT $2::integer) RETURNING 1) "
+	        "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM f)";
+	char window[24], n[16];
+	const char *params[2] = {window, n};
+	PGresult *res = NULL;
+
+	snprintf(window, sizeof(window), "%llu",
+	         (unsigned long long)failure_window_s);
+	snprintf(n, sizeof(n), "%u", batch);
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		return -1;
+	*sessions_r = db_result_i64(res, 0, 0);
+	*failures_r = db_result_i64(res, 0, 1);
+	PQclear(res);
+	return 0;
+}

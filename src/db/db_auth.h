@@ -70,4 +70,11 @@ int db_auth_token_lookup(PGconn *pg,
                          char name_r[65], char scopes_r[64],
                          struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Deletes at most batch expired sessions and at most batch login
+ * failures older than failure_window_s (they no longer count). Returns 0
+ * with how many of each went, -1. */
+int db_auth_prune(PGconn *pg, uint64_t failure_window_s, unsigned batch,
+                  int64_t *sessions_r, int64_t *failures_r,
+                  struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 #endif

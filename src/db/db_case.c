@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "lib/str.h"
 #include "db/pool.h"
@@ -480,6 +481,64 @@ int db_case_note_add(PGconn *pg, int64_t id, const char *text,
 		return -1;
 	*contact_id_r = db_result_i64(res, 0, 0);
 	*json_r = db_result_strdup(res, 0, 1);
+	PQclear(res);
+	return 0;
+}
+
+int db_case_merge(PGconn *pg, int64_t source, int64_t target, bool show_cpr,
+                  char **json_r, int64_t *moved_r, struct ktd_error *err)
+{
+	/* Three statements, not one with data-modifying CTEs: the last
+	 * must see the moved contacts to count them. */
+	static const char sql_move[] =
+	        "UPDATE contacts SET case_id = $2 WHERE case_id = $1";
+	static const char sql_source[] =
+	        "WITH chain AS (UPDATE cases SET merged_into_id = $2, "
+	        " version = version + 1 WHERE merged_into_id = $1) "
+	        "UPDATE cases SET status = 'closed', resolution = 'duplicate', "
+	        " resolved_at = coalesce(resolved_at, now()), "
+	        " merged_into_id = $2, version = version + 1 WHERE id = $1";
+	static const char sql_target[] =
+	        "UPDATE cases c SET "
+	        " citizen_name = coalesce(c.citizen_name, s.citizen_name), "
+	        " citizen_phone = coalesce(c.citizen_phone, s.citizen_phone), "
+	        " citizen_email = coalesce(c.citizen_email, s.citizen_email), "
+	        " citizen_cpr = coalesce(c.citizen_cpr, s.citizen_cpr), "
+	        " citizen_cvr = coalesce(c.citizen_cvr, s.citizen_cvr), "
+	        " last_contact_at = greatest(c.last_contact_at, "
+	        "  s.last_contact_at), version = c.version + 1 "
+	        "FROM cases s WHERE c.id = $2 AND s.id = $1 "
+	        "RETURNING ktd_case_json(c, $3::boolean)::text";
+	char st[24], tt[24];
+	const char *params[3] = {st, tt, show_cpr ? "t" : "f"};
+	PGresult *res = NULL;
+
+	I64(st, source);
+	I64(tt, target);
+	if (db_query(pg, sql_move, 2, params, &res, err) < 0)
+		return -1;
+	*moved_r = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	if (db_query(pg, sql_source, 2, params, NULL, err) < 0)
+		return -1;
+	return update_one(pg, sql_target, 3, params, target, json_r, err);
+}
+
+int db_case_forwards_json(PGconn *pg, int64_t case_id, char **json_r,
+                          struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT coalesce(jsonb_agg(ktd_forward_json(f) "
+	        " ORDER BY f.at, f.id), '[]'::jsonb)::text "
+	        "FROM forwards f WHERE f.case_id = $1";
+	char idt[24];
+	const char *params[1] = {idt};
+	PGresult *res = NULL;
+
+	I64(idt, case_id);
+	if (db_query(pg, sql, 1, params, &res, err) < 0)
+		return -1;
+	*json_r = db_result_strdup(res, 0, 0);
 	PQclear(res);
 	return 0;
 }

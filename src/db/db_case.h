@@ -149,6 +149,21 @@ int db_case_note_add(PGconn *pg, int64_t id, const char *text,
                      int64_t created_by, char **json_r, int64_t *contact_id_r,
                      struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Folds case source into case target (both locked by the caller): moves
+ * source's contacts to target, closes source as a duplicate merged into
+ * target (cases merged into source before now point at target), and
+ * fills target's empty citizen fields from source. Returns 0 with target
+ * as JSON text in *json_r and the number of contacts moved in *moved_r,
+ * -1. */
+int db_case_merge(PGconn *pg, int64_t source, int64_t target, bool show_cpr,
+                  char **json_r, int64_t *moved_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+/* The case's forwards as a JSON array text, oldest first (caller
+ * frees). */
+int db_case_forwards_json(PGconn *pg, int64_t case_id, char **json_r,
+                          struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* List filters; NULL or 0 for none. */
 struct db_case_filter {
 	const char *status;

@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "db/pool.h"
 #include "db/result.h"
@@ -85,4 +86,65 @@ int db_contact_list_json(PGconn *pg, int64_t case_id, char **json_r,
 	*json_r = db_result_strdup(res, 0, 0);
 	PQclear(res);
 	return 0;
+}
+
+int db_contact_get_json(PGconn *pg, int64_t case_id, int64_t contact_id,
+                        char **json_r, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT ktd_contact_json(ct)::text FROM contacts ct "
+	        "WHERE ct.id = $2 AND ct.case_id = $1";
+	char cid[24], id[24];
+	const char *params[2] = {cid, id};
+	PGresult *res = NULL;
+	int ret = 0;
+
+	snprintf(cid, sizeof(cid), "%" PRId64, case_id);
+	snprintf(id, sizeof(id), "%" PRId64, contact_id);
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*json_r = db_result_strdup(res, 0, 0);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int db_attachment_get(PGconn *pg, int64_t case_id, int64_t attachment_id,
+                      struct db_attachment *a, struct ktd_error *err)
+{
+	/* The bytes come back in binary format: no hex text twice their
+	 * size. Every column is then binary, hence the text of the ids. */
+	static const char sql[] =
+	        "SELECT a.filename, a.content_type, a.data, "
+	        " encode(a.sha256, 'hex') "
+	        "FROM attachments a JOIN contacts ct ON ct.id = a.contact_id "
+	        "WHERE a.id = $2 AND ct.case_id = $1";
+	char cid[24], id[24];
+	const char *params[2] = {cid, id};
+	PGresult *res = NULL;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(cid, sizeof(cid), "%" PRId64, case_id);
+	snprintf(id, sizeof(id), "%" PRId64, attachment_id);
+	if (db_query_ex(pg, sql, 2, params, NULL, NULL, true, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	a->res = res;
+	a->filename = PQgetvalue(res, 0, 0);
+	a->content_type = PQgetvalue(res, 0, 1);
+	a->data = (const unsigned char *)PQgetvalue(res, 0, 2);
+	a->size = (size_t)PQgetlength(res, 0, 2);
+	a->sha256_hex = PQgetvalue(res, 0, 3);
+	return 1;
+}
+
+void db_attachment_free(struct db_attachment *a)
+{
+	PQclear(a->res);
+	memset(a, 0, sizeof(*a));
 }

@@ -37,4 +37,28 @@ int db_contact_insert(PGconn *pg, const struct db_contact_new *c, int64_t *id_r,
 int db_contact_list_json(PGconn *pg, int64_t case_id, char **json_r,
                          struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Contact contact_id of case case_id as JSON text (caller frees).
+ * Returns 1, 0 when there is no such contact on that case, -1. */
+int db_contact_get_json(PGconn *pg, int64_t case_id, int64_t contact_id,
+                        char **json_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+/* An attachment with its bytes; the strings and bytes point into res. */
+struct db_attachment {
+	PGresult *res;
+	const char *filename;
+	const char *content_type;
+	const char *sha256_hex;
+	const unsigned char *data;
+	size_t size;
+};
+
+/* Attachment attachment_id of a contact of case case_id. Returns 1 with
+ * *a (db_attachment_free it), 0 when there is no such attachment on that
+ * case, -1. */
+int db_attachment_get(PGconn *pg, int64_t case_id, int64_t attachment_id,
+                      struct db_attachment *a, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+void db_attachment_free(struct db_attachment *a);
+
 #endif

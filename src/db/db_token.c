@@ -11,17 +11,19 @@
 
 int db_token_insert(PGconn *pg, const char *name,
                     const unsigned char hash[DB_TOKEN_HASH_SIZE],
-                    const char *scopes, const char *created_by,
+                    const char *scopes, const char *created_by, int64_t *id_r,
                     struct ktd_error *err)
 {
 	static const char sql[] =
 	        "INSERT INTO api_tokens (name, token_hash, scopes, created_by) "
-	        "VALUES ($1, $2::bytea, string_to_array($3, ','), $4)";
+	        "VALUES ($1, $2::bytea, string_to_array($3, ','), $4) "
+	        "RETURNING id";
 	char hex[2 * DB_TOKEN_HASH_SIZE + 3];
 	const char *params[4] = {name, hex, scopes, created_by};
+	PGresult *res = NULL;
 
 	db_bytea_hex(hash, DB_TOKEN_HASH_SIZE, hex, sizeof(hex));
-	if (db_query(pg, sql, 4, params, NULL, err) < 0) {
+	if (db_query(pg, sql, 4, params, &res, err) < 0) {
 		/* Two random 256-bit tokens do not collide: a unique
 		 * violation is the name. */
 		if (strcmp(err->sqlstate, "23505") == 0)
@@ -30,11 +32,14 @@ int db_token_insert(PGconn *pg, const char *name,
 			        "a token named '%s' exists already", name);
 		return -1;
 	}
+	if (id_r)
+		*id_r = db_result_i64(res, 0, 0);
+	PQclear(res);
 	return 0;
 }
 
 int db_token_revoke(PGconn *pg, const char *name, bool *already_r,
-                    struct ktd_error *err)
+                    int64_t *id_r, struct ktd_error *err)
 {
 	static const char sql[] =
 	        "WITH old AS (SELECT id, revoked_at FROM api_tokens "
@@ -42,7 +47,8 @@ int db_token_revoke(PGconn *pg, const char *name, bool *already_r,
 	        "u AS (UPDATE api_tokens SET revoked_at = now() FROM old "
 	        " WHERE api_tokens.id = old.id AND old.revoked_at IS NULL "
 	        " RETURNING api_tokens.id) "
-	        "SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM u)";
+	        "SELECT (SELECT count(*) FROM old), (SELECT count(*) FROM u), "
+	        " (SELECT min(id) FROM old)";
 	PGresult *res = NULL;
 	int ret;
 
@@ -51,6 +57,8 @@ int db_token_revoke(PGconn *pg, const char *name, bool *already_r,
 		return -1;
 	ret = db_result_i64(res, 0, 0) > 0 ? 1 : 0;
 	*already_r = ret == 1 && db_result_i64(res, 0, 1) == 0;
+	if (id_r)
+		*id_r = db_result_i64(res, 0, 2);
 	PQclear(res);
 	return ret;
 }

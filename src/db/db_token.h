@@ -27,14 +27,14 @@ struct db_token_list {
  * a revoked token). */
 int db_token_insert(PGconn *pg, const char *name,
                     const unsigned char hash[DB_TOKEN_HASH_SIZE],
-                    const char *scopes, const char *created_by,
+                    const char *scopes, const char *created_by, int64_t *id_r,
                     struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* Revokes the token called name; *already_r tells whether it was revoked
  * before (and is left as it was). Returns 1, 0 when there is no such token,
  * or -1. */
 int db_token_revoke(PGconn *pg, const char *name, bool *already_r,
-                    struct ktd_error *err) KTD_ATTR_NODISCARD;
+                    int64_t *id_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* Every token, by name, without hashes. The caller frees the list. */
 int db_token_list(PGconn *pg, struct db_token_list *list_r,

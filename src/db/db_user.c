@@ -11,6 +11,16 @@
 #include "db/result.h"
 #include "db/db_user.h"
 
+/* The trigger of sql/005 that keeps an active admin says KTD01. */
+static int last_admin(struct ktd_error *err)
+{
+	if (strcmp(err->sqlstate, "KTD01") == 0)
+		ktd_error_set(err, KTD_ERR_CONFLICT,
+		              "no active admin would remain: make another user "
+		              "admin first");
+	return -1;
+}
+
 int db_user_create(PGconn *pg, const char *login, const char *name,
                    const char *role, int64_t department_id,
                    const char *password_hash, int64_t *id_r,
@@ -90,7 +100,7 @@ int db_user_update(PGconn *pg, int64_t id, const struct db_user_change *c,
 			return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
 			                     "field 'department_id': no such "
 			                     "department");
-		return -1;
+		return last_admin(err);
 	}
 	ret = db_result_i64(res, 0, 0) > 0 ? 1 : 0;
 	PQclear(res);
@@ -153,7 +163,7 @@ int db_user_set_disabled(PGconn *pg, const char *login, bool disabled,
 
 	*changed_r = false;
 	if (db_query(pg, sql, 2, params, &res, err) < 0)
-		return -1;
+		return last_admin(err);
 	ret = db_result_i64(res, 0, 0) > 0 ? 1 : 0;
 	*changed_r = db_result_i64(res, 0, 1) > 0;
 	PQclear(res);

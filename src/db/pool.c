@@ -399,6 +399,15 @@ void db_pool_release(struct db_pool *pool, struct db_conn **connp)
 int db_query(PGconn *pg, const char *sql, int nparams,
              const char *const *params, PGresult **res_r, struct ktd_error *err)
 {
+	return db_query_ex(pg, sql, nparams, params, NULL, NULL, false, res_r,
+	                   err);
+}
+
+int db_query_ex(PGconn *pg, const char *sql, int nparams,
+                const char *const *params, const int *lengths,
+                const int *formats, bool binary_result, PGresult **res_r,
+                struct ktd_error *err)
+{
 	PGresult *res;
 	ExecStatusType st;
 	const char *state;
@@ -406,7 +415,8 @@ int db_query(PGconn *pg, const char *sql, int nparams,
 
 	if (res_r)
 		*res_r = NULL;
-	res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(pg, sql, nparams, NULL, params, lengths, formats,
+	                   binary_result ? 1 : 0);
 	st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (res_r)

@@ -66,4 +66,11 @@ int db_query(PGconn *pg, const char *sql, int nparams,
              const char *const *params, PGresult **res_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* db_query with parameter lengths and formats (NULL: all text) and, when
+ * binary_result, the result in binary format (bytea as raw bytes). */
+int db_query_ex(PGconn *pg, const char *sql, int nparams,
+                const char *const *params, const int *lengths,
+                const int *formats, bool binary_result, PGresult **res_r,
+                struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 #endif

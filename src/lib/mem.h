@@ -12,6 +12,8 @@ void *ktd_calloc(size_t n, size_t size);
 void *ktd_realloc(void *p, size_t size);
 char *ktd_strdup(const char *s);
 char *ktd_strndup(const char *s, size_t n);
+/* A new string formatted like printf. */
+char *ktd_strdup_printf(const char *fmt, ...) KTD_ATTR_FORMAT(1, 2);
 
 /* Frees *p and sets it to NULL; accepts NULL and *p == NULL. */
 void ktd_free(void *pp);

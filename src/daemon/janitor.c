@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* The janitor thread. */
+#include "daemon/daemon_common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "daemon/janitor.h"
+#include "db/db_auth.h"
+#include "db/pool.h"
+
+/* Rows per statement; a round repeats while a batch comes back full, up
+ * to ROUND_MAX_BATCHES, so that one round stays short. */
+#define BATCH 5000
+#define ROUND_MAX_BATCHES 20
+
+struct ktd_janitor {
+	struct ktd_janitor_config cfg;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+static void round_once(struct ktd_janitor *j)
+{
+	char quoted[2 * KTD_ERROR_MSG_MAX + 8];
+	struct db_conn *conn = NULL;
+	struct ktd_error err;
+	int64_t sessions = 0, failures = 0, s, f;
+	unsigned i;
+
+	if (db_pool_acquire(j->cfg.pool, &conn, &err) < 0)
+		goto fail;
+	for (i = 0; i < ROUND_MAX_BATCHES; i++) {
+		if (db_auth_prune(db_conn_pg(conn),
+		                  j->cfg.login_failure_window_s, BATCH, &s, &f,
+		                  &err) < 0) {
+			db_pool_release(j->cfg.pool, &conn);
+			goto fail;
+		}
+		sessions += s;
+		failures += f;
+		if (s < BATCH && f < BATCH)
+			break;
+	}
+	db_pool_release(j->cfg.pool, &conn);
+	ktd_log(sessions || failures ? KTD_LOG_INFO : KTD_LOG_DEBUG,
+	        "event=janitor sessions_deleted=%lld "
+	        "login_failures_deleted=%lld",
+	        (long long)sessions, (long long)failures);
+	return;
+fail:
+	/* The database may be away; the next round tries again. */
+	ktd_log_warnx("event=janitor_failed msg=%s",
+	              ktd_log_quote(err.msg, quoted, sizeof(quoted)));
+}
+
+static void *run(void *arg)
+{
+	struct ktd_janitor *j = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->stop) {
+		pthread_mutex_unlock(&j->mu);
+		round_once(j);
+		pthread_mutex_lock(&j->mu);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += (time_t)(j->cfg.interval_ms / 1000);
+		until.tv_nsec += (long)(j->cfg.interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!j->stop && pthread_cond_timedwait(&j->cond, &j->mu,
+		                                          &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+struct ktd_janitor *ktd_janitor_start(const struct ktd_janitor_config *cfg,
+                                      struct ktd_error *err)
+{
+	struct ktd_janitor *j = ktd_calloc(1, sizeof(*j));
+	pthread_condattr_t ca;
+	int r;
+
+	j->cfg = *cfg;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	r = pthread_create(&j->thread, NULL, run, j);
+	if (r != 0) {
+		pthread_cond_destroy(&j->cond);
+		pthread_mutex_destroy(&j->mu);
+		free(j);
+		ktd_error_set(err, KTD_ERR_INTERNAL,
+		              "cannot start the janitor thread: %s",
+		              strerror(r));
+		return NULL;
+	}
+	return j;
+}
+
+void ktd_janitor_stop(struct ktd_janitor **jp)
+{
+	struct ktd_janitor *j = *jp;
+
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->mu);
+	j->stop = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->mu);
+	pthread_join(j->thread, NULL);
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+	*jp = NULL;
+}
