@@ -10,6 +10,7 @@
 
 #include "daemon/settings.h"
 #include "db/db_token.h"
+#include "db/tx.h"
 #include "core/token.h"
 #include "ctl/ctl_util.h"
 
@@ -23,7 +24,7 @@ static int token_create(const struct ktd_settings *s, int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	char token[TOKEN_SIZE] = "", scopes_text[TOKEN_SCOPES_TEXT_SIZE];
-	char invoker[128];
+	char invoker[128], detail[TOKEN_NAME_MAX + TOKEN_SCOPES_TEXT_SIZE + 32];
 	unsigned char hash[TOKEN_HASH_SIZE];
 	const char *scope_s = NULL, *name;
 	struct ktd_error err;
@@ -73,9 +74,17 @@ static int token_create(const struct ktd_settings *s, int argc, char **argv)
 	if (!pg)
 		goto out;
 	token_generate(token, hash);
-	if (db_token_insert(pg, name, hash, scopes_text,
+	/* Names and scope names are of [A-Za-z0-9._:-]: no JSON escaping
+	 * needed. */
+	snprintf(detail, sizeof(detail),
+	         "{\"name\": \"%s\", \"scopes\": \"%s\"}", name, scopes_text);
+	if (db_tx_begin(pg, &err) < 0 ||
+	    db_token_insert(pg, name, hash, scopes_text,
 	                    ctl_util_invoker(invoker, sizeof(invoker)), NULL,
-	                    &err) < 0) {
+	                    &err) < 0 ||
+	    ctl_util_audit(pg, "create", "token", name, detail, &err) < 0 ||
+	    db_tx_commit(pg, &err) < 0) {
+		db_tx_rollback(pg);
 		ret = ctl_util_fail(&err);
 		goto out;
 	}
@@ -94,6 +103,7 @@ out:
 
 static int token_revoke(const struct ktd_settings *s, int argc, char **argv)
 {
+	char detail[TOKEN_NAME_MAX + 32];
 	struct ktd_error err;
 	bool already = false;
 	PGconn *pg = NULL;
@@ -107,7 +117,18 @@ static int token_revoke(const struct ktd_settings *s, int argc, char **argv)
 	pg = ctl_util_connect(s);
 	if (!pg)
 		return KTD_EXIT_FAILURE;
+	if (db_tx_begin(pg, &err) < 0) {
+		PQfinish(pg);
+		return ctl_util_fail(&err);
+	}
 	found = db_token_revoke(pg, argv[1], &already, NULL, &err);
+	snprintf(detail, sizeof(detail), "{\"name\": \"%s\"}", argv[1]);
+	if (found == 1 && !already &&
+	    ctl_util_audit(pg, "delete", "token", argv[1], detail, &err) < 0)
+		found = -1;
+	if (found == 1 && db_tx_commit(pg, &err) < 0)
+		found = -1;
+	db_tx_rollback(pg);
 	if (found < 0) {
 		ret = ctl_util_fail(&err);
 		goto out;

@@ -13,6 +13,7 @@
 #include "daemon/settings.h"
 #include "db/db_department.h"
 #include "db/db_user.h"
+#include "db/tx.h"
 #include "core/user.h"
 #include "ctl/ctl_util.h"
 
@@ -58,7 +59,7 @@ static int user_add(const struct ktd_settings *s, int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	const char *role_s = NULL, *name = "", *dep = NULL, *login;
-	char hash[USER_HASH_SIZE] = "";
+	char hash[USER_HASH_SIZE] = "", detail[160];
 	enum user_role role;
 	struct ktd_error err;
 	int64_t dep_id = 0;
@@ -146,8 +147,15 @@ static int user_add(const struct ktd_settings *s, int argc, char **argv)
 	}
 	if (read_and_hash(login, hash) != KTD_EXIT_OK)
 		goto out;
-	if (db_user_insert(pg, login, name, user_role_name(role), dep_id, hash,
-	                   &err) < 0) {
+	snprintf(detail, sizeof(detail),
+	         "{\"login\": \"%s\", \"role\": \"%s\"}", login,
+	         user_role_name(role));
+	if (db_tx_begin(pg, &err) < 0 ||
+	    db_user_insert(pg, login, name, user_role_name(role), dep_id, hash,
+	                   &err) < 0 ||
+	    ctl_util_audit(pg, "create", "user", login, detail, &err) < 0 ||
+	    db_tx_commit(pg, &err) < 0) {
+		db_tx_rollback(pg);
 		ret = ctl_util_fail(&err);
 		goto out;
 	}
@@ -199,7 +207,17 @@ static int user_passwd(const struct ktd_settings *s, int argc, char **argv)
 	}
 	if (read_and_hash(login, hash) != KTD_EXIT_OK)
 		goto out;
+	if (db_tx_begin(pg, &err) < 0) {
+		ret = ctl_util_fail(&err);
+		goto out;
+	}
 	found = db_user_set_password(pg, login, hash, &err);
+	if (found == 1 &&
+	    (ctl_util_audit(pg, "update", "user", login,
+	                    "{\"fields\": [\"password\"]}", &err) < 0 ||
+	     db_tx_commit(pg, &err) < 0))
+		found = -1;
+	db_tx_rollback(pg);
 	if (found < 0) {
 		ret = ctl_util_fail(&err);
 		goto out;
@@ -236,7 +254,18 @@ static int user_set_disabled(const struct ktd_settings *s, int argc,
 	pg = ctl_util_connect(s);
 	if (!pg)
 		goto out;
+	if (db_tx_begin(pg, &err) < 0) {
+		ret = ctl_util_fail(&err);
+		goto out;
+	}
 	found = db_user_set_disabled(pg, login, disabled, &changed, &err);
+	if (found == 1 && changed &&
+	    ctl_util_audit(pg, "update", "user", login,
+	                   "{\"fields\": [\"disabled\"]}", &err) < 0)
+		found = -1;
+	if (found == 1 && db_tx_commit(pg, &err) < 0)
+		found = -1;
+	db_tx_rollback(pg);
 	if (found < 0) {
 		ret = ctl_util_fail(&err);
 		goto out;

@@ -18,6 +18,7 @@
 #include "daemon/settings.h"
 #include "db/pool.h"
 #include "ctl/ctl_util.h"
+#include "db/db_audit.h"
 
 PGconn *ctl_util_connect(const struct ktd_settings *s)
 {
@@ -126,6 +127,19 @@ const char *ctl_util_invoker(char *out, size_t outsz)
 	else
 		snprintf(out, outsz, "kontaktctl:uid %u", (unsigned)geteuid());
 	return out;
+}
+
+int ctl_util_audit(PGconn *pg, const char *action, const char *object_type,
+                   const char *name, const char *detail_json,
+                   struct ktd_error *err)
+{
+	struct db_audit_actor a;
+	char invoker[80];
+
+	memset(&a, 0, sizeof(a));
+	a.peer = ctl_util_invoker(invoker, sizeof(invoker));
+	return db_audit_add_named(pg, &a, action, object_type, name,
+	                          detail_json, err);
 }
 
 int ctl_util_read_file(const char *path, size_t max, char **data_r,

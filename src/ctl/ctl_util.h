@@ -49,6 +49,12 @@ const char *ctl_util_invoker(char *out, size_t outsz);
 
 /* Reads a whole file (path "-": stdin) of at most max bytes into a new
  * NUL-terminated buffer (caller ktd_free-s it). */
+/* Writes the audit row of a change made by kontaktctl (no user, peer
+ * "kontaktctl:<unix user>"), in the caller's transaction. */
+int ctl_util_audit(PGconn *pg, const char *action, const char *object_type,
+                   const char *name, const char *detail_json,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 int ctl_util_read_file(const char *path, size_t max, char **data_r,
                        size_t *len_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
 

@@ -59,6 +59,32 @@ int db_audit_add_object(PGconn *pg, const struct db_audit_actor *actor,
 	           err);
 }
 
+int db_audit_add_named(PGconn *pg, const struct db_audit_actor *actor,
+                       const char *action, const char *object_type,
+                       const char *name, const char *detail_json,
+                       struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT CASE $1::text "
+	        " WHEN 'user' THEN (SELECT id FROM users WHERE login = $2) "
+	        " WHEN 'token' THEN (SELECT id FROM api_tokens WHERE name = "
+	        "$2) "
+	        " WHEN 'department' THEN (SELECT id FROM departments "
+	        "  WHERE lower(name) = lower($2)) END";
+	const char *params[2] = {object_type, name};
+	PGresult *res = NULL;
+	int64_t id;
+
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		return -1;
+	id = db_result_i64(res, 0, 0);
+	PQclear(res);
+	if (id == 0)
+		return ktd_error_set(err, KTD_ERR_NOT_FOUND,
+		                     "no %s '%s' to audit", object_type, name);
+	return add(pg, actor, action, 0, object_type, id, detail_json, err);
+}
+
 int db_audit_list_json(PGconn *pg, const struct db_audit_filter *f,
                        char **json_r, int64_t *last_id_r, struct ktd_error *err)
 {

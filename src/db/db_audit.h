@@ -28,6 +28,13 @@ int db_audit_add_object(PGconn *pg, const struct db_audit_actor *actor,
                         int64_t object_id, const char *detail_json,
                         struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* The same, naming the object: a user by login, a token by name, a
+ * department by name (any case). KTD_ERR_NOT_FOUND when there is none. */
+int db_audit_add_named(PGconn *pg, const struct db_audit_actor *actor,
+                       const char *action, const char *object_type,
+                       const char *name, const char *detail_json,
+                       struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* Filters of the audit list; NULL or 0 for none. */
 struct db_audit_filter {
 	int64_t case_id;

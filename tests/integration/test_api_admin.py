@@ -221,22 +221,26 @@ def test_audit_api(env):
 
     r = sup.req("GET", f"/api/v1/audit?case_id={ids[0]}")
     assert [x["action"] for x in r.json()["items"]] == ["read", "create"]
-    r = sup.req("GET", "/api/v1/audit?action=create&limit=2")
+    # kontaktctl's user and token creations are create rows too: ask
+    # for the agent's.
+    q = f"/api/v1/audit?action=create&user_id={items[0]['actor_user_id']}"
+    r = sup.req("GET", q + "&limit=2")
     page1 = r.json()
     assert [x["case_id"] for x in page1["items"]] == [ids[4], ids[3]]
-    r = sup.req("GET", "/api/v1/audit?action=create&limit=2&cursor="
-                + page1["next_cursor"])
+    r = sup.req("GET", q + "&limit=2&cursor=" + page1["next_cursor"])
     page2 = r.json()
     assert [x["case_id"] for x in page2["items"]] == [ids[2], ids[1]]
-    r = sup.req("GET", "/api/v1/audit?action=create&limit=2&cursor="
-                + page2["next_cursor"])
+    r = sup.req("GET", q + "&limit=2&cursor=" + page2["next_cursor"])
     assert [x["case_id"] for x in r.json()["items"]] == [ids[0]]
     assert r.json()["next_cursor"] is None
     r = sup.req("GET", "/api/v1/audit?from=2000-01-01T00:00:00Z"
                        "&to=2000-01-02T00:00:00Z")
     assert r.json() == {"items": [], "next_cursor": None}
     r = env["tok_admin"].req("GET", "/api/v1/audit?object_type=token")
-    assert r.status_code == 200 and r.json()["items"] == []
+    assert r.status_code == 200
+    assert [(x["action"], x["detail"]["name"], x["peer"][:11])
+            for x in r.json()["items"]] == \
+        [("create", n, "kontaktctl:") for n in ("pbx", "boss", "reader")]
 
 
 @pytest.mark.parametrize("query,param", [
@@ -286,3 +290,39 @@ def test_last_admin_cannot_be_disabled_or_demoted(env, ctl):
     # Now anna is the last one.
     p = ctl("user", "disable", "anna", config=d.config_path)
     assert p.returncode != 0 and "no active admin" in p.stderr
+
+
+def test_kontaktctl_changes_are_audited(env, ctl):
+    d = env["d"]
+    n = len(audit_rows(d))
+    p = ctl("user", "add", "karl", "--role", "agent", config=d.config_path,
+            input="et langt kodeord\n")
+    assert p.returncode == 0, p.stderr
+    for args in (("user", "passwd", "karl"), ("user", "disable", "karl"),
+                 ("user", "disable", "karl"),   # no change: no row
+                 ("token", "create", "pbx2", "--scope", "cti:write"),
+                 ("token", "revoke", "pbx2"), ("token", "revoke", "pbx2")):
+        p = ctl(*args, config=d.config_path, input="et andet kodeord!\n")
+        assert p.returncode == 0, (args, p.stderr)
+    uid = sql(d, "SELECT id FROM users WHERE login = 'karl'")[0][0]
+    tid = sql(d, "SELECT id FROM api_tokens WHERE name = 'pbx2'")[0][0]
+    rows = sql(d, "SELECT action, object_type, object_id, actor_user_id,"
+                  " actor_token_id, peer, detail::text FROM audit_log"
+                  " WHERE object_type IS NOT NULL ORDER BY id")[n:]
+    assert [r[:5] for r in rows] == [
+        ("create", "user", uid, None, None),
+        ("update", "user", uid, None, None),
+        ("update", "user", uid, None, None),
+        ("create", "token", tid, None, None),
+        ("delete", "token", tid, None, None)]
+    assert {r[5] for r in rows} == {"kontaktctl:root"} or \
+        all(r[5].startswith("kontaktctl:") for r in rows)
+    assert [r[6] for r in rows] == [
+        '{"role": "agent", "login": "karl"}',
+        '{"fields": ["password"]}', '{"fields": ["disabled"]}',
+        '{"name": "pbx2", "scopes": "cti:write"}', '{"name": "pbx2"}']
+    # A refused change leaves no row.
+    p = ctl("user", "disable", "adam", config=d.config_path)
+    assert p.returncode != 0
+    assert len(sql(d, "SELECT 1 FROM audit_log WHERE object_type IS NOT NULL")) \
+        == n + 5
