@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: MPL-2.0
+"""Every operation of the OpenAPI document that takes a JSON body refuses
+the same kinds of bad bodies the same way, and writes nothing: malformed
+JSON, invalid UTF-8, a body that is not an object, the wrong content type,
+unknown fields, fields of the wrong type, and SQL metacharacters kept as
+data. The list of operations comes from the document, so a new route is
+covered the day it is documented."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from test_api_directory import Client, add_user
+
+DOC = json.loads((Path(__file__).resolve().parents[2] / "src" / "api" /
+                  "openapi.json").read_text(encoding="utf-8"))
+
+OPERATIONS = sorted(
+    (method.upper(), path)
+    for path, ops in DOC["paths"].items()
+    for method, op in ops.items()
+    if method in ("post", "put", "patch", "delete")
+    and "application/json" in op.get("requestBody", {}).get("content", {}))
+
+TABLES = ("departments", "users", "sessions", "api_tokens", "cases",
+          "contacts", "forwards", "outbox", "routing_rules", "audit_log")
+
+
+def state(d):
+    """Every row of the tables an API call could write, as text."""
+    q = " UNION ALL ".join(
+        f"SELECT '{t}', md5(coalesce(string_agg(x::text, ',' ORDER BY"
+        f" x::text), '')) FROM {t} x" for t in TABLES if t != "sessions")
+    return d.cluster.sql(q, dbname=d.db) + d.cluster.sql(
+        "SELECT count(*) FROM sessions", dbname=d.db)
+
+
+@pytest.fixture
+def env(kontaktd, ctl):
+    d = kontaktd(config={"smtp": {"from": "kontakt@rodovre.example"}})
+    add_user(ctl, d, "adam", "admin")
+    admin = Client(d, "adam")
+    dep = admin.req("POST", "/api/v1/departments",
+                    json={"name": "Borgerservice"}).json()["id"]
+    case = admin.req("POST", "/api/v1/cases",
+                     json={"channel": "phone", "text": "x"}).json()["id"]
+    rule = admin.req("POST", "/api/v1/routing-rules",
+                     json={"kind": "queue", "pattern": "1",
+                           "department_id": dep}).json()["id"]
+    other = admin.req("POST", "/api/v1/cases",
+                      json={"channel": "phone", "text": "y"}).json()["id"]
+    uid = d.cluster.sql("SELECT id FROM users WHERE login = 'adam'",
+                        dbname=d.db)[0][0]
+    ids = {"/api/v1/departments/{id}": dep, "/api/v1/users/{id}": uid,
+           "/api/v1/routing-rules/{id}": rule}
+    valid = {
+        ("POST", "/api/v1/session"): {"login": "adam",
+                                      "password": "wrong but long"},
+        ("POST", "/api/v1/departments"): {"name": "Skat"},
+        ("PATCH", "/api/v1/departments/{id}"): {"name": "Skat"},
+        ("POST", "/api/v1/users"): {"login": "bo", "role": "agent",
+                                    "password": "et langt kodeord"},
+        ("PATCH", "/api/v1/users/{id}"): {"name": "Adam"},
+        ("POST", "/api/v1/tokens"): {"name": "t", "scopes": ["read"]},
+        ("POST", "/api/v1/cases"): {"channel": "phone", "text": "x"},
+        ("PATCH", "/api/v1/cases/{id}"): {"version": 1, "subject": "s"},
+        ("POST", "/api/v1/cases/{id}/resolve"): {"resolution": "spam"},
+        ("POST", "/api/v1/cases/{id}/forward"): {"department_id": dep,
+                                                 "method": "direct"},
+        ("POST", "/api/v1/cases/{id}/notes"): {"text": "x"},
+        ("POST", "/api/v1/cases/{id}/reopen"): {},
+        ("POST", "/api/v1/cases/{id}/merge"): {"into": other},
+        ("POST", "/api/v1/cases/{id}/replies"): {"text": "x",
+                                                 "to": "a@example.org"},
+        ("POST", "/api/v1/routing-rules"): {"kind": "queue", "pattern": "1",
+                                            "department_id": dep},
+        ("PATCH", "/api/v1/routing-rules/{id}"): {"priority": 1},
+    }
+    return d, admin, ids, case, valid
+
+
+def concrete(path, ids, case):
+    if "{id}" not in path:
+        return path
+    return path.replace("{id}", str(ids.get(path, case)))
+
+
+BAD_BODIES = [
+    (b"{", "application/json", 400),
+    (b'{"a": 1,}', "application/json", 400),
+    (b'{"text": "\xff\xfe"}', "application/json", 400),
+    (b"[]", "application/json", (400, 422)),
+    (b'"text"', "application/json", (400, 422)),
+    (b"", "application/json", (400, 422)),
+    (b'{"x": 1}', "text/plain", 415),
+    (b'{"x": 1}', None, 415),
+    (b'{"\\u0000": 1}', "application/json", (400, 422)),
+    (b'{"no_such_field_anywhere": 1}', "application/json", 422),
+]
+
+
+@pytest.mark.parametrize("method,path", OPERATIONS)
+def test_bad_bodies_write_nothing(env, method, path):
+    d, admin, ids, case, _ = env
+    url = concrete(path, ids, case)
+    before = state(d)
+    for raw, ctype, want in BAD_BODIES:
+        headers = dict(admin.headers)
+        headers["X-CSRF-Token"] = admin.csrf
+        if ctype:
+            headers["Content-Type"] = ctype
+        r = d.request(method, url, data=raw, headers=headers,
+                      cookies=admin.cookies)
+        want = want if isinstance(want, tuple) else (want,)
+        assert r.status_code in want, (method, path, raw, r.text)
+        err = r.json()["error"]
+        assert err["code"] and err["message"]
+        if raw == b'{"no_such_field_anywhere": 1}':
+            assert "no_such_field_anywhere" in err["message"], r.text
+    assert state(d) == before
+
+
+@pytest.mark.parametrize("method,path", OPERATIONS)
+def test_wrong_types_named(env, method, path):
+    """Each documented property, sent with a value of a type it cannot
+    take in an otherwise valid body, is refused with its name in the
+    message."""
+    d, admin, ids, case, valid = env
+    assert (method, path) in valid, "add a valid example body for it here"
+    url = concrete(path, ids, case)
+    op = DOC["paths"][path][method.lower()]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = DOC["components"]["schemas"][schema["$ref"].split("/")[-1]]
+    before = state(d)
+    for name, prop in schema.get("properties", {}).items():
+        t = prop.get("type")
+        bad = {"string": 12, "integer": "12", "boolean": "yes",
+               "array": "x", "object": [1]}.get(t)
+        if bad is None:
+            continue
+        payload = dict(valid[(method, path)])
+        payload[name] = bad
+        r = admin.req(method, url, json=payload)
+        assert r.status_code in (400, 422), (method, path, name, r.text)
+        assert name in r.json()["error"]["message"], (path, name, r.text)
+    assert state(d) == before
