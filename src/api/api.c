@@ -107,23 +107,44 @@ json_t *api_json_text_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-int api_json_body(struct api_call *call, json_t **obj_r)
+/* 415 unless the Content-Type is type (parameters allowed). */
+static int content_type_is(struct api_call *call, const char *type)
 {
 	const char *ct = ktd_http_req_header(call->req, "Content-Type");
+	size_t len = ct ? strcspn(ct, "; \t") : 0;
+
+	if (!ct || len != strlen(type) || strncasecmp(ct, type, len) != 0) {
+		ktd_http_resp_error(call->resp, 415, "unsupported_media_type",
+		                    "the body must be %s", type);
+		return -1;
+	}
+	return 0;
+}
+
+int api_json_body(struct api_call *call, json_t **obj_r)
+{
 	struct ktd_error err;
-	size_t len;
 
 	/* Only JSON: a cross-site form cannot send it without a preflight,
 	 * which is part of the defence against request forgery. */
-	len = ct ? strcspn(ct, "; \t") : 0;
-	if (!ct || len != strlen("application/json") ||
-	    strncasecmp(ct, "application/json", len) != 0) {
-		ktd_http_resp_error(call->resp, 415, "unsupported_media_type",
-		                    "the body must be application/json");
+	if (content_type_is(call, "application/json") < 0)
 		return -1;
-	}
 	if (ktd_json_parse_object(call->req->body, call->req->body_len, obj_r,
 	                          &err) < 0) {
+		api_fail(call, &err);
+		return -1;
+	}
+	return 0;
+}
+
+int api_json_body_any(struct api_call *call, json_t **root_r)
+{
+	struct ktd_error err;
+
+	if (content_type_is(call, "application/json") < 0)
+		return -1;
+	if (ktd_json_parse(call->req->body, call->req->body_len, root_r, &err) <
+	    0) {
 		api_fail(call, &err);
 		return -1;
 	}
@@ -269,6 +290,8 @@ int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
 	                   err) < 0 ||
 	    register_table(router, api, api_routing_routes,
 	                   api_routing_routes_n, err) < 0 ||
+	    register_table(router, api, api_cti_routes, api_cti_routes_n, err) <
+	            0 ||
 	    register_table(router, api, api_department_routes,
 	                   api_department_routes_n, err) < 0 ||
 	    register_table(router, api, api_user_routes, api_user_routes_n,

@@ -69,6 +69,8 @@ extern const struct api_route api_audit_routes[];
 extern const size_t api_audit_routes_n;
 extern const struct api_route api_routing_routes[];
 extern const size_t api_routing_routes_n;
+extern const struct api_route api_cti_routes[];
+extern const size_t api_cti_routes_n;
 
 /* GET /metrics (api_metrics.c). */
 void api_metrics_init(void);
@@ -78,6 +80,11 @@ void api_metrics(struct api_call *call);
  * application/json, 400 for bad JSON. Returns 0, or -1 with the error
  * answered already. */
 int api_json_body(struct api_call *call, json_t **obj_r) KTD_ATTR_NODISCARD;
+
+/* The same for a body that may be any JSON value (an object or an array
+ * of them, say). */
+int api_json_body_any(struct api_call *call, json_t **root_r)
+        KTD_ATTR_NODISCARD;
 
 /* The path parameter {id} as a positive integer; 0 when it is missing or
  * not one (callers answer 404 then). */

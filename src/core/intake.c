@@ -91,9 +91,9 @@ static void explain(struct ktd_error *err)
 		              "a value was refused by the database's rules");
 }
 
-int intake_submit(PGconn *pg, const struct intake_contact *in,
-                  const struct intake_config *cfg, struct intake_result *out,
-                  struct ktd_error *err)
+int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
+                     const struct intake_config *cfg, struct intake_result *out,
+                     struct ktd_error *err)
 {
 	struct db_contact_new ct;
 	struct db_audit_actor actor;
@@ -101,23 +101,19 @@ int intake_submit(PGconn *pg, const struct intake_contact *in,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (db_tx_begin(pg, err) < 0)
-		return -1;
 	if (in->external_id) {
 		/* Identical submissions at once queue here, and the second
 		 * finds the first's contact once it has committed. */
 		snprintf(key, sizeof(key), "intake:%s:%s", in->channel,
 		         in->external_id);
 		if (db_case_lock_key(pg, key, err) < 0)
-			goto fail;
+			return -1;
 		r = find_existing(pg, in, out, err);
-		if (r < 0)
-			goto fail;
-		if (r == 1)
-			goto repeat;
+		if (r != 0)
+			return r < 0 ? -1 : 0;
 	}
 	if (choose_case(pg, in, cfg, out, err) < 0)
-		goto fail;
+		return -1;
 
 	memset(&ct, 0, sizeof(ct));
 	ct.case_id = out->case_id;
@@ -133,12 +129,43 @@ int intake_submit(PGconn *pg, const struct intake_contact *in,
 	ct.created_by = in->actor_user_id;
 	r = db_contact_insert(pg, &ct, &out->contact_id, err);
 	if (r < 0)
-		goto fail;
-	if (r == 0) {
+		return -1;
+	if (r == 0)
 		/* Taken by a writer that did not take the advisory lock (or
-		 * a hash collision let two keys share it): give up this
-		 * attempt, case number included, and answer with theirs. */
+		 * a hash collision let two keys share it). */
+		return ktd_error_set(err, KTD_ERR_CONFLICT,
+		                     "the contact was stored at the same "
+		                     "moment by another writer");
+	/* Only a message to the citizen answers them: a note does not. */
+	if (db_case_touch(pg, out->case_id, strcmp(in->direction, "out") == 0,
+	                  out->reference, err) < 0)
+		return -1;
+
+	memset(&actor, 0, sizeof(actor));
+	actor.user_id = in->actor_user_id;
+	actor.token_name = in->actor_token_name;
+	actor.peer = in->peer;
+	if (db_audit_add(pg, &actor, out->new_case ? "create" : "update",
+	                 out->case_id, NULL, err) < 0)
+		return -1;
+	return db_case_notify(pg,
+	                      out->new_case ? "case.created" : "case.updated",
+	                      out->case_id, err);
+}
+
+int intake_submit(PGconn *pg, const struct intake_contact *in,
+                  const struct intake_config *cfg, struct intake_result *out,
+                  struct ktd_error *err)
+{
+	if (db_tx_begin(pg, err) < 0)
+		return -1;
+	if (intake_submit_tx(pg, in, cfg, out, err) < 0) {
 		db_tx_rollback(pg);
+		if (err->code != KTD_ERR_CONFLICT || !in->external_id) {
+			explain(err);
+			return -1;
+		}
+		/* Lost to a writer without the lock: answer with theirs. */
 		memset(out, 0, sizeof(*out));
 		if (db_contact_find(pg, in->channel, in->external_id,
 		                    &out->contact_id, &out->case_id,
@@ -151,35 +178,28 @@ int intake_submit(PGconn *pg, const struct intake_contact *in,
 		out->duplicate = true;
 		return 0;
 	}
-	/* Only a message to the citizen answers them: a note does not. */
-	if (db_case_touch(pg, out->case_id, strcmp(in->direction, "out") == 0,
-	                  out->reference, err) < 0)
-		goto fail;
-
-	memset(&actor, 0, sizeof(actor));
-	actor.user_id = in->actor_user_id;
-	actor.token_name = in->actor_token_name;
-	actor.peer = in->peer;
-	if (db_audit_add(pg, &actor, out->new_case ? "create" : "update",
-	                 out->case_id, NULL, err) < 0)
-		goto fail;
-	if (db_case_notify(pg, out->new_case ? "case.created" : "case.updated",
-	                   out->case_id, err) < 0)
-		goto fail;
+	if (out->duplicate) {
+		db_tx_rollback(pg);
+		return 0;
+	}
 	if (db_tx_commit(pg, err) < 0) {
 		explain(err);
 		return -1;
 	}
+	intake_log(in, out);
+	return 0;
+}
+
+void intake_log(const struct intake_contact *in,
+                const struct intake_result *out)
+{
 	ktd_log_info("event=intake case=%s channel=%s contact=%" PRId64
 	             " new_case=%s",
 	             out->reference, in->channel, out->contact_id,
 	             out->new_case ? "yes" : "no");
-	return 0;
-repeat:
-	db_tx_rollback(pg);
-	return 0;
-fail:
-	db_tx_rollback(pg);
+}
+
+void intake_explain(struct ktd_error *err)
+{
 	explain(err);
-	return -1;
 }

@@ -72,4 +72,21 @@ int intake_submit(PGconn *pg, const struct intake_contact *in,
                   const struct intake_config *cfg, struct intake_result *out,
                   struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* The same inside the caller's transaction (begun, and committed or
+ * rolled back by the caller): takes the idempotency lock, and on a
+ * repeat returns 0 with out->duplicate having written nothing. A
+ * conflict with a writer that did not take the lock is KTD_ERR_CONFLICT
+ * (try again). Does not log: intake_log once committed. */
+int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
+                     const struct intake_config *cfg, struct intake_result *out,
+                     struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* The log line of a committed intake. */
+void intake_log(const struct intake_contact *in,
+                const struct intake_result *out);
+
+/* Turns the database's refusals of input (a missing department, a
+ * CHECK, a bad value) into KTD_ERR_UNPROCESSABLE. */
+void intake_explain(struct ktd_error *err);
+
 #endif

@@ -33,7 +33,7 @@ def snapshot(d):
                   " (SELECT count(*) FROM contacts),"
                   " (SELECT count(*) FROM forwards),"
                   " (SELECT count(*) FROM audit_log"
-                  "  WHERE action <> 'create')")[0]
+                  "  WHERE action <> 'create' AND case_id IS NOT NULL)")[0]
 
 
 def department(d, name, **cols):

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Call events: store once, derive the call, make its contact. */
+#include "core/core_common.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "db/tx.h"
+#include "db/db_call.h"
+#include "db/db_case.h"
+#include "core/cti.h"
+#include "core/intake.h"
+
+/* The first event of a call: its contact (through intake) and its row. */
+static int make_call(PGconn *pg, const struct cti_event *e,
+                     const struct cti_config *cfg, struct cti_result *out,
+                     struct intake_result *ir, struct ktd_error *err)
+{
+	struct intake_contact in;
+	struct intake_config icfg = {cfg->thread_window_s};
+	struct db_call_new c;
+	bool inbound = !e->direction || strcmp(e->direction, "in") == 0;
+	const char *citizen = inbound ? e->from : e->to;
+
+	memset(&in, 0, sizeof(in));
+	in.channel = "phone";
+	in.direction = inbound ? "in" : "out";
+	in.external_id = e->call_id;
+	in.occurred_at = e->at;
+	in.from_addr = e->from;
+	in.to_addr = e->to;
+	in.queue = e->queue;
+	/* Only a real outside number is the citizen's: not an extension,
+	 * not a withheld one. */
+	in.citizen_phone = citizen && citizen[0] == '+' ? citizen : NULL;
+	in.actor_token_name = e->token_name;
+	in.peer = e->peer;
+	if (intake_submit_tx(pg, &in, &icfg, ir, err) < 0)
+		return -1;
+	out->case_id = ir->case_id;
+	out->contact_id = ir->contact_id;
+	memset(&c, 0, sizeof(c));
+	c.contact_id = ir->contact_id;
+	c.call_id = e->call_id;
+	c.orig_call_id = e->orig_call_id;
+	c.direction = in.direction;
+	c.from_number = e->from;
+	c.to_number = e->to;
+	c.offered_at = e->at;
+	out->new_call = true;
+	return db_call_insert(pg, &c, &out->call_row_id, err);
+}
+
+/* Derives the call from all its events and stores the result. */
+static int derive(PGconn *pg, struct cti_result *out, char prev[16],
+                  struct ktd_error *err)
+{
+	struct db_call_events rows;
+	struct call_event *ev;
+	struct call_state st;
+	struct db_call_derived d;
+	size_t i, n = 0;
+	int r;
+
+	if (db_call_events(pg, out->call_row_id, &rows, err) < 0)
+		return -1;
+	ev = ktd_calloc(rows.n ? rows.n : 1, sizeof(*ev));
+	for (i = 0; i < rows.n; i++) {
+		int t = call_event_parse(rows.items[i].event);
+
+		if (t < 0)
+			continue; /* the table's CHECK allows no other */
+		ev[n].type = (enum call_event_type)t;
+		ev[n].at_us = rows.items[i].at_us;
+		ev[n].agent = rows.items[i].agent;
+		ev[n].target = rows.items[i].target;
+		ev[n].queue = rows.items[i].queue;
+		ev[n].cause = rows.items[i].cause;
+		n++;
+	}
+	call_derive(ev, n, &st);
+	memset(&d, 0, sizeof(d));
+	d.state = st.state;
+	d.offered_us = st.offered_us;
+	d.queued_us = st.queued_us;
+	d.answered_us = st.answered_us;
+	d.ended_us = st.ended_us;
+	d.answered_by = st.answered_by;
+	d.queue = st.queue;
+	d.transferred_to = st.transferred_to;
+	d.transfers = st.transfers;
+	d.returns = st.returns;
+	d.diversions = st.diversions;
+	d.callback_requested = st.callback_requested;
+	d.end_cause = st.end_cause;
+	d.outcome = st.outcome;
+	d.wait_ms = st.wait_ms;
+	d.talk_ms = st.talk_ms;
+	r = db_call_update(pg, out->call_row_id, &d, prev, err);
+	ktd_strlcpy(out->state, st.state, sizeof(out->state));
+	free(ev);
+	db_call_events_free(&rows);
+	return r;
+}
+
+int cti_ingest(PGconn *pg, const struct cti_event *e,
+               const struct cti_config *cfg, struct cti_result *out,
+               struct ktd_error *err)
+{
+	struct intake_result ir;
+	struct db_call_event_new ne;
+	char key[256], prev[16] = "", type[32];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	memset(&ir, 0, sizeof(ir));
+	if (db_tx_begin(pg, err) < 0)
+		return -1;
+	/* Every event of one call waits here for the one before it. */
+	snprintf(key, sizeof(key), "cti:%s", e->call_id);
+	if (db_case_lock_key(pg, key, err) < 0)
+		goto fail;
+	r = db_call_find(pg, e->call_id, &out->call_row_id, &out->contact_id,
+	                 &out->case_id, err);
+	if (r < 0)
+		goto fail;
+	if (r == 0 && make_call(pg, e, cfg, out, &ir, err) < 0)
+		goto fail;
+	if (r == 1 && db_call_fill(pg, out->call_row_id, e->from, e->to,
+	                           e->direction, e->orig_call_id, err) < 0)
+		goto fail;
+
+	memset(&ne, 0, sizeof(ne));
+	ne.event = call_event_name(e->type);
+	ne.at = e->at;
+	ne.agent = e->agent;
+	ne.target = e->target;
+	ne.queue = e->queue;
+	ne.cause = e->cause;
+	ne.source = e->source;
+	r = db_call_event_insert(pg, out->call_row_id, &ne, err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		/* The same event again: nothing to change. (A new call
+		 * cannot get here: its first event is new.) */
+		db_tx_rollback(pg);
+		out->duplicate = true;
+		return 0;
+	}
+	if (derive(pg, out, prev, err) < 0)
+		goto fail;
+	if (out->new_call || strcmp(prev, out->state) != 0) {
+		snprintf(type, sizeof(type), "call.%s", out->state);
+		if (db_case_notify(pg, type, out->case_id, err) < 0)
+			goto fail;
+	}
+	if (db_tx_commit(pg, err) < 0) {
+		intake_explain(err);
+		return -1;
+	}
+	if (out->new_call && !ir.duplicate) {
+		struct intake_contact in = {.channel = "phone"};
+
+		intake_log(&in, &ir);
+	}
+	return 0;
+fail:
+	db_tx_rollback(pg);
+	intake_explain(err);
+	return -1;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* Call events from the phone system, whichever route brought them: each
+ * event is stored once per call (a repeat changes nothing), the call's
+ * state is derived again from all its events (so the order of arrival
+ * does not matter), and the first event of a call makes its contact
+ * through intake (threaded onto the caller's open case, or a new case).
+ * One transaction per event, serialised per call id. */
+#ifndef KTD_CORE_CTI_H
+#define KTD_CORE_CTI_H
+
+#include "core/core_common.h"
+#include "core/call.h"
+
+#include <libpq-fe.h>
+
+/* One event, checked and normalised by the route that parsed it. */
+struct cti_event {
+	const char *call_id;
+	const char *orig_call_id; /* NULL: none */
+	enum call_event_type type;
+	const char *at;        /* RFC 3339 */
+	const char *from;      /* call_number_normalise()d; NULL: none */
+	const char *to;        /* ditto */
+	const char *direction; /* in, out; NULL: not told (in) */
+	const char *queue;
+	const char *agent;
+	const char *target;
+	const char *cause;
+	const char *source;     /* native, generic, sweeper, agent */
+	const char *token_name; /* who posted it; NULL: kontaktd itself */
+	const char *peer;
+};
+
+struct cti_config {
+	uint64_t thread_window_s; /* [intake] thread_window */
+};
+
+struct cti_result {
+	int64_t case_id;
+	int64_t contact_id;
+	int64_t call_row_id;
+	bool duplicate; /* the event was stored before: nothing changed */
+	bool new_call;  /* this event made the call */
+	char state[16]; /* the call's state after the event */
+};
+
+/* Takes in one event; borrows pg (no transaction open). Returns 0 with
+ * out, or -1: KTD_ERR_UNPROCESSABLE for values the database refuses,
+ * KTD_ERR_CONFLICT (try again), KTD_ERR_UNAVAILABLE, KTD_ERR_INTERNAL. */
+int cti_ingest(PGconn *pg, const struct cti_event *e,
+               const struct cti_config *cfg, struct cti_result *out,
+               struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+#endif

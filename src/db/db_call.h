@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/* SQL on calls and call_events. */
+#ifndef KTD_DB_CALL_H
+#define KTD_DB_CALL_H
+
+#include "db/db_common.h"
+
+/* The call with the phone system's call_id: its row id, contact and
+ * case. Returns 1, 0 when there is none, -1. */
+int db_call_find(PGconn *pg, const char *call_id, int64_t *id_r,
+                 int64_t *contact_id_r, int64_t *case_id_r,
+                 struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+struct db_call_new {
+	int64_t contact_id;
+	const char *call_id;
+	const char *orig_call_id; /* NULL: none */
+	const char *direction;    /* in, out */
+	const char *from_number;  /* normalised; NULL: none */
+	const char *to_number;
+	const char *offered_at; /* RFC 3339 */
+};
+
+int db_call_insert(PGconn *pg, const struct db_call_new *c, int64_t *id_r,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Fills what a later event tells about the call (an offer that arrives
+ * after the answer, say): numbers and orig_call_id where the call has
+ * none, the direction when given; the same on its contact, and the case's
+ * citizen phone if the case has none. NULL arguments change nothing. */
+int db_call_fill(PGconn *pg, int64_t id, const char *from, const char *to,
+                 const char *direction, const char *orig_call_id,
+                 struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* One event to store; strings NULL for none. */
+struct db_call_event_new {
+	const char *event;
+	const char *at; /* RFC 3339 */
+	const char *agent;
+	const char *target;
+	const char *queue;
+	const char *cause;
+	const char *source; /* native, generic, sweeper, agent */
+};
+
+/* Stores e for call id unless the same event is stored already. Returns
+ * 1 stored, 0 a repeat, -1. */
+int db_call_event_insert(PGconn *pg, int64_t id,
+                         const struct db_call_event_new *e,
+                         struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* One stored event; the strings point into the result. */
+struct db_call_event {
+	const char *event;
+	int64_t at_us; /* microseconds since the epoch */
+	const char *agent;
+	const char *target;
+	const char *queue;
+	const char *cause;
+};
+
+/* The events of call id, in the order they arrived. */
+struct db_call_events {
+	PGresult *res;
+	struct db_call_event *items;
+	size_t n;
+};
+
+int db_call_events(PGconn *pg, int64_t id, struct db_call_events *out,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
+void db_call_events_free(struct db_call_events *ev);
+
+/* A call's derived state (core/call.h's call_state, as stored). Times in
+ * µs since the epoch, 0 for none; durations in ms, -1 for unknown. */
+struct db_call_derived {
+	const char *state;
+	int64_t offered_us, queued_us, answered_us, ended_us;
+	const char *answered_by;
+	const char *queue;
+	const char *transferred_to;
+	unsigned transfers, returns, diversions;
+	bool callback_requested;
+	const char *end_cause;
+	const char *outcome;
+	int64_t wait_ms, talk_ms;
+};
+
+/* Writes the derived state of call id and its contact's time (the
+ * offer). Returns 0 with the call's previous state in prev_state_r (16
+ * bytes), -1. */
+int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
+                   char prev_state_r[16], struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+/* The call as JSON text (ktd_call_json), caller frees. */
+int db_call_json(PGconn *pg, int64_t id, char **json_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+#endif

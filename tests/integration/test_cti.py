@@ -1,0 +1,279 @@
+# SPDX-License-Identifier: MPL-2.0
+"""The phone channel's native webhook, POST /api/v1/cti/events: every call
+becomes one contact on a case, its state derived from all its events;
+repeats change nothing, any order gives the same call, a batch is
+all-or-nothing per event, and bad events are refused naming the field
+while the rest of the batch is kept."""
+
+import itertools
+import json
+import threading
+
+import pytest
+
+from test_auth import add_user, new_token
+from test_cases import Client
+
+
+def sql(d, q, params=None):
+    return d.cluster.sql(q, params, dbname=d.db)
+
+
+@pytest.fixture
+def env(kontaktd, ctl):
+    d = kontaktd()
+    add_user(ctl, d, "agnete")
+    return d, {"Authorization": "Bearer " + new_token(ctl, d, "pbx",
+                                                      "cti:write")}
+
+
+def post(d, hdr, payload):
+    return d.request("POST", "/api/v1/cti/events", json=payload, headers=hdr)
+
+
+def ev(call_id, event, at, **kw):
+    e = {"call_id": call_id, "event": event,
+         "at": f"2026-03-02T09:{at // 60:02d}:{at % 60:02d}Z"}
+    e.update(kw)
+    return e
+
+
+ANSWERED = [
+    ev("c1", "offered", 0, **{"from": "36 37 38 39", "to": "+4536373800",
+                              "direction": "in", "queue": "1"}),
+    ev("c1", "queued", 2, queue="1"),
+    ev("c1", "answered", 35, agent="agnete"),
+    ev("c1", "transferred", 60, target="4711"),
+    ev("c1", "ended", 71, cause="normalClearing"),
+]
+
+
+def call_row(d, call_id):
+    rows = sql(d, "SELECT state, outcome, wait_ms, talk_ms, answered_by,"
+                  " transferred_to, queue, from_number, to_number,"
+                  " direction, transfers FROM calls WHERE call_id = %s",
+               (call_id,))
+    return rows[0] if rows else None
+
+
+def tables(d):
+    return sql(d, "SELECT (SELECT count(*) FROM cases),"
+                  " (SELECT count(*) FROM contacts),"
+                  " (SELECT count(*) FROM calls),"
+                  " (SELECT count(*) FROM call_events)")[0]
+
+
+def test_inbound_call(env):
+    d, hdr = env
+    with d.cluster.connect(d.db) as conn:
+        conn.execute("LISTEN kontaktd")
+        first = post(d, hdr, ANSWERED[0])
+        assert first.status_code == 201, first.text
+        got = first.json()
+        assert got["status"] == "stored" and got["state"] == "offered"
+        assert got["call_id"] == "c1"
+        for e in ANSWERED[1:]:
+            r = post(d, hdr, e)
+            assert r.status_code == 201, r.text
+        notes = []
+
+        def collect():
+            for n in itertools.islice(conn.notifies(), 5):
+                notes.append(json.loads(n.payload)["type"])
+
+        # This psycopg's notifies() has no timeout: wait in a thread.
+        t = threading.Thread(target=collect, daemon=True)
+        t.start()
+        t.join(5)
+    assert notes == ["case.created", "call.offered", "call.queued",
+                     "call.answered", "call.ended"]
+    assert r.json()["state"] == "ended"
+    assert call_row(d, "c1") == ("ended", "transferred", 35000, 36000,
+                                 "agnete", "4711", "1", "+4536373839",
+                                 "+4536373800", "in", 1)
+    assert tables(d) == (1, 1, 1, 5)
+    # The case of the caller, with the call on its contact.
+    a = Client(d, "agnete")
+    c = a.get(f"/api/v1/cases/{got['case_id']}").json()
+    assert c["citizen"]["phone"] == "+4536373839"
+    (ct,) = c["contacts"]
+    assert ct["channel"] == "phone" and ct["external_id"] == "c1"
+    assert ct["occurred_at"] == "2026-03-02T09:00:00Z"
+    assert ct["from"] == "+4536373839"
+    call = ct["call"]
+    assert call["outcome"] == "transferred"
+    assert call["wait_seconds"] == 35 and call["talk_seconds"] == 36
+    assert call["answered_at"] == "2026-03-02T09:00:35Z"
+    assert call["ended_at"] == "2026-03-02T09:01:11Z"
+    # A token posted it: the case's creation is audited under it.
+    assert sql(d, "SELECT t.name FROM audit_log l JOIN api_tokens t"
+                  " ON t.id = l.actor_token_id WHERE action = 'create'") == \
+        [("pbx",)]
+
+
+def test_repeats_change_nothing(env):
+    d, hdr = env
+    for e in ANSWERED:
+        assert post(d, hdr, e).status_code == 201
+    before = (tables(d), call_row(d, "c1"))
+    for e in ANSWERED:
+        r = post(d, hdr, e)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "duplicate"
+    assert (tables(d), call_row(d, "c1")) == before
+
+
+@pytest.mark.parametrize("order", [
+    (4, 3, 2, 1, 0), (2, 0, 4, 1, 3), (4, 0, 1, 2, 3), (1, 2, 3, 4, 0)])
+def test_any_order_same_call(env, order):
+    d, hdr = env
+    for i in order:
+        e = dict(ANSWERED[i])
+        assert post(d, hdr, e).status_code == 201
+    assert call_row(d, "c1") == ("ended", "transferred", 35000, 36000,
+                                 "agnete", "4711", "1", "+4536373839",
+                                 "+4536373800", "in", 1)
+    assert sql(d, "SELECT occurred_at = '2026-03-02T09:00:00Z'"
+                  " FROM contacts") == [(True,)]
+
+
+def test_concurrent_events_of_one_call(env):
+    """Every event of a call at once, on several connections: one call,
+    one contact, the same end state."""
+    d, hdr = env
+    results = []
+
+    def send(e):
+        results.append(post(d, hdr, e).status_code)
+
+    threads = [threading.Thread(target=send, args=(e,))
+               for e in ANSWERED * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200] * 5 + [201] * 5
+    assert tables(d) == (1, 1, 1, 5)
+    assert call_row(d, "c1")[:2] == ("ended", "transferred")
+
+
+def test_abandoned_and_caller_history(env):
+    d, hdr = env
+    for e in (ev("a1", "offered", 0, **{"from": "+4512345678"}),
+              ev("a1", "ended", 42, cause="cancel")):
+        assert post(d, hdr, e).status_code == 201
+    assert call_row(d, "a1")[:4] == ("ended", "abandoned", 42000, None)
+    # The same caller again: the open case gets the call.
+    r = post(d, hdr, ev("a2", "offered", 600, **{"from": "12345678"}))
+    assert r.status_code == 201
+    assert sql(d, "SELECT count(*), count(DISTINCT case_id) FROM contacts") \
+        == [(2, 1)]
+    # A withheld number opens a case of its own, without a phone.
+    r = post(d, hdr, ev("a3", "offered", 700, **{"from": "anonymous"}))
+    assert r.status_code == 201
+    assert sql(d, "SELECT citizen_phone FROM cases ORDER BY id") == \
+        [("+4512345678",), (None,)]
+
+
+def test_outbound_call(env):
+    d, hdr = env
+    for e in (ev("o1", "offered", 0, **{"from": "201", "to": "+4522334455",
+                                        "direction": "out"}),
+              ev("o1", "answered", 9, agent="201"),
+              ev("o1", "ended", 99)):
+        assert post(d, hdr, e).status_code == 201
+    assert call_row(d, "o1")[:2] == ("ended", "answered")
+    assert sql(d, "SELECT c.citizen_phone, ct.direction FROM cases c"
+                  " JOIN contacts ct ON ct.case_id = c.id") == \
+        [("+4522334455", "out")]
+
+
+def test_batch(env):
+    d, hdr = env
+    batch = [ANSWERED[0], {"call_id": "x", "event": "ringing",
+                           "at": "2026-03-02T09:00:00Z"},
+             ANSWERED[2], "not an object", ANSWERED[0]]
+    r = post(d, hdr, batch)
+    assert r.status_code == 207, r.text
+    got = r.json()
+    assert got["accepted"] == 3 and got["rejected"] == 2
+    res = got["results"]
+    assert [x["index"] for x in res] == [0, 1, 2, 3, 4]
+    assert [x["status"] for x in res] == ["stored", "rejected", "stored",
+                                          "rejected", "duplicate"]
+    assert "'event'" in res[1]["error"]["message"]
+    assert res[1]["call_id"] == "x" and res[1]["error"]["code"]
+    assert res[2]["state"] == "answered"
+    assert tables(d) == (1, 1, 1, 2)
+    r = post(d, hdr, ANSWERED[3:])
+    assert r.status_code == 200 and r.json()["accepted"] == 2
+    assert call_row(d, "c1")[1] == "transferred"
+
+
+@pytest.mark.parametrize("patch,field", [
+    ({"call_id": None}, "call_id"),
+    ({"call_id": ""}, "call_id"),
+    ({"call_id": "x" * 201}, "call_id"),
+    ({"call_id": "a\nb"}, "call_id"),
+    ({"call_id": 17}, "call_id"),
+    ({"event": None}, "event"),
+    ({"event": "newCall"}, "event"),
+    ({"at": None}, "at"),
+    ({"at": "yesterday"}, "at"),
+    ({"at": "2026-02-30T10:00:00Z"}, "at"),
+    ({"from": "12ab"}, "from"),
+    ({"to": "1234567"}, "to"),
+    ({"to": 12345678}, "to"),
+    ({"direction": "sideways"}, "direction"),
+    ({"queue": "q" * 65}, "queue"),
+    ({"agent": "a\u0007b"}, "agent"),
+    ({"cause": 5}, "cause"),
+    ({"colour": "blue"}, "colour"),
+    ({"call_id": "'; DROP TABLE calls; --", "event": "bogus"}, "event"),
+])
+def test_bad_events(env, patch, field):
+    d, hdr = env
+    e = dict(ANSWERED[0])
+    for k, v in patch.items():
+        if v is None:
+            e.pop(k)
+        else:
+            e[k] = v
+    r = post(d, hdr, e)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["error"]["message"]
+    # In a batch, the good event beside it is kept.
+    r = post(d, hdr, [e, ANSWERED[0]])
+    assert r.status_code == 207
+    assert field in r.json()["results"][0]["error"]["message"]
+    assert tables(d) == (1, 1, 1, 1)
+
+
+def test_bad_bodies(env):
+    d, hdr = env
+    for payload, status in (([], 422), ([ANSWERED[0]] * 1001, 422),
+                            (5, 422), ("x", 422)):
+        assert post(d, hdr, payload).status_code == status
+    h = dict(hdr, **{"Content-Type": "application/json"})
+    for raw in (b"{", b"[{]", b'{"call_id": "\xff"}'):
+        r = d.request("POST", "/api/v1/cti/events", data=raw, headers=h)
+        assert r.status_code == 400, raw
+    r = d.request("POST", "/api/v1/cti/events", data=b"event=newCall",
+                  headers=dict(hdr, **{"Content-Type":
+                                       "application/x-www-form-urlencoded"}))
+    assert r.status_code == 415
+    assert tables(d) == (0, 0, 0, 0)
+
+
+def test_authorisation(env, ctl):
+    d, hdr = env
+    reader = new_token(ctl, d, "reader", "read")
+    admin = new_token(ctl, d, "boss", "admin")
+    assert post(d, {}, ANSWERED[0]).status_code == 401
+    assert post(d, {"Authorization": "Bearer " + reader},
+                ANSWERED[0]).status_code == 403
+    a = Client(d, "agnete")
+    assert a.post("/api/v1/cti/events", json=ANSWERED[0]).status_code == 403
+    assert tables(d) == (0, 0, 0, 0)
+    assert post(d, {"Authorization": "Bearer " + admin},
+                ANSWERED[0]).status_code == 201
