@@ -7,6 +7,10 @@ Environment:
   KTD_SANITIZER   1 when the binaries are an ASan+UBSan build: every run
                   writes its reports to a private directory, and any report
                   fails the test
+  KTD_OPENAPI_COVERAGE
+                  1: list at the end the documented responses that no test
+                  received (every answer is checked against the OpenAPI
+                  document: openapi_check.py)
 """
 
 import contextlib
@@ -21,6 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import openapi_check  # noqa: E402
 import utils  # noqa: E402
 from utils import (EXIT_OK, KONTAKTCTL, KONTAKTD, PgCluster,  # noqa: E402
                    RUN_ROOT, SANITIZER, SQL_DIR, WWW_ROOT, Daemon,
@@ -39,6 +44,7 @@ def _sigterm_to_interrupt(signum, frame):
 
 def pytest_configure(config):
     signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    openapi_check.install(utils.is_kontaktd)
 
 
 def pytest_sessionstart(session):
@@ -47,6 +53,12 @@ def pytest_sessionstart(session):
     if missing:
         pytest.exit(f"not built: {', '.join(missing)}; build first or set "
                     f"KTD_BUILDDIR to the build directory", returncode=4)
+    # Read and check the OpenAPI document once, before the first test:
+    # a broken document stops the run here rather than failing each test.
+    try:
+        openapi_check.document()
+    except Exception as e:
+        pytest.exit(f"{openapi_check.DOCUMENT}: {e}", returncode=4)
     if SANITIZER and b"__asan_init" not in KONTAKTD.read_bytes():
         pytest.exit(f"KTD_SANITIZER=1 but {KONTAKTD} is not an ASan build "
                     "(configure --enable-sanitizers)", returncode=4)
@@ -103,6 +115,12 @@ def _register_daemon(request, daemon):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    if rep.failed:
+        # A test that failed by itself: its answers that broke the
+        # OpenAPI document are shown with the failure.
+        problems = openapi_check.take()
+        if problems:
+            rep.sections.append(("OpenAPI check", "\n".join(problems)))
     if not rep.failed or item.stash.get(_SHOWN, False):
         return
     item.stash[_SHOWN] = True
@@ -111,6 +129,41 @@ def pytest_runtest_makereport(item, call):
             else source.log(start)
         if text.strip():
             rep.sections.append((title, _tail(text)))
+
+
+# --- the OpenAPI document -------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _openapi_checked():
+    """Every answer from kontaktd's API is checked against the OpenAPI
+    document (openapi_check). Answers received while the fixtures are set
+    up and while the test runs fail the test (pytest_runtest_call below);
+    those received while fixtures are torn down fail the teardown."""
+    openapi_check.reset()
+    yield
+    problems = openapi_check.take()
+    if problems:
+        pytest.fail("answers that do not match src/api/openapi.json:\n" +
+                    "\n".join(problems), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if os.environ.get("KTD_OPENAPI_COVERAGE", "") in ("", "0"):
+        return
+    unseen = openapi_check.document().unseen()
+    terminalreporter.section(f"OpenAPI responses no test received "
+                             f"({len(unseen)})")
+    for line in unseen:
+        terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_call(item):
+    # Runs after the test function returned without failing.
+    problems = openapi_check.take()
+    if problems:
+        pytest.fail("answers that do not match src/api/openapi.json:\n" +
+                    "\n".join(problems), pytrace=False)
 
 
 # --- PostgreSQL -----------------------------------------------------------

@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+import openapi_check
 from utils import (WWW_ROOT, copy_tree, http_request, json_body, raw_http,
                    recv_all)
 
@@ -358,7 +359,12 @@ def test_oversize_headers_refused(kontaktd):
                             ({f"X-H{i}": "b" * 100 for i in range(200)},
                              "/healthz"),
                             ({}, "/" + "c" * 20000)]:
-        status, _, _ = http_request(d.port, "GET", target, headers=headers)
+        # libmicrohttpd answers these itself, with its own HTML page,
+        # before kontaktd sees the request: no operation of the OpenAPI
+        # document is reached.
+        with openapi_check.unchecked("refused by libmicrohttpd"):
+            status, _, _ = http_request(d.port, "GET", target,
+                                        headers=headers)
         assert status in (413, 414, 431), status
         assert d.get("/healthz").status_code == 200
 

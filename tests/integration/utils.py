@@ -24,6 +24,8 @@ from pathlib import Path
 
 import psycopg
 
+import openapi_check
+
 REPO = Path(__file__).resolve().parents[2]
 BUILDDIR = Path(os.environ.get("KTD_BUILDDIR") or REPO / "_build").resolve()
 KONTAKTD = BUILDDIR / "kontaktd"
@@ -572,6 +574,13 @@ class Daemon:
         return bad
 
 
+def is_kontaktd(host, port):
+    """Whether host:port is a kontaktd that the tests started (its answers
+    are checked against the OpenAPI document: openapi_check)."""
+    return host in ("127.0.0.1", "localhost") and \
+        any(d.port == port for d in list(DAEMONS))
+
+
 def kill_all_daemons():
     for d in list(DAEMONS):
         with contextlib.suppress(Exception):
@@ -639,8 +648,11 @@ def raw_http(port, data, timeout=10):
     a fresh socket and returns (status, headers, body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
-        return parse_response(recv_all(s, timeout),
-                              head_request=data.startswith(b"HEAD "))
+        status, headers, body = parse_response(
+            recv_all(s, timeout), head_request=data.startswith(b"HEAD "))
+    if is_kontaktd("127.0.0.1", port):
+        openapi_check.observe_raw(data, status, headers, body)
+    return status, headers, body
 
 
 def http_request(port, method, target, headers=None, body=b"", timeout=10):
