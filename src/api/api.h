@@ -29,6 +29,15 @@ struct ktd_api {
 	/* [intake] subject_tag and [smtp] from ("" when not set). */
 	const char *subject_tag;
 	const char *mail_from;
+	/* [cti]: the Generic CTI route's answers, and HMAC signatures
+	 * (hmac_secret NULL: none accepted). */
+	struct {
+		const char *blocked_numbers;
+		const char *caller_ids;
+		const char *default_caller_id;
+		const char *hmac_secret;
+		uint64_t signature_max_age_s;
+	} cti;
 	/* Filled by ktd_api_register. */
 	struct api_bound bound[KTD_API_MAX_ROUTES];
 	size_t nbound;

@@ -12,12 +12,16 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/str.h"
+#include "lib/timeutil.h"
 #include "api/api_int.h"
+#include "core/auth.h"
 #include "core/call.h"
 #include "core/case.h"
 #include "core/cti.h"
+#include "http/form.h"
 #include "http/json.h"
 
 #define CTI_BATCH_MAX 1000
@@ -240,8 +244,255 @@ static void api_cti_events(struct api_call *call)
 	                             "results", results));
 }
 
+/* --- Zammad's Generic CTI ---------------------------------------------- */
+
+/* The body of a Generic CTI request, form-encoded or JSON, as strings. */
+struct generic {
+	struct ktd_form form;
+	json_t *json;
+};
+
+/* The value of name, or NULL; *bad when it is there but not a string. */
+static const char *generic_get(const struct generic *g, const char *name,
+                               bool *bad)
+{
+	json_t *v;
+
+	if (!g->json)
+		return ktd_form_get(&g->form, name);
+	v = json_object_get(g->json, name);
+	if (v && !json_is_string(v) && !json_is_null(v))
+		*bad = true;
+	return json_string_value(v);
+}
+
+/* The first user named: "user" (a string, maybe a comma list), "user[]"
+ * (repeated in a form; an array in JSON), or "user" as a JSON array. */
+static const char *generic_first_user(const struct generic *g, char *buf,
+                                      size_t bufsz)
+{
+	static const char *const names[] = {"user[]", "user"};
+	const char *u = NULL;
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(names) && !u; i++) {
+		if (!g->json) {
+			u = ktd_form_get(&g->form, names[i]);
+		} else {
+			json_t *v = json_object_get(g->json, names[i]);
+
+			u = json_is_array(v)
+			            ? json_string_value(json_array_get(v, 0))
+			            : json_string_value(v);
+		}
+	}
+	if (!u || !*u)
+		return NULL;
+	snprintf(buf, bufsz, "%.*s", (int)strcspn(u, ","), u);
+	return buf[0] ? buf : NULL;
+}
+
+/* Reads and checks a Generic CTI request into e (strings borrowed from g
+ * and n). */
+static int generic_parse(const struct generic *g, struct cti_event *e,
+                         struct numbers *n, const char **event_r, char *user,
+                         size_t usersz, struct ktd_error *err)
+{
+	static const char *const fields[] = {
+	        "event",   "from",  "to",    "direction",       "callId",
+	        "call_id", "queue", "cause", "answeringNumber", "origCallId"};
+	const char *v[KTD_N_ELEMENTS(fields)];
+	bool bad = false;
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(fields); i++) {
+		v[i] = generic_get(g, fields[i], &bad);
+		if (bad)
+			return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+			                     "field '%s' must be a string",
+			                     fields[i]);
+		if (v[i] && (ktd_utf8_has_control(v[i]) || strlen(v[i]) > 250))
+			return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+			                     "field '%s' is longer than 250 "
+			                     "bytes or has a control character",
+			                     fields[i]);
+	}
+	memset(e, 0, sizeof(*e));
+	*event_r = v[0];
+	if (!v[0] ||
+	    (strcmp(v[0], "newCall") != 0 && strcmp(v[0], "answer") != 0 &&
+	     strcmp(v[0], "hangup") != 0))
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'event' must be newCall, answer or "
+		                     "hangup");
+	e->type = strcmp(v[0], "newCall") == 0  ? CALL_EV_OFFERED
+	          : strcmp(v[0], "answer") == 0 ? CALL_EV_ANSWERED
+	                                        : CALL_EV_ENDED;
+	e->direction = v[3];
+	if (!e->direction || (strcmp(e->direction, "in") != 0 &&
+	                      strcmp(e->direction, "out") != 0))
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'direction' must be in or out");
+	e->call_id = v[4] && *v[4] ? v[4] : v[5];
+	if (!e->call_id || !*e->call_id)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'callId' is required");
+	if (strlen(e->call_id) > CTI_ID_MAX)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'callId' is longer than %d bytes",
+		                     CTI_ID_MAX);
+	if (v[1] && call_number_normalise(v[1], n->from) < 0)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'from' is not a phone number, an "
+		                     "extension or 'anonymous'");
+	if (v[2] && call_number_normalise(v[2], n->to) < 0)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'to' is not a phone number or an "
+		                     "extension");
+	e->from = v[1] ? n->from : NULL;
+	e->to = v[2] ? n->to : NULL;
+	e->queue = v[6] && *v[6] ? v[6] : NULL;
+	if (e->queue && strlen(e->queue) > CTI_QUEUE_MAX)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'queue' is longer than %d bytes",
+		                     CTI_QUEUE_MAX);
+	e->cause = v[7] && *v[7] ? v[7] : NULL;
+	if (e->cause && strlen(e->cause) > CTI_CAUSE_MAX)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'cause' is longer than %d bytes",
+		                     CTI_CAUSE_MAX);
+	e->agent = v[8] && *v[8] ? v[8] : generic_first_user(g, user, usersz);
+	e->orig_call_id = v[9] && *v[9] ? v[9] : NULL;
+	if (e->orig_call_id && strlen(e->orig_call_id) > CTI_ID_MAX)
+		return ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+		                     "field 'origCallId' is longer than %d "
+		                     "bytes",
+		                     CTI_ID_MAX);
+	return 0;
+}
+
+/* The token in the path: a token with cti:write (or admin). Returns 1,
+ * or 0 with 401/403 answered, -1 with err. */
+static int generic_auth(struct api_call *call, struct ktd_error *err)
+{
+	const char *token = ktd_http_req_param(call->req, "token");
+	int r = token ? auth_bearer(call->pg, token, &call->who, err) : 0;
+
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		ktd_http_resp_error(call->resp, 401, "unauthenticated",
+		                    "the token in the path is not a valid API "
+		                    "token");
+		return 0;
+	}
+	if (!(call->who.scopes & (TOKEN_SCOPE_CTI_WRITE | TOKEN_SCOPE_ADMIN))) {
+		ktd_http_resp_error(call->resp, 403, "forbidden",
+		                    "your token's scope does not allow this");
+		return 0;
+	}
+	return 1;
+}
+
+/* The answer Zammad would give: reject a blocked caller, set the caller
+ * id of an outbound call, else {}. */
+static json_t *generic_answer(struct api_call *call, const char *event,
+                              const struct cti_event *e, const char *to_sent)
+{
+	char caller_id[CALL_NUMBER_SIZE];
+
+	if (strcmp(event, "newCall") != 0)
+		return json_object();
+	if (strcmp(e->direction, "in") == 0 && e->from &&
+	    call_pattern_list_matches(call->api->cti.blocked_numbers, e->from))
+		return json_pack("{s:s, s:s}", "action", "reject", "reason",
+		                 "busy");
+	if (strcmp(e->direction, "out") == 0 && e->to &&
+	    (call_caller_id_for(call->api->cti.caller_ids, e->to, caller_id) ||
+	     (call->api->cti.default_caller_id[0] &&
+	      call_number_normalise(call->api->cti.default_caller_id,
+	                            caller_id) == CALL_NUMBER_E164)))
+		return json_pack("{s:s, s:s, s:s}", "action", "dial",
+		                 "caller_id", caller_id, "number", to_sent);
+	return json_object();
+}
+
+static void api_cti_generic(struct api_call *call)
+{
+	struct cti_config cfg = {call->api->intake_thread_window_s};
+	const char *ct = ktd_http_req_header(call->req, "Content-Type");
+	size_t ctlen = ct ? strcspn(ct, "; \t") : 0;
+	struct generic g;
+	struct cti_event e;
+	struct cti_result r;
+	struct numbers n;
+	struct ktd_error err;
+	char at[40], user[256];
+	const char *event = NULL, *to_sent;
+	bool bad = false;
+	int a;
+
+	memset(&g, 0, sizeof(g));
+	a = generic_auth(call, &err);
+	if (a <= 0) {
+		if (a < 0)
+			api_fail(call, &err);
+		return;
+	}
+	if (ct && ctlen == strlen("application/json") &&
+	    strncasecmp(ct, "application/json", ctlen) == 0) {
+		if (api_json_body(call, &g.json) < 0)
+			return;
+	} else if (ct && ctlen == strlen("application/x-www-form-urlencoded") &&
+	           strncasecmp(ct, "application/x-www-form-urlencoded",
+	                       ctlen) == 0) {
+		if (ktd_form_parse(call->req->body, call->req->body_len,
+		                   &g.form, &err) < 0)
+			goto fail;
+	} else {
+		ktd_http_resp_error(call->resp, 415, "unsupported_media_type",
+		                    "the body must be "
+		                    "application/x-www-form-urlencoded or "
+		                    "application/json");
+		return;
+	}
+	if (generic_parse(&g, &e, &n, &event, user, sizeof(user), &err) < 0)
+		goto fail;
+	ktd_time_rfc3339_now(at, sizeof(at));
+	e.at = at;
+	e.source = "generic";
+	e.once = true;
+	e.token_name = call->who.token_name;
+	e.peer = call->req->peer;
+	if (e.type == CALL_EV_ENDED && e.cause &&
+	    strcmp(e.cause, "forwarded") == 0) {
+		/* Zammad's hangup "forwarded": the call went on elsewhere. */
+		struct cti_event t = e;
+
+		t.type = CALL_EV_TRANSFERRED;
+		t.target = e.agent;
+		t.agent = NULL;
+		if (cti_ingest(call->pg, &t, &cfg, &r, &err) < 0)
+			goto fail;
+	}
+	if (cti_ingest(call->pg, &e, &cfg, &r, &err) < 0)
+		goto fail;
+	to_sent = generic_get(&g, "to", &bad);
+	ktd_http_resp_json(call->resp, 200,
+	                   generic_answer(call, event, &e, to_sent));
+	goto out;
+fail:
+	api_fail(call, &err);
+out:
+	ktd_form_clear(&g.form);
+	json_decref(g.json);
+}
+
 const struct api_route api_cti_routes[] = {
-        {"POST", "/api/v1/cti/events", api_cti_events, 0, 0,
+        {"POST", "/api/v1/cti/events", api_cti_events, API_HMAC, 0,
          TOKEN_SCOPE_CTI_WRITE},
+        /* The token is in the path, checked by the handler. */
+        {"POST", "/api/v1/cti/generic/{token}", api_cti_generic, API_PUBLIC, 0,
+         0},
 };
 const size_t api_cti_routes_n = KTD_N_ELEMENTS(api_cti_routes);

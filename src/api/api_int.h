@@ -31,6 +31,9 @@ typedef void api_fn(struct api_call *call);
 #define API_PUBLIC 0x1u  /* no authentication */
 #define API_NO_DB 0x2u   /* the handler needs no database connection */
 #define API_SESSION 0x4u /* browser sessions only, not bearer tokens */
+/* An HMAC signature with [cti] hmac_secret_file authenticates too, as a
+ * principal with the cti:write scope. */
+#define API_HMAC 0x8u
 
 #define API_ROLE(r) (1u << (r))
 #define API_ROLES_ALL                                                          \

@@ -100,6 +100,171 @@ anonymous:
 	return CALL_NUMBER_ANONYMOUS;
 }
 
+/* The digits of number without a leading '+'. */
+static const char *digits_of(const char *number)
+{
+	return number[0] == '+' ? number + 1 : number;
+}
+
+/* One pattern of n bytes: 1 to 15 digits after an optional '+', then an
+ * optional '*'. */
+static bool pattern_valid(const char *p, size_t n)
+{
+	size_t i = 0, d = 0;
+
+	if (n > 0 && p[0] == '+')
+		i++;
+	for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+		d++;
+	if (i < n && p[i] == '*')
+		i++;
+	return i == n && d >= 1 && d <= 15;
+}
+
+static bool pattern_matches_n(const char *p, size_t n, const char *number)
+{
+	const char *num = digits_of(number);
+	bool prefix;
+
+	if (n > 0 && p[0] == '+') {
+		p++;
+		n--;
+	}
+	prefix = n > 0 && p[n - 1] == '*';
+	if (prefix)
+		n--;
+	if (n == 0 || strncmp(num, p, n) != 0)
+		return false;
+	return prefix || num[n] == '\0';
+}
+
+bool call_pattern_matches(const char *pattern, const char *number)
+{
+	return pattern_matches_n(pattern, strlen(pattern), number);
+}
+
+/* Calls fn for each trimmed entry of the comma-separated list; stops at
+ * the first that returns false and returns false then. */
+static bool each_entry(const char *list,
+                       bool (*fn)(const char *e, size_t n, void *arg),
+                       void *arg)
+{
+	const char *p = list;
+
+	if (!*p)
+		return true; /* the empty list */
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		const char *e = p;
+		bool last = p[n] != ',';
+
+		while (n > 0 && *e == ' ') {
+			e++;
+			n--;
+		}
+		while (n > 0 && e[n - 1] == ' ')
+			n--;
+		if (!fn(e, n, arg))
+			return false;
+		if (last)
+			return true;
+		p += strcspn(p, ",") + 1;
+	}
+}
+
+struct check_arg {
+	bool table;
+	struct ktd_error *err;
+};
+
+static bool check_entry(const char *e, size_t n, void *arg)
+{
+	struct check_arg *a = arg;
+	const char *eq = a->table ? memchr(e, '=', n) : NULL;
+	char out[CALL_NUMBER_SIZE], id[CALL_NUMBER_SIZE];
+	size_t pn = eq ? (size_t)(eq - e) : n, idn;
+	bool ok = pattern_valid(e, pn);
+
+	if (ok && a->table) {
+		idn = eq ? n - pn - 1 : 0;
+		ok = eq && idn > 0 && idn < sizeof(id);
+		if (ok) {
+			memcpy(id, eq + 1, idn);
+			id[idn] = '\0';
+			ok = call_number_normalise(id, out) == CALL_NUMBER_E164;
+		}
+	}
+	if (!ok)
+		ktd_error_set(a->err, KTD_ERR_INVALID, "entry '%.*s' is not %s",
+		              (int)(n > 40 ? 40 : n), e,
+		              a->table ? "PATTERN=CALLERID (4930*=+4930123456)"
+		                       : "a number or a prefix* (4930*)");
+	return ok;
+}
+
+int call_pattern_list_check(const char *list, struct ktd_error *err)
+{
+	struct check_arg a = {false, err};
+
+	return each_entry(list, check_entry, &a) ? 0 : -1;
+}
+
+int call_caller_id_table_check(const char *table, struct ktd_error *err)
+{
+	struct check_arg a = {true, err};
+
+	return each_entry(table, check_entry, &a) ? 0 : -1;
+}
+
+struct match_arg {
+	const char *number;
+	bool table;
+	bool found;
+	char *out;
+};
+
+static bool match_entry(const char *e, size_t n, void *arg)
+{
+	struct match_arg *a = arg;
+	const char *eq = a->table ? memchr(e, '=', n) : NULL;
+	size_t pn = eq ? (size_t)(eq - e) : n;
+	char id[CALL_NUMBER_SIZE];
+	size_t idn;
+
+	if (a->table && !eq)
+		return true;
+	if (!pattern_matches_n(e, pn, a->number))
+		return true;
+	if (a->table) {
+		idn = n - pn - 1;
+		if (idn >= sizeof(id))
+			return true;
+		memcpy(id, eq + 1, idn);
+		id[idn] = '\0';
+		if (call_number_normalise(id, a->out) != CALL_NUMBER_E164)
+			return true;
+	}
+	a->found = true;
+	return false;
+}
+
+bool call_pattern_list_matches(const char *list, const char *number)
+{
+	struct match_arg a = {number, false, false, NULL};
+
+	each_entry(list, match_entry, &a);
+	return a.found;
+}
+
+bool call_caller_id_for(const char *table, const char *number,
+                        char out[CALL_NUMBER_SIZE])
+{
+	struct match_arg a = {number, true, false, out};
+
+	each_entry(table, match_entry, &a);
+	return a.found;
+}
+
 static int by_time(const void *a, const void *b)
 {
 	const struct call_event *x = *(const struct call_event *const *)a;

@@ -28,6 +28,29 @@ enum call_number_kind {
 int call_number_normalise(const char *s, char out[CALL_NUMBER_SIZE])
         KTD_ATTR_NODISCARD;
 
+/* Number patterns of the [cti] lists: digits, compared without a leading
+ * '+' ("4536373839" and "+4536373839" are the same number), with an
+ * optional trailing '*' for "starts with" ("4989*"). */
+bool call_pattern_matches(const char *pattern, const char *number);
+
+/* A comma-separated list of patterns ("+4512345678, 4930*"); spaces
+ * around entries are ignored; "" is the empty list. Returns 0, or -1 with
+ * KTD_ERR_INVALID naming the entry. */
+int call_pattern_list_check(const char *list, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+/* Whether number matches an entry of list. */
+bool call_pattern_list_matches(const char *list, const char *number);
+
+/* A comma-separated table "PATTERN=CALLERID, ..." (the outbound caller id
+ * by destination, as Zammad's generic CTI keeps it). Returns 0 or -1
+ * with the entry named. */
+int call_caller_id_table_check(const char *table, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+/* The caller id of the first entry whose pattern matches number, into
+ * out (CALL_NUMBER_SIZE); false when none does. */
+bool call_caller_id_for(const char *table, const char *number,
+                        char out[CALL_NUMBER_SIZE]);
+
 enum call_event_type {
 	CALL_EV_OFFERED,
 	CALL_EV_QUEUED,

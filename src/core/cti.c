@@ -142,7 +142,14 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 	ne.queue = e->queue;
 	ne.cause = e->cause;
 	ne.source = e->source;
-	r = db_call_event_insert(pg, out->call_row_id, &ne, err);
+	/* r: 1 stored, 0 a repeat. */
+	r = 0;
+	if (e->once && !out->new_call)
+		r = db_call_has_event(pg, out->call_row_id, ne.event, err);
+	if (r == 0)
+		r = db_call_event_insert(pg, out->call_row_id, &ne, err);
+	else if (r == 1)
+		r = 0;
 	if (r < 0)
 		goto fail;
 	if (r == 0) {

@@ -26,7 +26,11 @@ struct cti_event {
 	const char *agent;
 	const char *target;
 	const char *cause;
-	const char *source;     /* native, generic, sweeper, agent */
+	const char *source; /* native, generic, sweeper, agent */
+	/* At most one event of this type per call: a source without the
+	 * event's own time (Zammad's Generic CTI stamps nothing; the time
+	 * of arrival is used) would otherwise store a repeat as new. */
+	bool once;
 	const char *token_name; /* who posted it; NULL: kontaktd itself */
 	const char *peer;
 };

@@ -43,6 +43,7 @@ struct app {
 	struct ktd_janitor *janitor;
 	char *tls_cert;
 	char *tls_key;
+	char *cti_secret;
 	int listen_fd;
 };
 
@@ -173,7 +174,9 @@ static int check_files(const struct ktd_settings *s,
 	if (check_readable(s, "database", "password_file", s->password_file,
 	                   err) < 0 ||
 	    check_readable(s, "server", "tls_cert", s->tls_cert, err) < 0 ||
-	    check_readable(s, "server", "tls_key", s->tls_key, err) < 0)
+	    check_readable(s, "server", "tls_key", s->tls_key, err) < 0 ||
+	    check_readable(s, "cti", "hmac_secret_file",
+	                   s->cti_hmac_secret_file, err) < 0)
 		return -1;
 	if (s->user[0] && !getpwnam(s->user)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,
@@ -373,6 +376,17 @@ static void app_start(struct app *app)
 	    (slurp(app->settings->tls_cert, &app->tls_cert, &err) < 0 ||
 	     slurp(app->settings->tls_key, &app->tls_key, &err) < 0))
 		fail(KTD_EXIT_CONFIG, "config_error", err.msg);
+	if (app->settings->cti_hmac_secret_file[0]) {
+		if (slurp(app->settings->cti_hmac_secret_file, &app->cti_secret,
+		          &err) < 0)
+			fail(KTD_EXIT_CONFIG, "config_error", err.msg);
+		/* A trailing newline of an editor is not part of it. */
+		app->cti_secret[strcspn(app->cti_secret, "\r\n")] = '\0';
+		if (strlen(app->cti_secret) < 32)
+			fail(KTD_EXIT_CONFIG, "config_error",
+			     "[cti] hmac_secret_file: the secret must be at "
+			     "least 32 bytes");
+	}
 	app->listen_fd = ktd_http_listen(app->settings->listen,
 	                                 app->settings->port, &err);
 	if (app->listen_fd < 0)
@@ -395,6 +409,12 @@ static void app_start(struct app *app)
 	        app->settings->intake_thread_window_ms / 1000;
 	app->api.subject_tag = app->settings->intake_subject_tag;
 	app->api.mail_from = app->settings->smtp_from;
+	app->api.cti.blocked_numbers = app->settings->cti_blocked_numbers;
+	app->api.cti.caller_ids = app->settings->cti_caller_ids;
+	app->api.cti.default_caller_id = app->settings->cti_default_caller_id;
+	app->api.cti.hmac_secret = app->cti_secret;
+	app->api.cti.signature_max_age_s =
+	        app->settings->cti_signature_max_age_ms / 1000;
 	app->router = ktd_router_create();
 	if (ktd_api_register(app->router, &app->api, &err) < 0)
 		ktd_panic("routes: %s", err.msg);
@@ -446,6 +466,7 @@ static void app_stop(struct app *app)
 	db_migrations_destroy(&app->migrations);
 	free_secret(&app->tls_cert);
 	free_secret(&app->tls_key);
+	free_secret(&app->cti_secret);
 	ktd_settings_destroy(&app->settings);
 }
 

@@ -12,6 +12,7 @@
 
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "core/call.h"
 #include "core/case_action.h"
 #include "daemon/settings.h"
 #include "db/pool.h"
@@ -112,11 +113,24 @@ static const struct setting_def setting_defs[] = {
 
         S("smtp", "from", SET_STR, smtp_from, "", SET_NO_RELOAD | SET_EMPTY_OK,
           0, 0),
+
+        S("cti", "hmac_secret_file", SET_STR, cti_hmac_secret_file, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("cti", "signature_max_age", SET_DURATION, cti_signature_max_age_ms,
+          "5m", SET_NO_RELOAD, 10 * 1000, 3600 * 1000),
+        S("cti", "blocked_numbers", SET_STR, cti_blocked_numbers, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("cti", "caller_ids", SET_STR, cti_caller_ids, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("cti", "default_caller_id", SET_STR, cti_default_caller_id, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("cti", "end_unknown_after", SET_DURATION, cti_end_unknown_after_ms,
+          "4h", SET_NO_RELOAD, 60 * 1000, 7ULL * 24 * 3600 * 1000),
 };
 
 /* Sections whose keys come with their channel in a later release; naming
  * them is allowed so that a config file can be laid out ahead. */
-static const char *const placeholder_sections[] = {"cti", "digitalpost"};
+static const char *const placeholder_sections[] = {"digitalpost"};
 static const char placeholder_prefix[] = "mailbox:";
 
 _Static_assert(KTD_N_ELEMENTS(setting_defs) <= KTD_SETTINGS_MAX_KEYS,
@@ -414,6 +428,27 @@ static bool subject_tag_valid(const char *s)
 	return true;
 }
 
+static void settings_validate_cti(struct parse_state *st)
+{
+	const struct ktd_settings *s = st->s;
+	char number[CALL_NUMBER_SIZE];
+	struct ktd_error e;
+
+	if (call_pattern_list_check(s->cti_blocked_numbers, &e) < 0) {
+		parse_goto_key(st, "cti", "blocked_numbers");
+		parse_fail(st, "[cti] blocked_numbers: %s", e.msg);
+	} else if (call_caller_id_table_check(s->cti_caller_ids, &e) < 0) {
+		parse_goto_key(st, "cti", "caller_ids");
+		parse_fail(st, "[cti] caller_ids: %s", e.msg);
+	} else if (s->cti_default_caller_id[0] &&
+	           call_number_normalise(s->cti_default_caller_id, number) !=
+	                   CALL_NUMBER_E164) {
+		parse_goto_key(st, "cti", "default_caller_id");
+		parse_fail(st, "[cti] default_caller_id must be a phone number "
+		               "(+4536373839)");
+	}
+}
+
 static void settings_validate(struct parse_state *st)
 {
 	const struct ktd_settings *s = st->s;
@@ -439,6 +474,8 @@ static void settings_validate(struct parse_state *st)
 		parse_goto_key(st, "smtp", "from");
 		parse_fail(st, "[smtp] from must be one plain e-mail address "
 		               "(kontakt@example.dk)");
+	} else {
+		settings_validate_cti(st);
 	}
 }
 

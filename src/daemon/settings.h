@@ -55,6 +55,14 @@ struct ktd_settings {
 
 	/* [smtp] */
 	char *smtp_from;
+
+	/* [cti] */
+	char *cti_hmac_secret_file;
+	uint64_t cti_signature_max_age_ms;
+	char *cti_blocked_numbers;
+	char *cti_caller_ids;
+	char *cti_default_caller_id;
+	uint64_t cti_end_unknown_after_ms;
 };
 
 /* Reads and validates the file at path. Returns 0 and a new settings

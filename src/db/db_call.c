@@ -111,6 +111,24 @@ int db_call_event_insert(PGconn *pg, int64_t id,
 	return ret;
 }
 
+int db_call_has_event(PGconn *pg, int64_t id, const char *event,
+                      struct ktd_error *err)
+{
+	static const char sql[] = "SELECT 1 FROM call_events "
+	                          "WHERE call_id = $1 AND event = $2 LIMIT 1";
+	char idt[24];
+	const char *params[2] = {idt, event};
+	PGresult *res = NULL;
+	int ret;
+
+	I64(idt, id);
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		return -1;
+	ret = PQntuples(res) == 1;
+	PQclear(res);
+	return ret;
+}
+
 int db_call_events(PGconn *pg, int64_t id, struct db_call_events *out,
                    struct ktd_error *err)
 {

@@ -59,6 +59,10 @@ struct db_call_event {
 	const char *cause;
 };
 
+/* Whether call id has an event named event: 1, 0, -1. */
+int db_call_has_event(PGconn *pg, int64_t id, const char *event,
+                      struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* The events of call id, in the order they arrived. */
 struct db_call_events {
 	PGresult *res;

@@ -380,13 +380,32 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 	return respond(srv, conn, cr);
 }
 
+/* Paths whose rest is a secret (a token in the URL, as Zammad's Generic
+ * CTI webhook carries it): logged with the rest replaced. */
+static const char *const secret_path_prefixes[] = {"/api/v1/cti/generic/"};
+
+static const char *loggable_path(const char *path, char *buf, size_t bufsz)
+{
+	size_t i, n;
+
+	for (i = 0; i < KTD_N_ELEMENTS(secret_path_prefixes); i++) {
+		n = strlen(secret_path_prefixes[i]);
+		if (strncmp(path, secret_path_prefixes[i], n) == 0 &&
+		    path[n] != '\0') {
+			snprintf(buf, bufsz, "%s***", secret_path_prefixes[i]);
+			return buf;
+		}
+	}
+	return path;
+}
+
 static void request_completed(void *cls, struct MHD_Connection *conn,
                               void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
 	struct ktd_http_server *srv = cls;
 	struct conn_req *cr = *con_cls;
-	char path[300], method[48];
+	char path[300], method[48], masked[64];
 	uint64_t us;
 
 	if (!cr)
@@ -402,7 +421,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 	        "duration_ms=%llu.%03llu "
 	        "peer=%s%s%s%s",
 	        ktd_log_quote(cr->method, method, sizeof(method)),
-	        ktd_log_quote(cr->path, path, sizeof(path)),
+	        ktd_log_quote(loggable_path(cr->path, masked, sizeof(masked)),
+	                      path, sizeof(path)),
 	        cr->responded ? cr->resp.status : 0,
 	        (unsigned long long)(us / 1000),
 	        (unsigned long long)(us % 1000), cr->peer,

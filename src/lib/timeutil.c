@@ -85,3 +85,15 @@ int ktd_time_parse_http_date(const char *s, time_t *t_r)
 	*t_r = t;
 	return 0;
 }
+
+void ktd_time_rfc3339_now(char *out, size_t outsz)
+{
+	struct timespec ts;
+	struct tm tm;
+	char date[24];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outsz, "%s.%06ldZ", date, ts.tv_nsec / 1000);
+}

@@ -48,7 +48,8 @@ def env(kontaktd, ctl):
     add_user(ctl, d, "adam", "admin")
     admin = Client(d, "adam")
     # Routes for integrations take no sessions: an admin token there.
-    admin.token = Client(d, token=new_token(ctl, d, "boss", "admin"))
+    boss = new_token(ctl, d, "boss", "admin")
+    admin.token = Client(d, token=boss)
     dep = admin.req("POST", "/api/v1/departments",
                     json={"name": "Borgerservice"}).json()["id"]
     case = admin.req("POST", "/api/v1/cases",
@@ -61,7 +62,8 @@ def env(kontaktd, ctl):
     uid = d.cluster.sql("SELECT id FROM users WHERE login = 'adam'",
                         dbname=d.db)[0][0]
     ids = {"/api/v1/departments/{id}": dep, "/api/v1/users/{id}": uid,
-           "/api/v1/routing-rules/{id}": rule}
+           "/api/v1/routing-rules/{id}": rule,
+           "/api/v1/cti/generic/{token}": boss}
     valid = {
         ("POST", "/api/v1/session"): {"login": "adam",
                                       "password": "wrong but long"},
@@ -86,6 +88,9 @@ def env(kontaktd, ctl):
         ("PATCH", "/api/v1/routing-rules/{id}"): {"priority": 1},
         ("POST", "/api/v1/cti/events"): {"call_id": "v1", "event": "offered",
                                          "at": "2026-01-01T00:00:00Z"},
+        ("POST", "/api/v1/cti/generic/{token}"): {"event": "newCall",
+                                                  "direction": "in",
+                                                  "callId": "g1"},
     }
     return d, admin, ids, case, valid
 
@@ -98,9 +103,15 @@ def who(admin, path, method):
 
 
 def concrete(path, ids, case):
+    if "{token}" in path:
+        return path.replace("{token}", ids[path])
     if "{id}" not in path:
         return path
     return path.replace("{id}", str(ids.get(path, case)))
+
+
+# Zammad's Generic CTI ignores fields it does not know, as Zammad does.
+IGNORES_UNKNOWN = {"/api/v1/cti/generic/{token}"}
 
 
 BAD_BODIES = [
@@ -124,6 +135,8 @@ def test_bad_bodies_write_nothing(env, method, path):
     client = who(admin, path, method)
     before = state(d)
     for raw, ctype, want in BAD_BODIES:
+        if path in IGNORES_UNKNOWN and b"no_such_field" in raw:
+            continue
         headers = dict(client.headers)
         if client.csrf:
             headers["X-CSRF-Token"] = client.csrf

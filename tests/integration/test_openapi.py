@@ -220,6 +220,8 @@ def test_every_operation_answers_as_documented(kontaktd, ctl):
         path = concrete(template)
         what = f"{method} {path}"
         admin = session if sessions_allowed(op) else token
+        # A credential in the path (Generic CTI): a made-up one is 401.
+        cred = {401} if public(op) and "{token}" in template else set()
         if not public(op):
             r = anonymous.request(method, d.url(path), timeout=10)
             assert r.status_code == 401, f"{what}: {r.status_code}"
@@ -229,7 +231,7 @@ def test_every_operation_answers_as_documented(kontaktd, ctl):
         if "{" in template:
             kw = {"json": {}} if "requestBody" in op else {}
             r = admin.request(method, path, **kw)
-            assert r.status_code in (404, 422), f"{what}: {r.text}"
+            assert r.status_code in {404, 422} | cred, f"{what}: {r.text}"
             odd = re.sub(r"\{[^}]+\}", "%C3%A5%20x", template)
             r = admin.request(method, odd, **kw)
             assert 400 <= r.status_code < 500, f"{method} {odd}: {r.text}"
@@ -240,6 +242,8 @@ def test_every_operation_answers_as_documented(kontaktd, ctl):
             for probe, kw, statuses in BODY_PROBES:
                 if "{" in template and 413 not in statuses:
                     statuses = statuses | {404}  # the id may come first
+                if 413 not in statuses:
+                    statuses = statuses | cred
                 r = admin.request(method, path, **kw)
                 assert r.status_code in statuses, \
                     f"{what} {probe}: {r.status_code} {r.text}"

@@ -228,11 +228,55 @@ static void test_out_of_order_and_missing_offer(void **state)
 	assert_string_equal(st.outcome, "answered");
 }
 
+static void test_patterns(void **state)
+{
+	struct ktd_error err;
+	char out[CALL_NUMBER_SIZE];
+
+	(void)state;
+	assert_true(call_pattern_matches("4989*", "+498999998145"));
+	assert_true(call_pattern_matches("+4989*", "498999998145"));
+	assert_true(call_pattern_matches("+4536373839", "+4536373839"));
+	assert_false(call_pattern_matches("+4536373839", "+45363738390"));
+	assert_false(call_pattern_matches("4989*", "+4930"));
+	assert_true(call_pattern_matches("*", "anything") == false);
+
+	assert_int_equal(call_pattern_list_check("", &err), 0);
+	assert_int_equal(call_pattern_list_check(" +4512345678 ,4930*", &err),
+	                 0);
+	assert_int_equal(call_pattern_list_check("4512, abc", &err), -1);
+	assert_non_null(strstr(err.msg, "'abc'"));
+	assert_int_equal(call_pattern_list_check("45*12", &err), -1);
+	assert_int_equal(call_pattern_list_check("*", &err), -1);
+	assert_int_equal(call_pattern_list_check("4512,", &err), -1);
+	assert_true(call_pattern_list_matches("+4512345678, 4930*",
+	                                      "+493055571600"));
+	assert_true(
+	        call_pattern_list_matches("+4512345678, 4930*", "+4512345678"));
+	assert_false(
+	        call_pattern_list_matches("+4512345678, 4930*", "+4512345679"));
+	assert_false(call_pattern_list_matches("", "+4512345679"));
+
+	assert_int_equal(
+	        call_caller_id_table_check(
+	                "4989*=+498999998145, 4930*=493023125877", &err),
+	        0);
+	assert_int_equal(call_caller_id_table_check("4989*", &err), -1);
+	assert_int_equal(call_caller_id_table_check("4989*=12", &err), -1);
+	assert_true(call_caller_id_for("4989*=+498999998145, "
+	                               "4930*=493023125877",
+	                               "+493055571600", out));
+	assert_string_equal(out, "+493023125877");
+	assert_false(
+	        call_caller_id_for("4989*=+498999998145", "+4512345678", out));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_numbers),
 	        cmocka_unit_test(test_event_names),
+	        cmocka_unit_test(test_patterns),
 	        cmocka_unit_test(test_answered_and_transferred),
 	        cmocka_unit_test(test_outcomes),
 	        cmocka_unit_test(test_out_of_order_and_missing_offer),
