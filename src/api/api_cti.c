@@ -11,6 +11,7 @@
 #include "api/api_common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -21,6 +22,7 @@
 #include "core/call.h"
 #include "core/case.h"
 #include "core/cti.h"
+#include "db/db_call.h"
 #include "http/form.h"
 #include "http/json.h"
 
@@ -488,11 +490,76 @@ out:
 	json_decref(g.json);
 }
 
+/* --- closing a call by hand ------------------------------------------- */
+
+/* POST /api/v1/calls/{call_id}/end: an agent closes a call whose end the
+ * phone system never reported, like the sweeper does (outcome
+ * end_unknown). 409 with the call when it has ended already. */
+static void api_call_end(struct api_call *call)
+{
+	struct cti_config cfg = {call->api->intake_thread_window_s};
+	const char *call_id = ktd_http_req_param(call->req, "call_id");
+	struct cti_event e;
+	struct cti_result r;
+	struct ktd_error err;
+	int64_t row = 0, contact = 0, case_id = 0;
+	char at[40], *text = NULL;
+	json_t *j;
+	int found;
+
+	found = call_id ? db_call_find(call->pg, call_id, &row, &contact,
+	                               &case_id, &err)
+	                : 0;
+	if (found < 0)
+		goto fail;
+	if (found == 0) {
+		ktd_http_resp_error(call->resp, 404, "not_found",
+		                    "no such call");
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	ktd_time_rfc3339_now(at, sizeof(at));
+	e.call_id = call_id;
+	e.type = CALL_EV_ENDED;
+	e.at = at;
+	e.cause = "end_unknown";
+	e.source = "agent";
+	e.once = true;
+	e.peer = call->req->peer;
+	if (cti_ingest(call->pg, &e, &cfg, &r, &err) < 0 ||
+	    db_call_json(call->pg, row, &text, &err) < 0)
+		goto fail;
+	j = json_loads(text, 0, NULL);
+	free(text);
+	if (!j) {
+		ktd_error_set(&err, KTD_ERR_INTERNAL,
+		              "call: unreadable JSON from the database");
+		goto fail;
+	}
+	if (r.duplicate) {
+		ktd_http_resp_json(call->resp, 409,
+		                   json_pack("{s:{s:s, s:s}, s:o}", "error",
+		                             "code", "conflict", "message",
+		                             "the call has ended already",
+		                             "call", j));
+		call->resp->error_code = "conflict";
+		return;
+	}
+	ktd_log_info("event=call_ended_by_hand call_id=%.64s user=%s", call_id,
+	             call->who.login);
+	ktd_http_resp_json(call->resp, 200, j);
+	return;
+fail:
+	api_fail(call, &err);
+}
+
 const struct api_route api_cti_routes[] = {
         {"POST", "/api/v1/cti/events", api_cti_events, API_HMAC, 0,
          TOKEN_SCOPE_CTI_WRITE},
         /* The token is in the path, checked by the handler. */
         {"POST", "/api/v1/cti/generic/{token}", api_cti_generic, API_PUBLIC, 0,
          0},
+        {"POST", "/api/v1/calls/{call_id}/end", api_call_end, API_SESSION,
+         API_ROLES_ALL, 0},
 };
 const size_t api_cti_routes_n = KTD_N_ELEMENTS(api_cti_routes);

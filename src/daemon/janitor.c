@@ -10,7 +10,11 @@
 
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/timeutil.h"
+#include "core/call.h"
+#include "core/cti.h"
 #include "daemon/janitor.h"
+#include "db/db_call.h"
 #include "db/db_auth.h"
 #include "db/pool.h"
 
@@ -27,6 +31,41 @@ struct ktd_janitor {
 	bool stop;
 };
 
+/* Closes calls whose hangup never came: an "ended" event with cause
+ * end_unknown, through the same path as the phone system's events.
+ * Returns how many, or -1 with err. */
+static int sweep_calls(struct ktd_janitor *j, PGconn *pg, struct ktd_error *err)
+{
+	struct cti_config cfg = {j->cfg.thread_window_s};
+	struct cti_event e;
+	struct cti_result r;
+	PGresult *res = NULL;
+	char at[40];
+	int i, n, closed = 0;
+
+	if (db_call_stale(pg, j->cfg.call_end_unknown_after_s, BATCH, &res,
+	                  err) < 0)
+		return -1;
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		memset(&e, 0, sizeof(e));
+		ktd_time_rfc3339_now(at, sizeof(at));
+		e.call_id = PQgetvalue(res, i, 0);
+		e.type = CALL_EV_ENDED;
+		e.at = at;
+		e.cause = "end_unknown";
+		e.source = "sweeper";
+		e.once = true;
+		if (cti_ingest(pg, &e, &cfg, &r, err) < 0) {
+			PQclear(res);
+			return -1;
+		}
+		closed += !r.duplicate;
+	}
+	PQclear(res);
+	return closed;
+}
+
 static void round_once(struct ktd_janitor *j)
 {
 	char quoted[2 * KTD_ERROR_MSG_MAX + 8];
@@ -34,6 +73,7 @@ static void round_once(struct ktd_janitor *j)
 	struct ktd_error err;
 	int64_t sessions = 0, failures = 0, s, f;
 	unsigned i;
+	int calls;
 
 	if (db_pool_acquire(j->cfg.pool, &conn, &err) < 0)
 		goto fail;
@@ -49,11 +89,14 @@ static void round_once(struct ktd_janitor *j)
 		if (s < BATCH && f < BATCH)
 			break;
 	}
+	calls = sweep_calls(j, db_conn_pg(conn), &err);
 	db_pool_release(j->cfg.pool, &conn);
-	ktd_log(sessions || failures ? KTD_LOG_INFO : KTD_LOG_DEBUG,
+	if (calls < 0)
+		goto fail;
+	ktd_log(sessions || failures || calls ? KTD_LOG_INFO : KTD_LOG_DEBUG,
 	        "event=janitor sessions_deleted=%lld "
-	        "login_failures_deleted=%lld",
-	        (long long)sessions, (long long)failures);
+	        "login_failures_deleted=%lld calls_ended_unknown=%d",
+	        (long long)sessions, (long long)failures, calls);
 	return;
 fail:
 	/* The database may be away; the next round tries again. */

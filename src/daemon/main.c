@@ -439,6 +439,9 @@ static void app_start(struct app *app)
 	jc.login_failure_window_s =
 	        app->settings->login_failure_window_ms / 1000;
 	jc.interval_ms = JANITOR_INTERVAL_MS;
+	jc.call_end_unknown_after_s =
+	        app->settings->cti_end_unknown_after_ms / 1000;
+	jc.thread_window_s = app->settings->intake_thread_window_ms / 1000;
 	app->janitor = ktd_janitor_start(&jc, &err);
 	if (!app->janitor)
 		fail(KTD_EXIT_FAILURE, "janitor_start_failed", err.msg);

@@ -252,6 +252,23 @@ int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
 	return 0;
 }
 
+int db_call_stale(PGconn *pg, uint64_t older_than_s, unsigned limit,
+                  PGresult **res_r, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT call_id FROM calls WHERE state <> 'ended' "
+	        " AND last_event_at < now() - make_interval(secs => "
+	        "$1::bigint) "
+	        "ORDER BY last_event_at LIMIT $2::integer";
+	char older[24], n[16];
+	const char *params[2] = {older, n};
+
+	snprintf(older, sizeof(older), "%llu",
+	         (unsigned long long)older_than_s);
+	snprintf(n, sizeof(n), "%u", limit);
+	return db_query(pg, sql, 2, params, res_r, err);
+}
+
 int db_call_json(PGconn *pg, int64_t id, char **json_r, struct ktd_error *err)
 {
 	static const char sql[] =

@@ -96,6 +96,12 @@ int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
                    char prev_state_r[16], struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* The call ids of at most limit calls not ended whose last event is
+ * older than older_than_s, oldest first: a PGresult of one column
+ * (caller PQclear-s it). */
+int db_call_stale(PGconn *pg, uint64_t older_than_s, unsigned limit,
+                  PGresult **res_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* The call as JSON text (ktd_call_json), caller frees. */
 int db_call_json(PGconn *pg, int64_t id, char **json_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;

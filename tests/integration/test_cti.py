@@ -277,3 +277,49 @@ def test_authorisation(env, ctl):
     assert tables(d) == (0, 0, 0, 0)
     assert post(d, {"Authorization": "Bearer " + admin},
                 ANSWERED[0]).status_code == 201
+
+
+def test_lost_hangup_closed_by_sweeper(env):
+    """A call whose end never arrives is closed as end_unknown once its
+    last event is older than [cti] end_unknown_after (the janitor runs at
+    start, then every few minutes)."""
+    d, hdr = env
+    for e in ANSWERED[:3]:
+        assert post(d, hdr, e).status_code == 201
+    assert post(d, hdr, ev("fresh", "offered", 0)).status_code == 201
+    sql(d, "UPDATE calls SET last_event_at = now() - interval '5 hours'"
+           " WHERE call_id = 'c1'")
+    mark = d.log_mark()
+    d.stop()
+    d.start()
+    d.wait_ready()
+    d.wait_for_log(r"event=janitor .*calls_ended_unknown=1", start=mark)
+    assert call_row(d, "c1")[:4] == ("ended", "end_unknown", 35000, None)
+    assert sql(d, "SELECT state FROM calls WHERE call_id = 'fresh'") == \
+        [("offered",)]
+    assert sql(d, "SELECT source, cause FROM call_events"
+                  " WHERE event = 'ended'") == [("sweeper", "end_unknown")]
+    # The real hangup arriving after all wins: it is the earlier end.
+    assert post(d, hdr, ANSWERED[4]).status_code == 201
+    assert call_row(d, "c1")[:4] == ("ended", "answered", 35000, 36000)
+
+
+def test_end_call_by_hand(env, ctl):
+    d, hdr = env
+    for e in ANSWERED[:3]:
+        assert post(d, hdr, e).status_code == 201
+    a = Client(d, "agnete")
+    assert d.request("POST", "/api/v1/calls/c1/end").status_code == 401
+    assert d.request("POST", "/api/v1/calls/c1/end",
+                     headers=hdr).status_code == 403
+    r = a.post("/api/v1/calls/nope/end")
+    assert r.status_code == 404
+    r = a.post("/api/v1/calls/c1/end")
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "ended"
+    assert r.json()["outcome"] == "end_unknown"
+    r = a.post("/api/v1/calls/c1/end")
+    assert r.status_code == 409 and r.json()["call"]["outcome"] == \
+        "end_unknown"
+    assert sql(d, "SELECT source FROM call_events WHERE event = 'ended'") \
+        == [("agent",)]
