@@ -37,6 +37,7 @@ struct ktd_api {
 		const char *default_caller_id;
 		const char *hmac_secret;
 		uint64_t signature_max_age_s;
+		uint64_t return_window_s;
 	} cti;
 	/* Filled by ktd_api_register. */
 	struct api_bound bound[KTD_API_MAX_ROUTES];

@@ -145,7 +145,8 @@ static int parse_event(json_t *o, struct cti_event *e, struct numbers *n,
  * err. */
 static json_t *one(struct api_call *call, json_t *o, struct ktd_error *err)
 {
-	struct cti_config cfg = {call->api->intake_thread_window_s};
+	struct cti_config cfg = {call->api->intake_thread_window_s,
+	                         call->api->cti.return_window_s};
 	struct cti_event e;
 	struct cti_result r;
 	struct numbers n;
@@ -421,7 +422,8 @@ static json_t *generic_answer(struct api_call *call, const char *event,
 
 static void api_cti_generic(struct api_call *call)
 {
-	struct cti_config cfg = {call->api->intake_thread_window_s};
+	struct cti_config cfg = {call->api->intake_thread_window_s,
+	                         call->api->cti.return_window_s};
 	const char *ct = ktd_http_req_header(call->req, "Content-Type");
 	size_t ctlen = ct ? strcspn(ct, "; \t") : 0;
 	struct generic g;
@@ -497,7 +499,8 @@ out:
  * end_unknown). 409 with the call when it has ended already. */
 static void api_call_end(struct api_call *call)
 {
-	struct cti_config cfg = {call->api->intake_thread_window_s};
+	struct cti_config cfg = {call->api->intake_thread_window_s,
+	                         call->api->cti.return_window_s};
 	const char *call_id = ktd_http_req_param(call->req, "call_id");
 	struct cti_event e;
 	struct cti_result r;

@@ -159,7 +159,25 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 		out->duplicate = true;
 		return 0;
 	}
+	/* A forward that came back: said so by the phone system, or the
+	 * caller is back on the case's line soon after the forward. */
+	if (e->type == CALL_EV_TRANSFER_RETURNED ||
+	    (out->new_call && !ir.new_case && !ir.duplicate &&
+	     cfg->return_window_s > 0)) {
+		r = db_case_forward_returned(
+		        pg, out->case_id, e->at,
+		        e->type == CALL_EV_TRANSFER_RETURNED
+		                ? 0
+		                : cfg->return_window_s,
+		        err);
+		if (r < 0)
+			goto fail;
+		out->returned = r == 1;
+	}
 	if (derive(pg, out, prev, err) < 0)
+		goto fail;
+	if (out->returned &&
+	    db_case_notify(pg, "case.updated", out->case_id, err) < 0)
 		goto fail;
 	if (out->new_call || strcmp(prev, out->state) != 0) {
 		snprintf(type, sizeof(type), "call.%s", out->state);

@@ -37,6 +37,10 @@ struct cti_event {
 
 struct cti_config {
 	uint64_t thread_window_s; /* [intake] thread_window */
+	/* A new call of the caller of a case forwarded at most this long
+	 * ago marks the forward returned (a "cykel-kald"); 0: never
+	 * ([cti] return_window). */
+	uint64_t return_window_s;
 };
 
 struct cti_result {
@@ -45,6 +49,7 @@ struct cti_result {
 	int64_t call_row_id;
 	bool duplicate; /* the event was stored before: nothing changed */
 	bool new_call;  /* this event made the call */
+	bool returned;  /* this event marked a forward of the case returned */
 	char state[16]; /* the call's state after the event */
 };
 

@@ -36,7 +36,7 @@ struct ktd_janitor {
  * Returns how many, or -1 with err. */
 static int sweep_calls(struct ktd_janitor *j, PGconn *pg, struct ktd_error *err)
 {
-	struct cti_config cfg = {j->cfg.thread_window_s};
+	struct cti_config cfg = {j->cfg.thread_window_s, 0};
 	struct cti_event e;
 	struct cti_result r;
 	PGresult *res = NULL;

@@ -415,6 +415,8 @@ static void app_start(struct app *app)
 	app->api.cti.hmac_secret = app->cti_secret;
 	app->api.cti.signature_max_age_s =
 	        app->settings->cti_signature_max_age_ms / 1000;
+	app->api.cti.return_window_s =
+	        app->settings->cti_return_window_ms / 1000;
 	app->router = ktd_router_create();
 	if (ktd_api_register(app->router, &app->api, &err) < 0)
 		ktd_panic("routes: %s", err.msg);

@@ -126,6 +126,8 @@ static const struct setting_def setting_defs[] = {
           SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
         S("cti", "end_unknown_after", SET_DURATION, cti_end_unknown_after_ms,
           "4h", SET_NO_RELOAD, 60 * 1000, 7ULL * 24 * 3600 * 1000),
+        S("cti", "return_window", SET_DURATION, cti_return_window_ms, "30m",
+          SET_NO_RELOAD, 0, 24ULL * 3600 * 1000),
 };
 
 /* Sections whose keys come with their channel in a later release; naming

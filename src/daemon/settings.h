@@ -63,6 +63,7 @@ struct ktd_settings {
 	char *cti_caller_ids;
 	char *cti_default_caller_id;
 	uint64_t cti_end_unknown_after_ms;
+	uint64_t cti_return_window_ms;
 };
 
 /* Reads and validates the file at path. Returns 0 and a new settings

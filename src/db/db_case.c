@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/str.h"
 #include "db/pool.h"
@@ -541,4 +542,28 @@ int db_case_forwards_json(PGconn *pg, int64_t case_id, char **json_r,
 	*json_r = db_result_strdup(res, 0, 0);
 	PQclear(res);
 	return 0;
+}
+
+int db_case_forward_returned(PGconn *pg, int64_t id, const char *at,
+                             uint64_t window_s, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "UPDATE forwards f SET returned_at = greatest(f.at, $2) "
+	        "WHERE f.id = (SELECT id FROM forwards WHERE case_id = $1 "
+	        " AND returned_at IS NULL AND at <= $2::timestamptz "
+	        " AND ($3::bigint = 0 OR "
+	        "  at >= $2::timestamptz - make_interval(secs => $3::bigint)) "
+	        " ORDER BY at DESC, id DESC LIMIT 1)";
+	char idt[24], win[24];
+	const char *params[3] = {idt, at, win};
+	PGresult *res = NULL;
+	int ret;
+
+	I64(idt, id);
+	snprintf(win, sizeof(win), "%llu", (unsigned long long)window_s);
+	if (db_query(pg, sql, 3, params, &res, err) < 0)
+		return -1;
+	ret = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return ret;
 }

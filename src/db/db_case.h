@@ -164,6 +164,14 @@ int db_case_merge(PGconn *pg, int64_t source, int64_t target, bool show_cpr,
 int db_case_forwards_json(PGconn *pg, int64_t case_id, char **json_r,
                           struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Marks the newest forward of case id that has not come back as
+ * returned at the time at (RFC 3339; never before the forward itself),
+ * if it was made at most window_s before at (0: any time before).
+ * Returns 1 when one was marked, 0 when none qualifies, -1. */
+int db_case_forward_returned(PGconn *pg, int64_t id, const char *at,
+                             uint64_t window_s, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 /* List filters; NULL or 0 for none. */
 struct db_case_filter {
 	const char *status;

@@ -5,6 +5,7 @@ repeats change nothing, any order gives the same call, a batch is
 all-or-nothing per event, and bad events are refused naming the field
 while the rest of the batch is kept."""
 
+import datetime
 import itertools
 import json
 import threading
@@ -323,3 +324,66 @@ def test_end_call_by_hand(env, ctl):
         "end_unknown"
     assert sql(d, "SELECT source FROM call_events WHERE event = 'ended'") \
         == [("agent",)]
+
+
+def now_plus(seconds):
+    t = datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def forward_case(d, a, case_id):
+    dept = sql(d, "INSERT INTO departments (name, queue_number)"
+                  " VALUES ('Jobcenter', '4000') RETURNING id")[0][0]
+    r = a.post(f"/api/v1/cases/{case_id}/forward",
+               json={"department_id": dept, "method": "queue"})
+    assert r.status_code == 200, r.text
+
+
+def returned(d):
+    return sql(d, "SELECT returned_at IS NOT NULL FROM forwards")
+
+
+def test_caller_back_after_forward_is_a_return(env):
+    """The seed's cykel-kald: the caller is back at the switchboard soon
+    after being forwarded; the forward is marked returned."""
+    d, hdr = env
+    num = {"from": "+4520304050"}
+    r = post(d, hdr, {"call_id": "k1", "event": "offered",
+                      "at": now_plus(0), **num})
+    case_id = r.json()["case_id"]
+    a = Client(d, "agnete")
+    forward_case(d, a, case_id)
+    assert returned(d) == [(False,)]
+    r = post(d, hdr, {"call_id": "k2", "event": "offered",
+                      "at": now_plus(120), **num})
+    assert r.json()["case_id"] == case_id
+    assert returned(d) == [(True,)]
+    f = a.get(f"/api/v1/cases/{case_id}/forwards").json()["items"][0]
+    assert f["returned_at"] is not None
+    # A third call does not mark it again (there is nothing left).
+    post(d, hdr, {"call_id": "k3", "event": "offered", "at": now_plus(180),
+                  **num})
+    assert returned(d) == [(True,)]
+
+
+def test_return_window(kontaktd, ctl):
+    d = kontaktd(config={"cti": {"return_window": "1m"}})
+    add_user(ctl, d, "agnete")
+    hdr = {"Authorization": "Bearer " + new_token(ctl, d, "pbx",
+                                                  "cti:write")}
+    num = {"from": "+4520304050"}
+    case_id = post(d, hdr, {"call_id": "w1", "event": "offered",
+                            "at": now_plus(0), **num}).json()["case_id"]
+    a = Client(d, "agnete")
+    forward_case(d, a, case_id)
+    # Back after the window: a new contact on the case, not a return.
+    post(d, hdr, {"call_id": "w2", "event": "offered", "at": now_plus(600),
+                  **num})
+    assert returned(d) == [(False,)]
+    # The phone system says so: always a return.
+    post(d, hdr, {"call_id": "w2", "event": "transfer_returned",
+                  "at": now_plus(660), "target": "4000"})
+    assert returned(d) == [(True,)]
+    assert sql(d, "SELECT returns FROM calls WHERE call_id = 'w2'") == \
+        [(1,)]
