@@ -39,6 +39,9 @@ struct ktd_api {
 		uint64_t signature_max_age_s;
 		uint64_t return_window_s;
 	} cti;
+	/* [callbacks] */
+	unsigned callback_max_attempts;
+	uint64_t callback_retry_after_s;
 	/* Filled by ktd_api_register. */
 	struct api_bound bound[KTD_API_MAX_ROUTES];
 	size_t nbound;

@@ -19,6 +19,7 @@
 
 #include "lib/str.h"
 #include "api/api_int.h"
+#include "core/call.h"
 #include "core/case.h"
 #include "core/case_action.h"
 #include "core/intake.h"
@@ -119,7 +120,7 @@ static void api_case_create(struct api_call *call)
 	struct ktd_error err;
 	json_t *body = NULL, *citizen, *c = NULL;
 	const char *phone = NULL;
-	char phone_norm[CASE_PHONE_SIZE], location[64];
+	char phone_norm[CALL_NUMBER_SIZE], location[64];
 	json_int_t dept = 0;
 	size_t i;
 
@@ -187,10 +188,13 @@ static void api_case_create(struct api_call *call)
 			ktd_error_prefix(&err, "citizen: ");
 			goto fail;
 		}
-		if (phone && case_phone_normalise(phone, phone_norm) < 0) {
+		/* E.164, as the phone channel stores callers, so that a
+		 * call finds the case recorded by hand. */
+		if (phone && call_number_normalise(phone, phone_norm) !=
+		                     CALL_NUMBER_E164) {
 			ktd_error_set(&err, KTD_ERR_UNPROCESSABLE,
 			              "citizen: field 'phone' must be a phone "
-			              "number");
+			              "number (12345678 or +4512345678)");
 			goto fail;
 		}
 		if (in.citizen_email &&

@@ -72,6 +72,8 @@ extern const struct api_route api_audit_routes[];
 extern const size_t api_audit_routes_n;
 extern const struct api_route api_routing_routes[];
 extern const size_t api_routing_routes_n;
+extern const struct api_route api_callback_routes[];
+extern const size_t api_callback_routes_n;
 extern const struct api_route api_cti_routes[];
 extern const size_t api_cti_routes_n;
 

@@ -77,28 +77,6 @@ bool case_cvr_valid(const char *s)
 	return s && strlen(s) == 8 && all_digits(s, 8);
 }
 
-int case_phone_normalise(const char *s, char out[CASE_PHONE_SIZE])
-{
-	size_t n = 0, digits = 0;
-
-	if (*s == '+')
-		out[n++] = *s++;
-	for (; *s; s++) {
-		if (is_digit(*s)) {
-			if (++digits > CASE_PHONE_SIZE - 2)
-				return -1;
-			out[n++] = *s;
-		} else if (*s != ' ' && *s != '-' && *s != '.') {
-			return -1;
-		} else if (n == 0 || !is_digit(s[1])) {
-			/* Separators only between digits. */
-			return -1;
-		}
-	}
-	out[n] = '\0';
-	return digits == 0 ? -1 : 0;
-}
-
 static unsigned num(const char *s, size_t n)
 {
 	unsigned v = 0;

@@ -12,8 +12,6 @@
 
 /* Bytes of the longest cursor, with the NUL. */
 #define CASE_CURSOR_SIZE 64
-/* Bytes of a normalised phone number ("+4512345678"), with the NUL. */
-#define CASE_PHONE_SIZE 22
 
 /* "new", "open", "forwarded", "resolved", "closed". */
 bool case_status_valid(const char *s);
@@ -25,12 +23,6 @@ bool case_reference_valid(const char *s);
 /* Ten digits (CPR) or eight (CVR); no dash. */
 bool case_cpr_valid(const char *s);
 bool case_cvr_valid(const char *s);
-
-/* A phone number: an optional leading '+', then 1 to 20 digits, with
- * spaces, '-' and '.' between them dropped. Returns 0 with the
- * normalised number in out (CASE_PHONE_SIZE bytes), or -1. */
-int case_phone_normalise(const char *s, char out[CASE_PHONE_SIZE])
-        KTD_ATTR_NODISCARD;
 
 /* An RFC 3339 date-time, "2026-01-31T08:15:00Z", with optional fraction
  * and a Z or +hh:mm offset; the date must exist. */

@@ -11,6 +11,7 @@
 #include "lib/str.h"
 #include "db/tx.h"
 #include "db/db_call.h"
+#include "db/db_callback.h"
 #include "db/db_case.h"
 #include "core/cti.h"
 #include "core/intake.h"
@@ -173,6 +174,19 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 		if (r < 0)
 			goto fail;
 		out->returned = r == 1;
+	}
+	/* The IVR asked for a callback: a task, once per call, to the
+	 * number given (target) or the caller's. */
+	if (e->type == CALL_EV_CALLBACK_REQUESTED) {
+		char number[CALL_NUMBER_SIZE];
+		bool given =
+		        e->target && call_number_normalise(e->target, number) ==
+		                             CALL_NUMBER_E164;
+
+		r = db_callback_from_call(pg, out->call_row_id,
+		                          given ? number : NULL, err);
+		if (r < 0)
+			goto fail;
 	}
 	if (derive(pg, out, prev, err) < 0)
 		goto fail;

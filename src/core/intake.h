@@ -34,7 +34,7 @@ struct intake_contact {
 	const char *case_reference;
 	/* The citizen, for a new case. */
 	const char *citizen_name;
-	const char *citizen_phone; /* normalised (case_phone_normalise) */
+	const char *citizen_phone; /* E.164 (call_number_normalise) */
 	const char *citizen_email;
 	const char *citizen_cpr;
 	const char *citizen_cvr;

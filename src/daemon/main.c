@@ -417,6 +417,9 @@ static void app_start(struct app *app)
 	        app->settings->cti_signature_max_age_ms / 1000;
 	app->api.cti.return_window_s =
 	        app->settings->cti_return_window_ms / 1000;
+	app->api.callback_max_attempts = app->settings->callbacks_max_attempts;
+	app->api.callback_retry_after_s =
+	        app->settings->callbacks_retry_after_ms / 1000;
 	app->router = ktd_router_create();
 	if (ktd_api_register(app->router, &app->api, &err) < 0)
 		ktd_panic("routes: %s", err.msg);

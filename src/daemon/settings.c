@@ -128,6 +128,11 @@ static const struct setting_def setting_defs[] = {
           "4h", SET_NO_RELOAD, 60 * 1000, 7ULL * 24 * 3600 * 1000),
         S("cti", "return_window", SET_DURATION, cti_return_window_ms, "30m",
           SET_NO_RELOAD, 0, 24ULL * 3600 * 1000),
+
+        S("callbacks", "max_attempts", SET_U32, callbacks_max_attempts, "3",
+          SET_NO_RELOAD, 1, 20),
+        S("callbacks", "retry_after", SET_DURATION, callbacks_retry_after_ms,
+          "30m", SET_NO_RELOAD, 60 * 1000, 7ULL * 24 * 3600 * 1000),
 };
 
 /* Sections whose keys come with their channel in a later release; naming

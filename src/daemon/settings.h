@@ -64,6 +64,10 @@ struct ktd_settings {
 	char *cti_default_caller_id;
 	uint64_t cti_end_unknown_after_ms;
 	uint64_t cti_return_window_ms;
+
+	/* [callbacks] */
+	uint32_t callbacks_max_attempts;
+	uint64_t callbacks_retry_after_ms;
 };
 
 /* Reads and validates the file at path. Returns 0 and a new settings

@@ -187,7 +187,7 @@ static const char *us_param(int64_t us, char *buf, size_t bufsz)
 int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
                    char prev_state_r[16], struct ktd_error *err)
 {
-#define TS(n) "to_timestamp($" #n "::bigint / 1000000.0)"
+#define TS(n) "(to_timestamp(0) + $" #n "::bigint * interval '1 microsecond')"
 	static const char sql[] =
 	        "WITH old AS (SELECT id, state FROM calls WHERE id = $1), "
 	        "u AS (UPDATE calls c SET state = $2, "
