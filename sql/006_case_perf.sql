@@ -54,14 +54,20 @@ ALTER TABLE cases ADD COLUMN contact_search tsvector NOT NULL DEFAULT '';
 COMMENT ON COLUMN cases.contact_search IS
 	'Every lexeme the case''s contacts have had (a superset), or ''ktd overflow''; kept by the contacts triggers, a search filter only';
 
+-- Filling the new column is not a change of the cases: cases_touch would
+-- set every updated_at to now.
+ALTER TABLE cases DISABLE TRIGGER cases_touch;
 UPDATE cases c SET contact_search = n.search
 FROM (SELECT case_id, ktd_tsvector_union_agg(search) AS search
 	FROM contacts GROUP BY case_id) n
 WHERE c.id = n.case_id;
+ALTER TABLE cases ENABLE TRIGGER cases_touch;
 
 -- One UPDATE per statement and case, and none when the case has the
 -- lexemes already. The new value is computed from the row being updated,
--- so two transactions adding to one case both land.
+-- so two transactions adding to one case both land. Like any UPDATE of
+-- the case it sets updated_at (cases_touch), as intake and notes do in
+-- the same transaction anyway.
 CREATE FUNCTION ktd_contacts_search_to_case() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

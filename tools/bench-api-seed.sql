@@ -178,6 +178,10 @@ CREATE PROCEDURE pg_temp.bench_seed_chunk(lo bigint, hi bigint, total bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM setseed(lo::double precision / (total + 1));
+	-- The seed writes history: cases_touch would give every case the
+	-- seeding time as updated_at when the contacts' lexemes reach it
+	-- (sql/006). Off for this transaction only.
+	ALTER TABLE cases DISABLE TRIGGER cases_touch;
 	TRUNCATE bench_plan;
 	WITH r AS MATERIALIZED (
 		SELECT g, floor(random() * 1000)::integer AS slot,
@@ -424,5 +428,6 @@ BEGIN
 			WHEN 'forwarded' THEN 'forward'
 			WHEN 'resolved' THEN 'resolve' END)) x (at, actor, action)
 	WHERE x.action IS NOT NULL;
+	ALTER TABLE cases ENABLE TRIGGER cases_touch;
 END;
 $$;

@@ -332,12 +332,17 @@ def test_006_fills_contact_search(env):
     env.sql("INSERT INTO contacts (case_id, channel, direction, body)"
             " SELECT id, 'note', 'internal', 'Storskrald på fortovet'"
             " FROM cases WHERE reference = '2026-000001'")
+    before = env.sql("SELECT reference, updated_at FROM cases"
+                     " ORDER BY reference")
     for p, text in later.items():
         p.write_bytes(text)
     env.migrate()
     assert env.sql("SELECT reference, contact_search::text FROM cases"
                    " ORDER BY reference") == [
         ("2026-000001", "'fortov' 'storskrald'"), ("2026-000002", "")]
+    # Filling the column is not a change of the cases.
+    assert env.sql("SELECT reference, updated_at FROM cases"
+                   " ORDER BY reference") == before
     assert env.sql("SELECT reference FROM cases WHERE contact_search @@"
                    " ktd_case_search_filter('storskraldet')") == [
         ("2026-000001",)]
