@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/str.h"
 #include "api/api_int.h"
 #include "core/call.h"
@@ -816,9 +817,9 @@ static void api_case_list(struct api_call *call)
 {
 	struct db_case_filter f;
 	struct ktd_error err;
+	struct ktd_buf body;
 	char *items_text = NULL, cursor[CASE_CURSOR_SIZE];
 	int64_t last_us, last_id;
-	json_t *items;
 
 	if (list_filter(call, &f) < 0)
 		return;
@@ -827,20 +828,25 @@ static void api_case_list(struct api_call *call)
 		api_fail(call, &err);
 		return;
 	}
-	items = json_loads(items_text, 0, NULL);
-	free(items_text);
-	if (!items) {
-		ktd_error_set(&err, KTD_ERR_INTERNAL,
-		              "case list: unreadable JSON from the database");
-		api_fail(call, &err);
-		return;
-	}
+	/* The page is JSON already (jsonb's text of an array): it goes out
+	 * as it came, without a parse and a dump of every case on it, which
+	 * cost kontaktd ~16 us a case (tools/bench api). A cursor is
+	 * base64url, so it needs no escaping in a JSON string. */
 	if (last_id)
 		case_cursor_encode(last_us, last_id, cursor);
-	ktd_http_resp_json(
-	        call->resp, 200,
-	        json_pack("{s:o, s:o}", "items", items, "next_cursor",
-	                  last_id ? json_string(cursor) : json_null()));
+	/* Sized to fit: the wrapper is under 32 bytes besides the cursor. */
+	ktd_buf_init(&body, strlen(items_text) + 32 + CASE_CURSOR_SIZE);
+	if (ktd_buf_add_str(&body, "{\"items\":") < 0 ||
+	    ktd_buf_add_str(&body, items_text) < 0 ||
+	    ktd_buf_printf(&body, ",\"next_cursor\":%s%s%s}",
+	                   last_id ? "\"" : "", last_id ? cursor : "null",
+	                   last_id ? "\"" : "") < 0)
+		ktd_panic("case list: the body outgrew its computed size");
+	ktd_http_resp_set_body(call->resp, 200,
+	                       "application/json; charset=utf-8", body.data,
+	                       body.len);
+	ktd_buf_deinit(&body);
+	free(items_text);
 }
 
 const struct api_route api_case_routes[] = {

@@ -285,3 +285,15 @@ def test_reply_and_merge_authorisation(daemon, ctl, agent):
                          headers={"X-CSRF-Token": ""})
         assert r.status_code == 403
     assert snapshot(d) == before
+
+
+def test_merged_contacts_are_found_on_the_kept_case(daemon, agent):
+    """Search looks at a case's contacts: after a merge, the moved
+    contacts' words find the kept case, not the closed duplicate."""
+    keep = new_case(agent, text="Spørgsmål om parkering")
+    dup = new_case(agent, text="Der er rotter i kælderen")
+    assert act(agent, dup["id"], "merge", {"into": keep["id"]}) \
+        .status_code == 200
+    r = agent.get("/api/v1/cases", params={"q": "rotte"})
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in r.json()["items"]] == [keep["id"]]

@@ -6,6 +6,7 @@ authorisation of each route and the refusal of bad input."""
 
 import base64
 import concurrent.futures
+import hashlib
 import json
 import re
 import threading
@@ -340,6 +341,86 @@ def test_list_filters(daemon, agent):
     # Listing shows CPR masked and writes no audit rows.
     assert sql(d, "SELECT count(*) FROM audit_log"
                   " WHERE action = 'read'")[0][0] == 0
+
+
+def test_search_semantics(daemon, agent):
+    """q matches the case's own fields or one contact as a whole: the
+    lexemes kept per case (cases.contact_search) only narrow the search,
+    so words spread over several contacts, a phrase in the wrong order
+    and negations answer as they would without them."""
+    d = daemon
+    a = agent.post("/api/v1/cases", json=body(
+        subject="Parkering", text="Min nabo parkerer foran min indkørsel.")
+    ).json()
+    b = agent.post("/api/v1/cases", json=body(
+        subject="Storskrald", text="Hvornår hentes storskrald?")).json()
+    # A note is a contact that does not come through intake.
+    r = agent.post(f"/api/v1/cases/{a['id']}/notes",
+                   json={"text": "Byggesagen om carporten er sendt videre."})
+    assert r.status_code == 201, r.text
+    note = r.json()["id"]
+
+    def ids(q):
+        r = agent.get("/api/v1/cases", params={"q": q})
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["items"]]
+
+    assert ids("carporte") == [a["id"]]
+    assert ids("nabo parkerer") == [a["id"]]
+    # Both words are on the case, but no one contact has both.
+    assert ids("indkørsel carport") == []
+    assert ids("parkering byggesag") == []
+    # A phrase needs the order of the text.
+    assert ids('"nabo parkerer"') == [a["id"]]
+    assert ids('"parkerer nabo"') == []
+    # Negations: a contact (or the case itself) without the word is enough.
+    assert ids("-carport") == [b["id"], a["id"]]
+    assert ids("carport -indkørsel") == [a["id"]]
+    assert ids("storskrald -storskrald") == []
+    assert ids("storskrald or carport") == [b["id"], a["id"]]
+    # Only stop words: nothing to look for.
+    assert ids("og") == []
+    # A contact moved to another case is found there, and no longer here.
+    sql(d, "UPDATE contacts SET case_id = %s WHERE id = %s", (b["id"], note))
+    assert ids("carport") == [b["id"]]
+    assert ids("storskrald carport") == []
+
+
+def overflowed(d, case_id):
+    return sql(d, "SELECT contact_search = %s::tsvector FROM cases"
+                  " WHERE id = %s", ("'ktd overflow'", case_id))[0][0]
+
+
+def test_search_case_with_huge_texts(daemon, agent):
+    """A case whose contacts hold more distinct words than one tsvector
+    takes (1 MB) is marked instead, and is still found by any of them."""
+    d = daemon
+    other = agent.post("/api/v1/cases", json=body(subject="Lille sag")).json()
+    c = agent.post("/api/v1/cases", json=body(subject="Stor sag",
+                                              citizen={"name": "Ib"})).json()
+    # Twice 6 contacts of 3,000 distinct 32-letter words each.
+    for first in (1, 7):
+        sql(d, "INSERT INTO contacts (case_id, channel, direction, body)"
+               " SELECT %s, 'note', 'internal', (SELECT string_agg("
+               "  md5(k || ':' || w), ' ') FROM generate_series(1, 3000) w)"
+               " FROM generate_series(%s::integer, %s) k",
+               (c["id"], first, first + 5))
+    assert overflowed(d, c["id"])
+    word = hashlib.md5(b"9:2999").hexdigest()
+
+    def ids(q):
+        r = agent.get("/api/v1/cases", params={"q": q})
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["items"]]
+
+    assert ids(word) == [c["id"]]
+    assert ids(f"{word} storskrald") == []
+    assert ids("storskrald") == [c["id"], other["id"]]
+    # More contacts leave the mark alone.
+    r = agent.post(f"/api/v1/cases/{c['id']}/notes", json={"text": "Rykker"})
+    assert r.status_code == 201, r.text
+    assert overflowed(d, c["id"])
+    assert ids("rykker") == [c["id"]]
 
 
 @pytest.mark.parametrize("param,value", [

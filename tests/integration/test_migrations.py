@@ -317,3 +317,32 @@ def test_files_not_ending_in_sql_are_ignored(env):
     (env.sql_dir / "001_base.sql~").write_text("garbage\n")
     env.migrate()
     assert len(env.recorded()) == len(env.files())
+
+
+def test_006_fills_contact_search(env):
+    """006 fills cases.contact_search from the contacts there already, so
+    the search filter of the case list lets their cases through."""
+    later = {p: p.read_bytes() for p in env.files()
+             if migration_version(p) >= 6}
+    for p in later:
+        p.unlink()
+    env.migrate()
+    env.sql("INSERT INTO cases (reference, subject) VALUES"
+            " ('2026-000001', 'Affald'), ('2026-000002', 'Pas')")
+    env.sql("INSERT INTO contacts (case_id, channel, direction, body)"
+            " SELECT id, 'note', 'internal', 'Storskrald på fortovet'"
+            " FROM cases WHERE reference = '2026-000001'")
+    before = env.sql("SELECT reference, updated_at FROM cases"
+                     " ORDER BY reference")
+    for p, text in later.items():
+        p.write_bytes(text)
+    env.migrate()
+    assert env.sql("SELECT reference, contact_search::text FROM cases"
+                   " ORDER BY reference") == [
+        ("2026-000001", "'fortov' 'storskrald'"), ("2026-000002", "")]
+    # Filling the column is not a change of the cases.
+    assert env.sql("SELECT reference, updated_at FROM cases"
+                   " ORDER BY reference") == before
+    assert env.sql("SELECT reference FROM cases WHERE contact_search @@"
+                   " ktd_case_search_filter('storskraldet')") == [
+        ("2026-000001",)]
