@@ -292,6 +292,8 @@ int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
 	                   api_routing_routes_n, err) < 0 ||
 	    register_table(router, api, api_cti_routes, api_cti_routes_n, err) <
 	            0 ||
+	    register_table(router, api, api_events_routes, api_events_routes_n,
+	                   err) < 0 ||
 	    register_table(router, api, api_department_routes,
 	                   api_department_routes_n, err) < 0 ||
 	    register_table(router, api, api_user_routes, api_user_routes_n,

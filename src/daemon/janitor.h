@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* The janitor: a thread that keeps the tables that only grow in check
- * (expired sessions, login failures that no longer count), once at start
- * and then every few minutes. */
+ * (expired sessions, login failures that no longer count, live events
+ * older than [live] retention), once at start and then every few
+ * minutes. */
 #ifndef KTD_JANITOR_H
 #define KTD_JANITOR_H
 
@@ -13,7 +14,8 @@ struct ktd_janitor;
 struct ktd_janitor_config {
 	struct db_pool *pool;
 	uint64_t login_failure_window_s;
-	uint64_t interval_ms; /* between rounds */
+	uint64_t live_retention_s; /* live_events are kept this long */
+	uint64_t interval_ms;      /* between rounds */
 };
 
 /* Starts the thread; NULL with err if it cannot. */

@@ -55,6 +55,13 @@ struct ktd_settings {
 
 	/* [smtp] */
 	char *smtp_from;
+
+	/* [live] */
+	uint32_t live_max_clients;
+	uint64_t live_heartbeat_ms;
+	uint64_t live_client_buffer;
+	uint32_t live_replay_max;
+	uint64_t live_retention_ms;
 };
 
 /* Reads and validates the file at path. Returns 0 and a new settings
