@@ -184,15 +184,17 @@ static int hub_fetch(struct live_hub *hub, struct ktd_error *err)
 	size_t i;
 
 	do {
-		uint64_t t0 = ktd_time_mono_us();
+		uint64_t t0 = ktd_time_mono_us(), read_us;
 
 		if (db_live_read(hub->pg, hub->position, FETCH_BATCH, &rows,
 		                 err) < 0)
 			return -1;
+		read_us = ktd_time_mono_us() - t0;
 		for (i = 0; i < rows.n; i++) {
 			struct live_event *ev = event_from_row(&rows.items[i]);
 			unsigned subs;
 
+			t0 = ktd_time_mono_us();
 			pthread_mutex_lock(&hub->mu);
 			fan_out(hub, ev);
 			hub->position = ev->id;
@@ -201,12 +203,12 @@ static int hub_fetch(struct live_hub *hub, struct ktd_error *err)
 			atomic_fetch_add(&hub->events, 1);
 			ktd_log_debug(
 			        "event=live_event id=%lld type=%s "
-			        "bytes=%zu subscribers=%u "
-			        "read_and_fan_out_us=%llu",
+			        "bytes=%zu subscribers=%u batch=%zu "
+			        "read_us=%llu fan_out_us=%llu",
 			        (long long)ev->id, ev->type, ev->data_len, subs,
+			        rows.n, (unsigned long long)read_us,
 			        (unsigned long long)(ktd_time_mono_us() - t0));
 			live_event_unref(&ev);
-			t0 = ktd_time_mono_us();
 		}
 		more = rows.n == FETCH_BATCH;
 		db_live_rows_free(&rows);
