@@ -363,6 +363,8 @@ int ktd_api_register(struct ktd_router *router, struct ktd_api *api,
 	            0 ||
 	    register_table(router, api, api_callback_routes,
 	                   api_callback_routes_n, err) < 0 ||
+	    register_table(router, api, api_events_routes, api_events_routes_n,
+	                   err) < 0 ||
 	    register_table(router, api, api_department_routes,
 	                   api_department_routes_n, err) < 0 ||
 	    register_table(router, api, api_user_routes, api_user_routes_n,

@@ -9,6 +9,7 @@
 
 struct db_pool;
 struct db_migration_set;
+struct live_hub;
 struct api_route;
 
 #define KTD_API_MAX_ROUTES 128
@@ -42,6 +43,12 @@ struct ktd_api {
 	/* [callbacks] */
 	unsigned callback_max_attempts;
 	uint64_t callback_retry_after_s;
+	/* The live stream: the hub (NULL: GET /api/v1/events answers 503),
+	 * the most events a reconnecting client is sent, and the bytes its
+	 * stream may buffer ([live] replay_max, client_buffer). */
+	struct live_hub *live;
+	unsigned live_replay_max;
+	size_t live_buffer;
 	/* Filled by ktd_api_register. */
 	struct api_bound bound[KTD_API_MAX_ROUTES];
 	size_t nbound;

@@ -76,6 +76,8 @@ extern const struct api_route api_callback_routes[];
 extern const size_t api_callback_routes_n;
 extern const struct api_route api_cti_routes[];
 extern const size_t api_cti_routes_n;
+extern const struct api_route api_events_routes[];
+extern const size_t api_events_routes_n;
 
 /* GET /metrics (api_metrics.c). */
 void api_metrics_init(void);

@@ -3,10 +3,12 @@
 #include "api/api_common.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "lib/buf.h"
 #include "api/api_int.h"
+#include "core/live.h"
 #include "db/pool.h"
 #include "http/metrics.h"
 
@@ -24,11 +26,15 @@ void api_metrics(struct api_call *call)
 	struct ktd_http_resp *resp = call->resp;
 	struct ktd_api *api = call->api;
 	struct db_pool_stats ps;
+	struct live_hub_stats ls;
 	struct ktd_buf b;
 	size_t len;
 	char *text;
 
+	memset(&ls, 0, sizeof(ls));
 	db_pool_stats(api->pool, &ps);
+	if (api->live)
+		live_hub_stats(api->live, &ls);
 	ktd_buf_init(&b, METRICS_MAX);
 	if (ktd_buf_printf(
 	            &b,
@@ -62,6 +68,22 @@ void api_metrics(struct api_call *call)
 	            ps.in_use, ps.idle, ps.closed, (unsigned long long)ps.waits,
 	            (unsigned long long)ps.timeouts,
 	            (unsigned long long)ps.reconnects) < 0 ||
+	    ktd_buf_printf(
+	            &b,
+	            "# HELP kontaktd_live_listening Whether the live hub's "
+	            "LISTEN connection is up.\n"
+	            "# TYPE kontaktd_live_listening gauge\n"
+	            "kontaktd_live_listening %d\n"
+	            "# HELP kontaktd_live_events_total Live events read and "
+	            "fanned out by this process.\n"
+	            "# TYPE kontaktd_live_events_total counter\n"
+	            "kontaktd_live_events_total %llu\n"
+	            "# HELP kontaktd_live_subscribers Subscribers of the live "
+	            "hub (open event streams).\n"
+	            "# TYPE kontaktd_live_subscribers gauge\n"
+	            "kontaktd_live_subscribers %u\n",
+	            ls.listening ? 1 : 0, (unsigned long long)ls.events,
+	            ls.subscribers) < 0 ||
 	    ktd_metrics_http_write(&b) < 0) {
 		ktd_buf_deinit(&b);
 		ktd_http_resp_error(resp, 500, "internal_error",

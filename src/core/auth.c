@@ -4,13 +4,17 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/mem.h"
 #include "lib/str.h"
 #include "core/auth.h"
 #include "core/token.h"
 #include "core/user.h"
 #include "db/db_auth.h"
+
+_Static_assert(AUTH_HASH_SIZE == DB_AUTH_HASH_SIZE, "hash sizes differ");
 
 /* Peers get this many times the per-login allowance: an office behind one
  * address has many agents. */
@@ -134,6 +138,7 @@ int auth_login(PGconn *pg, const struct auth_config *cfg, const char *login,
 	random_secret(token_r);
 	random_secret(p->csrf);
 	secret_hash(token_r, hash);
+	memcpy(p->credential, hash, sizeof(p->credential));
 	if (db_auth_failures_clear(pg, login, err) < 0 ||
 	    db_auth_session_insert(pg, hash, u.id, p->csrf, cfg->session_idle_s,
 	                           cfg->session_max_age_s, peer,
@@ -164,6 +169,7 @@ int auth_session(PGconn *pg, const struct auth_config *cfg, const char *token,
 	if (principal_from_user(&u, p, err) < 0)
 		return -1;
 	ktd_strlcpy(p->csrf, csrf, sizeof(p->csrf));
+	memcpy(p->credential, hash, sizeof(p->credential));
 	return 1;
 }
 
@@ -193,9 +199,33 @@ int auth_bearer(PGconn *pg, const char *token, struct auth_principal *p,
 	memset(p, 0, sizeof(*p));
 	p->kind = AUTH_TOKEN;
 	ktd_strlcpy(p->token_name, name, sizeof(p->token_name));
+	memcpy(p->credential, hash, sizeof(p->credential));
 	if (token_scopes_parse(scopes, &p->scopes, err) < 0)
 		return -1;
 	return 1;
+}
+
+int auth_still_valid(PGconn *pg, const struct auth_credential *creds, size_t n,
+                     bool *valid_r, struct ktd_error *err)
+{
+	unsigned char *hashes;
+	bool *sessions;
+	size_t i;
+	int r;
+
+	if (n == 0)
+		return 0;
+	hashes = ktd_calloc(n, DB_AUTH_HASH_SIZE);
+	sessions = ktd_calloc(n, sizeof(*sessions));
+	for (i = 0; i < n; i++) {
+		memcpy(hashes + i * DB_AUTH_HASH_SIZE, creds[i].hash,
+		       DB_AUTH_HASH_SIZE);
+		sessions[i] = creds[i].kind == AUTH_SESSION;
+	}
+	r = db_auth_alive(pg, sessions, hashes, n, valid_r, err);
+	free(hashes);
+	free(sessions);
+	return r;
 }
 
 bool auth_csrf_ok(const struct auth_principal *p, const char *header)

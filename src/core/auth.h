@@ -15,6 +15,8 @@
 /* 32 random bytes in base64url without padding, and the NUL. */
 #define AUTH_SECRET_SIZE 44
 #define AUTH_LOGIN_MAX 64
+/* The SHA-256 of a session cookie or bearer token: all that is stored. */
+#define AUTH_HASH_SIZE 32
 
 struct auth_config {
 	uint64_t session_idle_s;    /* a session unused this long ends */
@@ -41,6 +43,9 @@ struct auth_principal {
 	/* AUTH_TOKEN */
 	char token_name[65];
 	unsigned scopes; /* enum token_scope bits */
+	/* The hash of the session cookie or bearer token that proved it, for
+	 * checking later that it still holds (auth_still_valid). */
+	unsigned char credential[AUTH_HASH_SIZE];
 };
 
 /* Checks login and password (len bytes) and opens a session. Returns 0
@@ -67,6 +72,18 @@ int auth_logout(PGconn *pg, const char *token, struct ktd_error *err)
 /* The integration whose bearer token is token. Returns 1, 0 or -1. */
 int auth_bearer(PGconn *pg, const char *token, struct auth_principal *p,
                 struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* A principal's credential, to check again later. */
+struct auth_credential {
+	enum auth_kind kind;
+	unsigned char hash[AUTH_HASH_SIZE];
+};
+
+/* Whether each of n credentials still holds: the session exists, has not
+ * expired and its user is not disabled; the token is not revoked. Fills
+ * valid_r[0..n-1]; one query. Returns 0 or -1. */
+int auth_still_valid(PGconn *pg, const struct auth_credential *creds, size_t n,
+                     bool *valid_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* True when header (the request's X-CSRF-Token, may be NULL) is p's CSRF
  * token; compared in constant time. */

@@ -13,6 +13,7 @@
 #include "db/db_call.h"
 #include "db/db_callback.h"
 #include "db/db_case.h"
+#include "db/db_live.h"
 #include "core/cti.h"
 #include "core/intake.h"
 
@@ -194,8 +195,10 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 	    db_case_notify(pg, "case.updated", out->case_id, err) < 0)
 		goto fail;
 	if (out->new_call || strcmp(prev, out->state) != 0) {
+		/* The live event carries the call (and the screen pop). */
 		snprintf(type, sizeof(type), "call.%s", out->state);
-		if (db_case_notify(pg, type, out->case_id, err) < 0)
+		if (db_live_add(pg, type, out->case_id, out->call_row_id, err) <
+		    0)
 			goto fail;
 	}
 	if (db_tx_commit(pg, err) < 0) {

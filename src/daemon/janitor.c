@@ -16,6 +16,7 @@
 #include "daemon/janitor.h"
 #include "db/db_call.h"
 #include "db/db_auth.h"
+#include "db/db_live.h"
 #include "db/pool.h"
 
 /* Rows per statement; a round repeats while a batch comes back full, up
@@ -71,7 +72,7 @@ static void round_once(struct ktd_janitor *j)
 	char quoted[2 * KTD_ERROR_MSG_MAX + 8];
 	struct db_conn *conn = NULL;
 	struct ktd_error err;
-	int64_t sessions = 0, failures = 0, s, f;
+	int64_t sessions = 0, failures = 0, events = 0, s, f, e;
 	unsigned i;
 	int calls;
 
@@ -89,14 +90,27 @@ static void round_once(struct ktd_janitor *j)
 		if (s < BATCH && f < BATCH)
 			break;
 	}
+	for (i = 0; i < ROUND_MAX_BATCHES; i++) {
+		if (db_live_prune(db_conn_pg(conn), j->cfg.live_retention_s,
+		                  BATCH, &e, &err) < 0) {
+			db_pool_release(j->cfg.pool, &conn);
+			goto fail;
+		}
+		events += e;
+		if (e < BATCH)
+			break;
+	}
 	calls = sweep_calls(j, db_conn_pg(conn), &err);
 	db_pool_release(j->cfg.pool, &conn);
 	if (calls < 0)
 		goto fail;
-	ktd_log(sessions || failures || calls ? KTD_LOG_INFO : KTD_LOG_DEBUG,
+	ktd_log(sessions || failures || events || calls ? KTD_LOG_INFO
+	                                                : KTD_LOG_DEBUG,
 	        "event=janitor sessions_deleted=%lld "
-	        "login_failures_deleted=%lld calls_ended_unknown=%d",
-	        (long long)sessions, (long long)failures, calls);
+	        "login_failures_deleted=%lld live_events_deleted=%lld "
+	        "calls_ended_unknown=%d",
+	        (long long)sessions, (long long)failures, (long long)events,
+	        calls);
 	return;
 fail:
 	/* The database may be away; the next round tries again. */

@@ -29,6 +29,7 @@
 #include "http/server.h"
 #include "http/static.h"
 #include "api/api.h"
+#include "core/live.h"
 
 #define TLS_FILE_MAX (1024u * 1024)
 
@@ -41,6 +42,7 @@ struct app {
 	struct ktd_api api;
 	struct ktd_http_server *http;
 	struct ktd_janitor *janitor;
+	struct live_hub *live;
 	char *tls_cert;
 	char *tls_key;
 	char *cti_secret;
@@ -361,6 +363,7 @@ static void app_start(struct app *app)
 {
 	struct ktd_http_server_config hc;
 	struct ktd_janitor_config jc;
+	struct live_hub_config lc;
 	struct db_pool_config pc;
 	struct ktd_error err;
 	uint64_t t0 = ktd_time_mono_us();
@@ -420,6 +423,19 @@ static void app_start(struct app *app)
 	app->api.callback_max_attempts = app->settings->callbacks_max_attempts;
 	app->api.callback_retry_after_s =
 	        app->settings->callbacks_retry_after_ms / 1000;
+
+	memset(&lc, 0, sizeof(lc));
+	lc.db = &pc;
+	/* Gone clients and revoked credentials are noticed once a
+	 * heartbeat. */
+	lc.tick_ms = app->settings->live_heartbeat_ms;
+	lc.pending_max = app->settings->live_client_buffer;
+	app->live = live_hub_start(&lc, &err);
+	if (!app->live)
+		fail(KTD_EXIT_FAILURE, "live_start_failed", err.msg);
+	app->api.live = app->live;
+	app->api.live_replay_max = app->settings->live_replay_max;
+	app->api.live_buffer = app->settings->live_client_buffer;
 	app->router = ktd_router_create();
 	if (ktd_api_register(app->router, &app->api, &err) < 0)
 		ktd_panic("routes: %s", err.msg);
@@ -434,6 +450,15 @@ static void app_start(struct app *app)
 	        (unsigned)((app->settings->connection_timeout_ms + 999) / 1000);
 	hc.tls_cert_pem = app->tls_cert;
 	hc.tls_key_pem = app->tls_key;
+	/* Streams never take more than half of the connections, so that
+	 * the API stays reachable however many browsers listen. */
+	hc.sse_max_streams = app->settings->live_max_clients;
+	if (hc.sse_max_streams > app->settings->max_connections / 2)
+		hc.sse_max_streams = app->settings->max_connections / 2;
+	if (hc.sse_max_streams == 0)
+		hc.sse_max_streams = 1;
+	hc.sse_buffer_max = app->settings->live_client_buffer;
+	hc.sse_heartbeat_ms = app->settings->live_heartbeat_ms;
 	app->http = ktd_http_server_start(&hc, app->router, ktd_static_serve,
 	                                  app->www, &err);
 	if (!app->http)
@@ -443,6 +468,7 @@ static void app_start(struct app *app)
 	jc.pool = app->pool;
 	jc.login_failure_window_s =
 	        app->settings->login_failure_window_ms / 1000;
+	jc.live_retention_s = app->settings->live_retention_ms / 1000;
 	jc.interval_ms = JANITOR_INTERVAL_MS;
 	jc.call_end_unknown_after_s =
 	        app->settings->cti_end_unknown_after_ms / 1000;
@@ -467,7 +493,9 @@ static void app_start(struct app *app)
 static void app_stop(struct app *app)
 {
 	ktd_janitor_stop(&app->janitor);
+	/* The HTTP server first: no request may subscribe to a stopped hub. */
 	ktd_http_server_stop(&app->http);
+	live_hub_stop(&app->live);
 	db_pool_destroy(&app->pool);
 	ktd_router_destroy(&app->router);
 	ktd_static_destroy(&app->www);

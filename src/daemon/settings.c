@@ -133,6 +133,16 @@ static const struct setting_def setting_defs[] = {
           SET_NO_RELOAD, 1, 20),
         S("callbacks", "retry_after", SET_DURATION, callbacks_retry_after_ms,
           "30m", SET_NO_RELOAD, 60 * 1000, 7ULL * 24 * 3600 * 1000),
+        S("live", "max_clients", SET_U32, live_max_clients, "256",
+          SET_NO_RELOAD, 1, 65535),
+        S("live", "heartbeat", SET_DURATION, live_heartbeat_ms, "15s",
+          SET_NO_RELOAD, 1000, 300 * 1000),
+        S("live", "client_buffer", SET_SIZE, live_client_buffer, "1M",
+          SET_NO_RELOAD, 64 * 1024, 64ULL * 1024 * 1024),
+        S("live", "replay_max", SET_U32, live_replay_max, "1000", SET_NO_RELOAD,
+          0, 100000),
+        S("live", "retention", SET_DURATION, live_retention_ms, "24h",
+          SET_NO_RELOAD, 60 * 1000, 30ULL * 24 * 3600 * 1000),
 };
 
 /* Sections whose keys come with their channel in a later release; naming

@@ -68,6 +68,12 @@ struct ktd_settings {
 	/* [callbacks] */
 	uint32_t callbacks_max_attempts;
 	uint64_t callbacks_retry_after_ms;
+	/* [live] */
+	uint32_t live_max_clients;
+	uint64_t live_heartbeat_ms;
+	uint64_t live_client_buffer;
+	uint32_t live_replay_max;
+	uint64_t live_retention_ms;
 };
 
 /* Reads and validates the file at path. Returns 0 and a new settings

@@ -3,8 +3,10 @@
 #include "db/db_common.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/mem.h"
 #include "lib/str.h"
 #include "db/db_auth.h"
 #include "db/pool.h"
@@ -208,6 +210,70 @@ int db_auth_token_lookup(PGconn *pg,
 	if (touch && db_query(pg, sql_touch, 1, params, NULL, err) < 0)
 		return -1;
 	return 1;
+}
+
+int db_auth_alive(PGconn *pg, const bool *session, const unsigned char *hashes,
+                  size_t n, bool *alive_r, struct ktd_error *err)
+{
+	/* The hashes as hex in a text[] literal ({ab12..,cd34..}): nothing in
+	 * them needs quoting. */
+	static const char sql[] =
+	        "SELECT x.i FROM unnest($1::text[], $2::text[]) "
+	        " WITH ORDINALITY AS x(kind, h, i) "
+	        "WHERE CASE x.kind WHEN 's' THEN EXISTS ("
+	        "  SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id"
+	        "  WHERE s.id_hash = decode(x.h, 'hex')"
+	        "  AND s.expires_at > now() AND NOT u.disabled) "
+	        " ELSE EXISTS (SELECT 1 FROM api_tokens t"
+	        "  WHERE t.token_hash = decode(x.h, 'hex')"
+	        "  AND t.revoked_at IS NULL) END";
+	static const char hex[] = "0123456789abcdef";
+	char *kinds, *list, *k, *l;
+	const char *params[2];
+	PGresult *res = NULL;
+	size_t i, j;
+	int row, ret = -1;
+
+	kinds = ktd_malloc(2 * n + 2);
+	list = ktd_malloc(n * (2 * DB_AUTH_HASH_SIZE + 1) + 2);
+	k = kinds;
+	l = list;
+	*k++ = '{';
+	*l++ = '{';
+	for (i = 0; i < n; i++) {
+		const unsigned char *h = hashes + i * DB_AUTH_HASH_SIZE;
+
+		if (i > 0) {
+			*k++ = ',';
+			*l++ = ',';
+		}
+		*k++ = session[i] ? 's' : 't';
+		for (j = 0; j < DB_AUTH_HASH_SIZE; j++) {
+			*l++ = hex[h[j] >> 4];
+			*l++ = hex[h[j] & 0x0f];
+		}
+		alive_r[i] = false;
+	}
+	*k++ = '}';
+	*l++ = '}';
+	*k = '\0';
+	*l = '\0';
+	params[0] = kinds;
+	params[1] = list;
+	if (db_query(pg, sql, 2, params, &res, err) < 0)
+		goto out;
+	for (row = 0; row < PQntuples(res); row++) {
+		int64_t idx = db_result_i64(res, row, 0);
+
+		if (idx >= 1 && (uint64_t)idx <= n)
+			alive_r[idx - 1] = true;
+	}
+	ret = 0;
+out:
+	PQclear(res);
+	free(kinds);
+	free(list);
+	return ret;
 }
 
 int db_auth_prune(PGconn *pg, uint64_t failure_window_s, unsigned batch,

@@ -70,6 +70,14 @@ int db_auth_token_lookup(PGconn *pg,
                          char name_r[65], char scopes_r[64],
                          struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Whether credentials still hold: for i < n, the session (session[i]) or
+ * API token whose hash is hashes[i * DB_AUTH_HASH_SIZE ..] exists and is
+ * live (not expired, user not disabled; not revoked). Fills alive_r[i].
+ * One query. Returns 0 or -1. */
+int db_auth_alive(PGconn *pg, const bool *session, const unsigned char *hashes,
+                  size_t n, bool *alive_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 /* Deletes at most batch expired sessions and at most batch login
  * failures older than failure_window_s (they no longer count). Returns 0
  * with how many of each went, -1. */

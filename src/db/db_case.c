@@ -11,6 +11,7 @@
 #include "db/pool.h"
 #include "db/result.h"
 #include "db/db_case.h"
+#include "db/db_live.h"
 
 #define I64(buf, v) snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)(v))
 
@@ -164,14 +165,7 @@ int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
 int db_case_notify(PGconn *pg, const char *type, int64_t case_id,
                    struct ktd_error *err)
 {
-	static const char sql[] = "SELECT pg_notify('kontaktd', "
-	                          "json_build_object('type', $1::text, "
-	                          " 'case_id', $2::bigint)::text)";
-	char id[24];
-	const char *params[2] = {type, id};
-
-	I64(id, case_id);
-	return db_query(pg, sql, 2, params, NULL, err);
+	return db_live_add(pg, type, case_id, 0, err);
 }
 
 int db_case_get_json(PGconn *pg, int64_t id, bool show_cpr, char **json_r,

@@ -58,7 +58,9 @@ int db_case_touch(PGconn *pg, int64_t case_id, bool response,
 int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
-/* NOTIFY kontaktd {"type": type, "case_id": id}, delivered at commit. */
+/* Records a live event of the case in the caller's transaction
+ * (db_live_add): a row of live_events, and NOTIFY kontaktd {"id", "type",
+ * "case_id"} at commit. */
 int db_case_notify(PGconn *pg, const char *type, int64_t case_id,
                    struct ktd_error *err) KTD_ATTR_NODISCARD;
 

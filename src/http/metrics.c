@@ -17,6 +17,8 @@ static atomic_ullong buckets[KTD_N_ELEMENTS(bucket_us)];
 static atomic_ullong buckets_over; /* slower than the last bound */
 static atomic_ullong duration_sum_us;
 static atomic_llong in_flight;
+static atomic_llong sse_streams;
+static atomic_ullong sse_cuts;
 
 void ktd_metrics_http_begin(void)
 {
@@ -44,6 +46,26 @@ void ktd_metrics_http_observe(unsigned status, uint64_t duration_us)
 		                          memory_order_relaxed);
 	atomic_fetch_add_explicit(&duration_sum_us, duration_us,
 	                          memory_order_relaxed);
+}
+
+void ktd_metrics_http_observe_stream(unsigned status)
+{
+	unsigned cls = status / 100;
+
+	if (cls > 5)
+		cls = 0;
+	atomic_fetch_sub_explicit(&in_flight, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&requests[cls], 1, memory_order_relaxed);
+}
+
+void ktd_metrics_sse_streams(int delta)
+{
+	atomic_fetch_add_explicit(&sse_streams, delta, memory_order_relaxed);
+}
+
+void ktd_metrics_sse_cut(void)
+{
+	atomic_fetch_add_explicit(&sse_cuts, 1, memory_order_relaxed);
 }
 
 int ktd_metrics_http_write(struct ktd_buf *b)
@@ -87,13 +109,25 @@ int ktd_metrics_http_write(struct ktd_buf *b)
 	                   "kontaktd_http_request_duration_seconds_sum %.6f\n"
 	                   "kontaktd_http_request_duration_seconds_count %llu\n"
 	                   "# HELP kontaktd_http_requests_in_flight Requests "
-	                   "being handled now.\n"
+	                   "being handled now (open event streams "
+	                   "included).\n"
 	                   "# TYPE kontaktd_http_requests_in_flight gauge\n"
-	                   "kontaktd_http_requests_in_flight %lld\n",
+	                   "kontaktd_http_requests_in_flight %lld\n"
+	                   "# HELP kontaktd_sse_streams Server-Sent Events "
+	                   "streams open now.\n"
+	                   "# TYPE kontaktd_sse_streams gauge\n"
+	                   "kontaktd_sse_streams %lld\n"
+	                   "# HELP kontaktd_sse_cut_total Event streams "
+	                   "closed because their client fell too far "
+	                   "behind.\n"
+	                   "# TYPE kontaktd_sse_cut_total counter\n"
+	                   "kontaktd_sse_cut_total %llu\n",
 	                   cum + (unsigned long long)atomic_load(&buckets_over),
 	                   (double)atomic_load(&duration_sum_us) / 1e6,
 	                   cum + (unsigned long long)atomic_load(&buckets_over),
-	                   (long long)atomic_load(&in_flight)) < 0)
+	                   (long long)atomic_load(&in_flight),
+	                   (long long)atomic_load(&sse_streams),
+	                   (unsigned long long)atomic_load(&sse_cuts)) < 0)
 		return -1;
 	return 0;
 }

@@ -14,6 +14,16 @@ void ktd_metrics_http_begin(void);
  * and its duration. */
 void ktd_metrics_http_observe(unsigned status, uint64_t duration_us);
 
+/* Records the end of a request that was an event stream: it counts by
+ * status, but its duration (as long as the client stayed) stays out of
+ * the latency histogram. */
+void ktd_metrics_http_observe_stream(unsigned status);
+
+/* Event streams (http/sse.c): one opened (+1) or finished (-1); one cut
+ * off because its client fell too far behind. */
+void ktd_metrics_sse_streams(int delta);
+void ktd_metrics_sse_cut(void);
+
 /* Appends the HTTP metrics in Prometheus text format to b. Returns 0 or -1
  * when b is full. */
 int ktd_metrics_http_write(struct ktd_buf *b) KTD_ATTR_NODISCARD;

@@ -10,6 +10,9 @@
 
 #define KTD_HTTP_MAX_HEADERS 16
 
+struct ktd_sse_registry;
+struct ktd_sse_stream;
+
 struct ktd_http_req {
 	const char *method;
 	const char *path; /* percent-decoded, without the query string */
@@ -19,6 +22,8 @@ struct ktd_http_req {
 	const struct ktd_route_match *match;
 	bool tls;
 	void *conn; /* the server's connection handle; use the functions */
+	/* The server's event streams (http/sse.h); NULL when it has none. */
+	struct ktd_sse_registry *sse;
 };
 
 struct ktd_http_header {
@@ -36,6 +41,9 @@ struct ktd_http_resp {
 	/* A file to send instead of body (static files): owned, -1 if none. */
 	int fd;
 	uint64_t fd_size;
+	/* An event stream to send instead of body (http/sse.h): a
+	 * reference, NULL if none. */
+	struct ktd_sse_stream *stream;
 	/* Set by error helpers: the API error code, for the request log. */
 	const char *error_code;
 };
@@ -69,6 +77,9 @@ void ktd_http_resp_error(struct ktd_http_resp *resp, unsigned status,
  * database text reaches the client. */
 void ktd_http_resp_from_error(struct ktd_http_resp *resp,
                               const struct ktd_error *err);
+/* Makes the response an event stream read from s (status 200,
+ * text/event-stream); takes a reference to s. Use ktd_http_sse_open. */
+void ktd_http_resp_stream(struct ktd_http_resp *resp, struct ktd_sse_stream *s);
 /* Adds (a copy of) a response header; at most KTD_HTTP_MAX_HEADERS. */
 void ktd_http_resp_header(struct ktd_http_resp *resp, const char *name,
                           const char *value);

@@ -12,6 +12,7 @@
 #include "lib/str.h"
 #include "http/json.h"
 #include "http/request.h"
+#include "http/sse.h"
 
 void ktd_http_resp_init(struct ktd_http_resp *resp)
 {
@@ -30,6 +31,9 @@ void ktd_http_resp_deinit(struct ktd_http_resp *resp)
 		free(resp->headers[i].value);
 	}
 	resp->nheaders = 0;
+	/* A stream the server never started (the server takes it over when
+	 * it builds the response). */
+	ktd_sse_stream_abandon(&resp->stream);
 	/* fd ownership passes to the server when it builds the response;
 	 * it sets fd to -1 then. */
 	if (resp->fd >= 0) {
@@ -42,6 +46,7 @@ void ktd_http_resp_set_body(struct ktd_http_resp *resp, unsigned status,
                             const char *content_type, const void *data,
                             size_t len)
 {
+	ktd_sse_stream_abandon(&resp->stream);
 	ktd_free(&resp->body);
 	resp->status = status;
 	resp->body = ktd_malloc(len + 1);
@@ -78,6 +83,7 @@ void ktd_http_resp_json(struct ktd_http_resp *resp, unsigned status, json_t *j)
 	text = ktd_json_dump(j, &len);
 
 	json_decref(j);
+	ktd_sse_stream_abandon(&resp->stream);
 	ktd_free(&resp->body);
 	resp->status = status;
 	resp->body = text;
@@ -170,6 +176,20 @@ void ktd_http_resp_from_error(struct ktd_http_resp *resp,
 		return;
 	}
 	ktd_http_resp_error(resp, status, code, "%s", err->msg);
+}
+
+void ktd_http_resp_stream(struct ktd_http_resp *resp, struct ktd_sse_stream *s)
+{
+	ktd_sse_stream_abandon(&resp->stream);
+	ktd_free(&resp->body);
+	resp->body_len = 0;
+	ktd_sse_stream_ref(s);
+	resp->stream = s;
+	resp->status = 200;
+	ktd_strlcpy(resp->content_type, "text/event-stream",
+	            sizeof(resp->content_type));
+	/* nginx would otherwise hold the events back in its buffer. */
+	ktd_http_resp_header(resp, "X-Accel-Buffering", "no");
 }
 
 void ktd_http_resp_header(struct ktd_http_resp *resp, const char *name,

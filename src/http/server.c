@@ -20,6 +20,7 @@
 #include "http/metrics.h"
 #include "http/request.h"
 #include "http/server.h"
+#include "http/sse.h"
 
 /* Headers sent with every response. The front end loads nothing from
  * elsewhere and runs no inline script. */
@@ -46,6 +47,7 @@ struct ktd_http_server {
 	bool tls;
 	atomic_uint in_flight;
 	atomic_bool draining;
+	struct ktd_sse_registry *sse;
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -58,6 +60,7 @@ struct conn_req {
 	struct ktd_buf body;
 	bool too_large;
 	bool responded;
+	bool streamed; /* the answer was an event stream */
 	uint64_t start_us;
 	char method[16];
 	char *path;
@@ -188,7 +191,14 @@ static struct MHD_Response *build_response(struct ktd_http_server *srv,
 	bool cache_set = false;
 	unsigned i;
 
-	if (resp->fd >= 0) {
+	if (resp->stream) {
+		/* The MHD response holds its own reference; this one goes. */
+		r = ktd_sse_stream_response(resp->stream);
+		if (r) {
+			ktd_sse_stream_unref(&resp->stream);
+			cr->streamed = true;
+		}
+	} else if (resp->fd >= 0) {
 		r = MHD_create_response_from_fd64(resp->fd_size, resp->fd);
 		if (r)
 			resp->fd = -1; /* MHD closes it */
@@ -316,6 +326,7 @@ static enum MHD_Result request_begin(struct ktd_http_server *srv,
 	cr->req.conn = conn;
 	cr->req.tls = srv->tls;
 	cr->req.match = &cr->match;
+	cr->req.sse = srv->sse;
 
 	cr->route = ktd_router_match(srv->router, method, url, &cr->match);
 	if (cr->route != KTD_ROUTE_FOUND && !use_fallback(srv, cr)) {
@@ -412,7 +423,11 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 		return;
 	*con_cls = NULL;
 	us = ktd_time_mono_us() - cr->start_us;
-	ktd_metrics_http_observe(cr->responded ? cr->resp.status : 0, us);
+	if (cr->streamed)
+		ktd_metrics_http_observe_stream(cr->resp.status);
+	else
+		ktd_metrics_http_observe(cr->responded ? cr->resp.status : 0,
+		                         us);
 	/* Before the log line: once a request is logged, it no longer counts
 	 * as in flight (the drain and the tests rely on that order). */
 	atomic_fetch_sub(&srv->in_flight, 1);
@@ -489,10 +504,15 @@ ktd_http_server_start(const struct ktd_http_server_config *cfg,
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
+	if (cfg->sse_max_streams > 0)
+		srv->sse = ktd_sse_registry_create(cfg->sse_max_streams,
+		                                   cfg->sse_buffer_max,
+		                                   cfg->sse_heartbeat_ms);
 	srv->mhd =
 	        MHD_start_daemon(flags, 0, accept_policy, srv, access_handler,
 	                         srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!srv->mhd) {
+		ktd_sse_registry_destroy(&srv->sse);
 		free(srv);
 		ktd_error_set(err, KTD_ERR_IO,
 		              "the HTTP server did not start (see the "
@@ -510,6 +530,15 @@ void ktd_http_server_quiesce(struct ktd_http_server *srv)
 	 * remove listen FD from epoll set"). The accept policy refuses new
 	 * connections instead: they are closed unanswered. */
 	atomic_store(&srv->draining, true);
+	/* Event streams would otherwise stay in flight until their clients
+	 * leave: they end now (the clients reconnect elsewhere, or here
+	 * after the restart, with Last-Event-ID). */
+	if (srv->sse) {
+		unsigned n = ktd_sse_registry_close_all(srv->sse);
+
+		if (n > 0)
+			ktd_log_info("event=sse_closing streams=%u", n);
+	}
 }
 
 unsigned ktd_http_server_in_flight(const struct ktd_http_server *srv)
@@ -535,7 +564,12 @@ void ktd_http_server_stop(struct ktd_http_server **srvp)
 
 	if (!srv)
 		return;
+	/* libmicrohttpd must not be stopped with a suspended connection:
+	 * closing the streams resumes every one. */
+	if (srv->sse)
+		(void)ktd_sse_registry_close_all(srv->sse);
 	MHD_stop_daemon(srv->mhd);
+	ktd_sse_registry_destroy(&srv->sse);
 	free(srv);
 	*srvp = NULL;
 }

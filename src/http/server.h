@@ -17,6 +17,12 @@ struct ktd_http_server_config {
 	unsigned connection_timeout_s;
 	char *tls_cert_pem; /* NULL: plain HTTP */
 	char *tls_key_pem;
+	/* Event streams (http/sse.h): at most this many at once (0: none),
+	 * each buffering at most sse_buffer_max bytes, with a comment line
+	 * every sse_heartbeat_ms. */
+	unsigned sse_max_streams;
+	size_t sse_buffer_max;
+	uint64_t sse_heartbeat_ms;
 };
 
 struct ktd_http_server;
@@ -33,7 +39,8 @@ ktd_http_server_start(const struct ktd_http_server_config *cfg,
                       const struct ktd_router *router, ktd_route_fn *fallback,
                       void *fallback_ctx, struct ktd_error *err);
 
-/* Stops accepting connections; requests in flight go on. */
+/* Stops accepting connections; requests in flight go on, event streams
+ * end (after what they have queued). */
 void ktd_http_server_quiesce(struct ktd_http_server *srv);
 
 /* Waits up to timeout_ms for requests in flight to finish. Returns true

@@ -25,7 +25,8 @@ OPERATIONS = sorted(
 
 TABLES = ("departments", "users", "sessions", "api_tokens", "cases",
           "contacts", "forwards", "outbox", "routing_rules", "audit_log",
-          "calls", "call_events")
+          "calls", "call_events", "callbacks", "callback_attempts",
+          "live_events")
 
 
 # What a read may change: a token's last use.
@@ -61,7 +62,10 @@ def env(kontaktd, ctl):
                       json={"channel": "phone", "text": "y"}).json()["id"]
     uid = d.cluster.sql("SELECT id FROM users WHERE login = 'adam'",
                         dbname=d.db)[0][0]
+    cb = admin.req("POST", f"/api/v1/cases/{case}/callbacks",
+                   json={"number": "12345678"}).json()["id"]
     ids = {"/api/v1/departments/{id}": dep, "/api/v1/users/{id}": uid,
+           "/api/v1/callbacks/{id}/attempts": cb,
            "/api/v1/routing-rules/{id}": rule,
            "/api/v1/cti/generic/{token}": boss}
     valid = {
@@ -88,6 +92,9 @@ def env(kontaktd, ctl):
         ("PATCH", "/api/v1/routing-rules/{id}"): {"priority": 1},
         ("POST", "/api/v1/cti/events"): {"call_id": "v1", "event": "offered",
                                          "at": "2026-01-01T00:00:00Z"},
+        ("POST", "/api/v1/cases/{id}/callbacks"): {"number": "12345678"},
+        ("POST", "/api/v1/callbacks/{id}/attempts"): {"result":
+                                                      "not_reached"},
         ("POST", "/api/v1/cti/generic/{token}"): {"event": "newCall",
                                                   "direction": "in",
                                                   "callId": "g1"},

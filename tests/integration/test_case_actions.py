@@ -412,5 +412,9 @@ def test_notify(daemon, agent):
         t.start()
         t.join(5)
         assert not t.is_alive(), got
-    assert [json.loads(p) for p in got] == \
+    notes = [json.loads(p) for p in got]
+    # Each names its live event (GET /api/v1/events), in commit order.
+    assert [{k: v for k, v in n.items() if k != "id"} for n in notes] == \
         [{"type": "case.updated", "case_id": c["id"]}] * 4
+    ids = [n["id"] for n in notes]
+    assert ids == sorted(set(ids))

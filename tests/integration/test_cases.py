@@ -251,9 +251,12 @@ def test_notify_on_intake(daemon, agent):
         t.start()
         t.join(5)
         assert not t.is_alive(), got
-    assert [json.loads(p) for p in got] == [
+    notes = [json.loads(p) for p in got]
+    # Each names its live event (GET /api/v1/events), in commit order.
+    assert [{k: v for k, v in n.items() if k != "id"} for n in notes] == [
         {"type": "case.created", "case_id": c["id"]},
         {"type": "case.updated", "case_id": c["id"]}]
+    assert notes[0]["id"] < notes[1]["id"]
 
 
 def seed_cases(d, n):
