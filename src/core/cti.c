@@ -109,12 +109,22 @@ static int derive(PGconn *pg, struct cti_result *out, char prev[16],
 	return r;
 }
 
+/* Whether e tells the call something it does not know (most events
+ * repeat the numbers: then db_call_fill is not needed). */
+static bool adds_to(const struct cti_event *e, const struct db_call_known *k)
+{
+	return (e->from && !k->from) || (e->to && !k->to) ||
+	       (e->orig_call_id && !k->orig_call_id) ||
+	       (e->direction && strcmp(e->direction, k->direction) != 0);
+}
+
 int cti_ingest(PGconn *pg, const struct cti_event *e,
                const struct cti_config *cfg, struct cti_result *out,
                struct ktd_error *err)
 {
 	struct intake_result ir;
 	struct db_call_event_new ne;
+	struct db_call_known known;
 	char key[256], prev[16] = "", type[32];
 	int r;
 
@@ -127,13 +137,14 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 	if (db_case_lock_key(pg, key, err) < 0)
 		goto fail;
 	r = db_call_find(pg, e->call_id, &out->call_row_id, &out->contact_id,
-	                 &out->case_id, err);
+	                 &out->case_id, &known, err);
 	if (r < 0)
 		goto fail;
 	if (r == 0 && make_call(pg, e, cfg, out, &ir, err) < 0)
 		goto fail;
-	if (r == 1 && db_call_fill(pg, out->call_row_id, e->from, e->to,
-	                           e->direction, e->orig_call_id, err) < 0)
+	if (r == 1 && adds_to(e, &known) &&
+	    db_call_fill(pg, out->call_row_id, e->from, e->to, e->direction,
+	                 e->orig_call_id, err) < 0)
 		goto fail;
 
 	memset(&ne, 0, sizeof(ne));

@@ -40,7 +40,7 @@ static int add(PGconn *pg, const struct db_audit_actor *actor,
 	params[5] = detail_json;
 	params[6] = object_type;
 	params[7] = oid;
-	return db_query(pg, sql, 8, params, NULL, err);
+	return db_query_prepared(pg, sql, 8, params, NULL, err);
 }
 
 int db_audit_add(PGconn *pg, const struct db_audit_actor *actor,

@@ -147,7 +147,7 @@ int db_auth_session_lookup(PGconn *pg,
 	bool touch;
 
 	db_bytea_hex(hash, DB_AUTH_HASH_SIZE, hex, sizeof(hex));
-	if (db_query(pg, sql_find, 1, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql_find, 1, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -162,7 +162,7 @@ int db_auth_session_lookup(PGconn *pg,
 	snprintf(idle, sizeof(idle), "%llu", (unsigned long long)idle_s);
 	snprintf(max_age, sizeof(max_age), "%llu",
 	         (unsigned long long)max_age_s);
-	if (db_query(pg, sql_touch, 3, params, NULL, err) < 0)
+	if (db_query_prepared(pg, sql_touch, 3, params, NULL, err) < 0)
 		return -1;
 	return 1;
 }
@@ -197,7 +197,7 @@ int db_auth_token_lookup(PGconn *pg,
 	bool touch;
 
 	db_bytea_hex(hash, DB_AUTH_HASH_SIZE, hex, sizeof(hex));
-	if (db_query(pg, sql_find, 1, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql_find, 1, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -207,7 +207,7 @@ int db_auth_token_lookup(PGconn *pg,
 	copy_col(res, 0, 1, scopes_r, 64);
 	touch = db_result_bool(res, 0, 2);
 	PQclear(res);
-	if (touch && db_query(pg, sql_touch, 1, params, NULL, err) < 0)
+	if (touch && db_query_prepared(pg, sql_touch, 1, params, NULL, err) < 0)
 		return -1;
 	return 1;
 }

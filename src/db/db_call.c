@@ -17,20 +17,29 @@
 
 int db_call_find(PGconn *pg, const char *call_id, int64_t *id_r,
                  int64_t *contact_id_r, int64_t *case_id_r,
-                 struct ktd_error *err)
+                 struct db_call_known *known_r, struct ktd_error *err)
 {
 	static const char sql[] =
-	        "SELECT c.id, c.contact_id, ct.case_id FROM calls c "
+	        "SELECT c.id, c.contact_id, ct.case_id, "
+	        " c.from_number IS NOT NULL, c.to_number IS NOT NULL, "
+	        " c.orig_call_id IS NOT NULL, c.direction FROM calls c "
 	        "JOIN contacts ct ON ct.id = c.contact_id WHERE c.call_id = $1";
 	PGresult *res = NULL;
 	int ret = 0;
 
-	if (db_query(pg, sql, 1, &call_id, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 1, &call_id, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) == 1) {
 		*id_r = db_result_i64(res, 0, 0);
 		*contact_id_r = db_result_i64(res, 0, 1);
 		*case_id_r = db_result_i64(res, 0, 2);
+		if (known_r) {
+			known_r->from = db_result_bool(res, 0, 3);
+			known_r->to = db_result_bool(res, 0, 4);
+			known_r->orig_call_id = db_result_bool(res, 0, 5);
+			ktd_strlcpy(known_r->direction, PQgetvalue(res, 0, 6),
+			            sizeof(known_r->direction));
+		}
 		ret = 1;
 	}
 	PQclear(res);
@@ -51,7 +60,7 @@ int db_call_insert(PGconn *pg, const struct db_call_new *c, int64_t *id_r,
 	PGresult *res = NULL;
 
 	I64(cid, c->contact_id);
-	if (db_query(pg, sql, 7, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 7, params, &res, err) < 0)
 		return -1;
 	*id_r = db_result_i64(res, 0, 0);
 	PQclear(res);
@@ -62,12 +71,19 @@ int db_call_fill(PGconn *pg, int64_t id, const char *from, const char *to,
                  const char *direction, const char *orig_call_id,
                  struct ktd_error *err)
 {
+	/* Most events repeat what the call knows already: then nothing is
+	 * written (the contact and case follow the call, so they are in
+	 * step already). */
 	static const char sql[] =
 	        "WITH c AS (UPDATE calls SET "
 	        " from_number = coalesce(from_number, $2), "
 	        " to_number = coalesce(to_number, $3), "
 	        " direction = coalesce($4, direction), "
 	        " orig_call_id = coalesce(orig_call_id, $5) WHERE id = $1 "
+	        " AND (from_number IS NULL AND $2::text IS NOT NULL "
+	        "  OR to_number IS NULL AND $3::text IS NOT NULL "
+	        "  OR direction <> coalesce($4::text, direction) "
+	        "  OR orig_call_id IS NULL AND $5::text IS NOT NULL) "
 	        " RETURNING contact_id, direction, from_number, to_number), "
 	        "ct AS (UPDATE contacts SET "
 	        " from_addr = coalesce(from_addr, c.from_number), "
@@ -85,7 +101,7 @@ int db_call_fill(PGconn *pg, int64_t id, const char *from, const char *to,
 	if (!from && !to && !direction && !orig_call_id)
 		return 0;
 	I64(idt, id);
-	return db_query(pg, sql, 5, params, NULL, err);
+	return db_query_prepared(pg, sql, 5, params, NULL, err);
 }
 
 int db_call_event_insert(PGconn *pg, int64_t id,
@@ -104,7 +120,7 @@ int db_call_event_insert(PGconn *pg, int64_t id,
 	int ret;
 
 	I64(idt, id);
-	if (db_query(pg, sql, 8, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 8, params, &res, err) < 0)
 		return -1;
 	ret = PQntuples(res) == 1;
 	PQclear(res);
@@ -142,7 +158,7 @@ int db_call_events(PGconn *pg, int64_t id, struct db_call_events *out,
 
 	memset(out, 0, sizeof(*out));
 	I64(idt, id);
-	if (db_query(pg, sql, 1, params, &out->res, err) < 0)
+	if (db_query_prepared(pg, sql, 1, params, &out->res, err) < 0)
 		return -1;
 	n = PQntuples(out->res);
 	out->items = ktd_calloc(n > 0 ? (size_t)n : 1, sizeof(*out->items));
@@ -187,6 +203,8 @@ static const char *us_param(int64_t us, char *buf, size_t bufsz)
 int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
                    char prev_state_r[16], struct ktd_error *err)
 {
+	/* Times come as microseconds since the epoch. The contact's time is
+	 * written only when an earlier event moved the start of the call. */
 #define TS(n) "(to_timestamp(0) + $" #n "::bigint * interval '1 microsecond')"
 	static const char sql[] =
 	        "WITH old AS (SELECT id, state FROM calls WHERE id = $1), "
@@ -206,12 +224,15 @@ int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
 	                              "last_event_at = now() "
 	                              " FROM old WHERE c.id = old.id RETURNING "
 	                              "c.contact_id), "
-	                              "ct AS (UPDATE contacts SET occurred_at "
-	                              "= " TS(3) " "
+	                              "ct AS (UPDATE contacts "
+	                              " SET occurred_at = " TS(
+	                                      3) " "
 	                                         " WHERE id = (SELECT "
-	                                         "contact_id FROM u)) "
-	                                         "SELECT state FROM old";
-#undef TS
+	                                         "contact_id FROM u) "
+	                                         " AND occurred_at <> " TS(
+	                                                 3) ") "
+	                                                    "SELECT state FROM "
+	                                                    "old";
 	char idt[24], off[24], que[24], ans[24], end[24], tr[16], re[16],
 	        dv[16], wait[24], talk[24];
 	const char *params[17];
@@ -240,7 +261,7 @@ int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
 	params[14] = st->outcome;
 	params[15] = wait;
 	params[16] = talk;
-	if (db_query(pg, sql, 17, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 17, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);

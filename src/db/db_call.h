@@ -5,11 +5,19 @@
 
 #include "db/db_common.h"
 
+/* What a call knows of its numbers (what db_call_fill could add). */
+struct db_call_known {
+	bool from, to, orig_call_id;
+	char direction[4]; /* "in" or "out" */
+};
+
 /* The call with the phone system's call_id: its row id, contact and
- * case. Returns 1, 0 when there is none, -1. */
+ * case, and what it knows (known_r may be NULL). Returns 1, 0 when there
+ * is none, -1. */
 int db_call_find(PGconn *pg, const char *call_id, int64_t *id_r,
                  int64_t *contact_id_r, int64_t *case_id_r,
-                 struct ktd_error *err) KTD_ATTR_NODISCARD;
+                 struct db_call_known *known_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
 
 struct db_call_new {
 	int64_t contact_id;

@@ -40,7 +40,7 @@ int db_case_insert(PGconn *pg, const struct db_case_new *c, int64_t *id_r,
 	params[5] = c->citizen_cpr;
 	params[6] = c->citizen_cvr;
 	params[7] = c->occurred_at;
-	if (db_query(pg, sql, 8, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 8, params, &res, err) < 0)
 		return -1;
 	*id_r = db_result_i64(res, 0, 0);
 	ktd_strlcpy(reference_r, PQgetvalue(res, 0, 1), DB_CASE_REFERENCE_SIZE);
@@ -85,7 +85,7 @@ int db_case_find_open(PGconn *pg, const char *phone, const char *email,
 	if (!phone && !email)
 		return 0;
 	snprintf(window, sizeof(window), "%" PRIu64, window_s);
-	if (db_query(pg, sql, 3, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 3, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) == 1) {
 		*id_r = db_result_i64(res, 0, 0);
@@ -114,7 +114,7 @@ int db_case_route(PGconn *pg, const char *to_addr, const char *queue,
 	PGresult *res = NULL;
 	int ret = 0;
 
-	if (db_query(pg, sql, 3, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 3, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) == 1) {
 		*department_id_r = db_result_i64(res, 0, 0);
@@ -140,7 +140,7 @@ int db_case_touch(PGconn *pg, int64_t case_id, bool response,
 	int ret = -1;
 
 	I64(id, case_id);
-	if (db_query(pg, sql, 2, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 2, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) != 1) {
 		ktd_error_set(err, KTD_ERR_NOT_FOUND, "no case %" PRId64,
@@ -159,7 +159,7 @@ int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
 	static const char sql[] =
 	        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 
-	return db_query(pg, sql, 1, &key, NULL, err);
+	return db_query_prepared(pg, sql, 1, &key, NULL, err);
 }
 
 int db_case_notify(PGconn *pg, const char *type, int64_t case_id,

@@ -19,7 +19,7 @@ int db_contact_find(PGconn *pg, const char *channel, const char *external_id,
 	PGresult *res = NULL;
 	int ret = 0;
 
-	if (db_query(pg, sql, 2, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 2, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) == 1) {
 		*id_r = db_result_i64(res, 0, 0);
@@ -59,7 +59,7 @@ int db_contact_insert(PGconn *pg, const struct db_contact_new *c, int64_t *id_r,
 	params[8] = c->body;
 	params[9] = c->raw_ref;
 	params[10] = by;
-	if (db_query(pg, sql, 11, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 11, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) == 1) {
 		*id_r = db_result_i64(res, 0, 0);

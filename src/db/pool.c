@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-events.h>
+
 #include "lib/mem.h"
 #include "lib/timeutil.h"
 #include "db/pool.h"
@@ -26,6 +28,9 @@ struct db_conn {
 	bool in_use;
 	bool connected_before; /* for the reconnect count */
 };
+
+/* libpq calls it as connections come and go (db_query_prepared). */
+static int prep_event(PGEventId id, void *info, void *pass);
 
 struct db_pool {
 	pthread_mutex_t mu;
@@ -213,6 +218,9 @@ PGconn *db_connect(const struct db_pool_config *cfg, struct ktd_error *err)
 		return NULL;
 	}
 	PQsetNoticeProcessor(pg, log_notice, NULL);
+	/* Without it, db_query_prepared falls back to unnamed statements. */
+	if (!PQregisterEventProc(pg, prep_event, "kontaktd-prepared", NULL))
+		ktd_log_warnx("event=db_prepared_unavailable");
 	return pg;
 }
 
@@ -403,21 +411,15 @@ int db_query(PGconn *pg, const char *sql, int nparams,
 	                   err);
 }
 
-int db_query_ex(PGconn *pg, const char *sql, int nparams,
-                const char *const *params, const int *lengths,
-                const int *formats, bool binary_result, PGresult **res_r,
-                struct ktd_error *err)
+/* Hands res to the caller (or clears it) when it succeeded; else fills
+ * err from it and clears it. Takes ownership of res. */
+static int query_result(PGconn *pg, PGresult *res, PGresult **res_r,
+                        struct ktd_error *err)
 {
-	PGresult *res;
-	ExecStatusType st;
+	ExecStatusType st = PQresultStatus(res);
 	const char *state;
 	char msg[KTD_ERROR_MSG_MAX];
 
-	if (res_r)
-		*res_r = NULL;
-	res = PQexecParams(pg, sql, nparams, NULL, params, lengths, formats,
-	                   binary_result ? 1 : 0);
-	st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (res_r)
 			*res_r = res;
@@ -445,6 +447,90 @@ int db_query_ex(PGconn *pg, const char *sql, int nparams,
 		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
 	PQclear(res);
 	return -1;
+}
+
+int db_query_ex(PGconn *pg, const char *sql, int nparams,
+                const char *const *params, const int *lengths,
+                const int *formats, bool binary_result, PGresult **res_r,
+                struct ktd_error *err)
+{
+	if (res_r)
+		*res_r = NULL;
+	return query_result(pg,
+	                    PQexecParams(pg, sql, nparams, NULL, params,
+	                                 lengths, formats,
+	                                 binary_result ? 1 : 0),
+	                    res_r, err);
+}
+
+/* The statements prepared on one connection, by the address of their
+ * text: libpq instance data of prep_event, made when the connection is
+ * made and freed with it. A connection is used by one thread at a time,
+ * so it needs no lock. */
+struct prep_cache {
+	const char *sql[DB_PREPARED_MAX];
+	unsigned n;
+};
+
+static int prep_event(PGEventId id, void *info, void *pass)
+{
+	struct prep_cache *pc;
+	PGconn *pg;
+
+	switch (id) {
+	case PGEVT_REGISTER:
+		pg = ((PGEventRegister *)info)->conn;
+		pc = ktd_calloc(1, sizeof(*pc));
+		if (!PQsetInstanceData(pg, prep_event, pc)) {
+			free(pc);
+			return 0;
+		}
+		return 1;
+	case PGEVT_CONNRESET:
+		/* A new session has none of the old one's statements. */
+		pc = PQinstanceData(((PGEventConnReset *)info)->conn,
+		                    prep_event);
+		if (pc)
+			pc->n = 0;
+		return 1;
+	case PGEVT_CONNDESTROY:
+		pg = ((PGEventConnDestroy *)info)->conn;
+		free(PQinstanceData(pg, prep_event));
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+int db_query_prepared(PGconn *pg, const char *sql, int nparams,
+                      const char *const *params, PGresult **res_r,
+                      struct ktd_error *err)
+{
+	struct prep_cache *pc = PQinstanceData(pg, prep_event);
+	char name[16];
+	unsigned i;
+
+	if (res_r)
+		*res_r = NULL;
+	if (!pc)
+		return db_query(pg, sql, nparams, params, res_r, err);
+	for (i = 0; i < pc->n && pc->sql[i] != sql; i++)
+		;
+	if (i == DB_PREPARED_MAX)
+		/* More statements than foreseen: still correct, unnamed. */
+		return db_query(pg, sql, nparams, params, res_r, err);
+	snprintf(name, sizeof(name), "ktd_%u", i);
+	if (i == pc->n) {
+		/* Not on this connection yet. Prepared statements outlive a
+		 * transaction that rolls back, so once made it stays. */
+		if (query_result(pg, PQprepare(pg, name, sql, nparams, NULL),
+		                 NULL, err) < 0)
+			return -1;
+		pc->sql[pc->n++] = sql;
+	}
+	return query_result(
+	        pg, PQexecPrepared(pg, name, nparams, params, NULL, NULL, 0),
+	        res_r, err);
 }
 
 void db_pool_stats(struct db_pool *pool, struct db_pool_stats *st)

@@ -73,4 +73,18 @@ int db_query_ex(PGconn *pg, const char *sql, int nparams,
                 const int *formats, bool binary_result, PGresult **res_r,
                 struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* How many statements db_query_prepared prepares on one connection; any
+ * further ones run unnamed, as db_query. */
+#define DB_PREPARED_MAX 64
+
+/* db_query for the statements of the busiest paths: the first run on a
+ * connection prepares sql as a named statement, later runs execute it by
+ * name, so PostgreSQL parses and plans it once per connection rather than
+ * once per run (it replans by itself after schema changes). sql must have
+ * static storage: its address identifies it. Borrows pg, which must come
+ * from db_connect (others run unnamed). Same returns as db_query. */
+int db_query_prepared(PGconn *pg, const char *sql, int nparams,
+                      const char *const *params, PGresult **res_r,
+                      struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 #endif

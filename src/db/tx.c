@@ -9,7 +9,7 @@
 
 int db_tx_begin(PGconn *pg, struct ktd_error *err)
 {
-	return db_query(pg, "BEGIN", 0, NULL, NULL, err);
+	return db_query_prepared(pg, "BEGIN", 0, NULL, NULL, err);
 }
 
 int db_tx_commit(PGconn *pg, struct ktd_error *err)
@@ -17,7 +17,7 @@ int db_tx_commit(PGconn *pg, struct ktd_error *err)
 	PGresult *res = NULL;
 	int ret = -1;
 
-	if (db_query(pg, "COMMIT", 0, NULL, &res, err) < 0)
+	if (db_query_prepared(pg, "COMMIT", 0, NULL, &res, err) < 0)
 		goto out;
 	/* COMMIT of a transaction that failed earlier succeeds as ROLLBACK. */
 	if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
