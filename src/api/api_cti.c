@@ -511,7 +511,7 @@ static void api_call_end(struct api_call *call)
 	int found;
 
 	found = call_id ? db_call_find(call->pg, call_id, &row, &contact,
-	                               &case_id, &err)
+	                               &case_id, NULL, &err)
 	                : 0;
 	if (found < 0)
 		goto fail;
