@@ -12,6 +12,7 @@
 
 #include "lib/str.h"
 #include "api/api_int.h"
+#include "core/case.h"
 #include "db/db_audit.h"
 #include "http/json.h"
 #include "db/pool.h"
@@ -76,6 +77,27 @@ int api_audit_object(struct api_call *call, const char *action,
 	api_actor(call, &a);
 	return db_audit_add_object(call->pg, &a, action, object_type, object_id,
 	                           detail_json, err);
+}
+
+void api_case_actor(const struct api_call *call, struct case_actor *actor)
+{
+	struct db_audit_actor a;
+
+	api_actor(call, &a);
+	memset(actor, 0, sizeof(*actor));
+	actor->user_id = a.user_id;
+	actor->token_name = a.token_name;
+	actor->peer = a.peer;
+}
+
+void api_conflict(struct api_call *call, const char *msg, const char *key,
+                  json_t *current)
+{
+	ktd_http_resp_json(call->resp, 409,
+	                   json_pack("{s:{s:s, s:s}, s:o}", "error", "code",
+	                             "conflict", "message", msg, key,
+	                             current ? current : json_null()));
+	call->resp->error_code = "conflict";
 }
 
 json_t *api_changed_fields(json_t *body)

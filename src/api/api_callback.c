@@ -159,11 +159,10 @@ static void api_callback_attempt(struct api_call *call)
 	struct callback_config cfg = {call->api->callback_max_attempts,
 	                              call->api->callback_retry_after_s};
 	struct case_actor actor;
-	struct db_audit_actor a;
 	struct ktd_error err;
 	const char *result = NULL, *note = NULL;
 	json_int_t version = 0;
-	json_t *body = NULL, *cur;
+	json_t *body = NULL;
 	char *text = NULL;
 	int64_t id = api_path_id(call);
 
@@ -187,23 +186,14 @@ static void api_callback_attempt(struct api_call *call)
 		              "field 'result' must be reached or not_reached");
 		goto fail;
 	}
-	api_actor(call, &a);
-	memset(&actor, 0, sizeof(actor));
-	actor.user_id = a.user_id;
-	actor.token_name = a.token_name;
-	actor.peer = a.peer;
+	api_case_actor(call, &actor);
 	if (callback_attempt(call->pg, id, version, result, note, &actor, &cfg,
 	                     &text, &err) < 0) {
 		if (err.code != KTD_ERR_CONFLICT || !text)
 			goto fail;
-		cur = json_loads(text, 0, NULL);
+		api_conflict(call, err.msg, "callback",
+		             json_loads(text, 0, NULL));
 		free(text);
-		ktd_http_resp_json(call->resp, 409,
-		                   json_pack("{s:{s:s, s:s}, s:o}", "error",
-		                             "code", "conflict", "message",
-		                             err.msg, "callback",
-		                             cur ? cur : json_null()));
-		call->resp->error_code = "conflict";
 		json_decref(body);
 		return;
 	}

@@ -370,7 +370,6 @@ static void api_case_patch(struct api_call *call)
 	                                     "version",     NULL};
 	struct db_case_patch p;
 	struct case_actor actor;
-	struct db_audit_actor a;
 	struct ktd_error err;
 	json_t *body = NULL, *c = NULL;
 	char *text = NULL;
@@ -403,22 +402,12 @@ static void api_case_patch(struct api_call *call)
 		              "field 'subject' must be a string");
 		goto fail;
 	}
-	api_actor(call, &a);
-	actor.user_id = a.user_id;
-	actor.token_name = a.token_name;
-	actor.peer = a.peer;
+	api_case_actor(call, &actor);
 	if (case_update(call->pg, id, version, &p, &actor,
 	                may_see_cpr(&call->who), &text, &err) < 0) {
 		if (err.code == KTD_ERR_CONFLICT && text) {
-			json_t *cur = json_loads(text, 0, NULL);
-
-			ktd_http_resp_json(call->resp, 409,
-			                   json_pack("{s:{s:s, s:s}, s:o}",
-			                             "error", "code",
-			                             "conflict", "message",
-			                             err.msg, "case",
-			                             cur ? cur : json_null()));
-			call->resp->error_code = "conflict";
+			api_conflict(call, err.msg, "case",
+			             json_loads(text, 0, NULL));
 			free(text);
 			json_decref(body);
 			return;
@@ -477,16 +466,6 @@ static int action_version(struct api_call *call, const json_t *body,
 	return patch_version(call, body, version_r, err);
 }
 
-static void actor_set(const struct api_call *call, struct case_actor *actor)
-{
-	struct db_audit_actor a;
-
-	api_actor(call, &a);
-	actor->user_id = a.user_id;
-	actor->token_name = a.token_name;
-	actor->peer = a.peer;
-}
-
 /* Answers the outcome of an action: text is the new case (or with
  * status 201 the new contact), or on a conflict the current case. Frees
  * text. */
@@ -503,12 +482,7 @@ static void action_answer(struct api_call *call, int r, int status, char *text,
 	j = json_loads(text, 0, NULL);
 	free(text);
 	if (r < 0) {
-		ktd_http_resp_json(call->resp, 409,
-		                   json_pack("{s:{s:s, s:s}, s:o}", "error",
-		                             "code", "conflict", "message",
-		                             err->msg, "case",
-		                             j ? j : json_null()));
-		call->resp->error_code = "conflict";
+		api_conflict(call, err->msg, "case", j);
 		return;
 	}
 	if (!j) {
@@ -553,7 +527,7 @@ static void api_case_resolve(struct api_call *call)
 	}
 	if (category && !*category)
 		category = NULL;
-	actor_set(call, &actor);
+	api_case_actor(call, &actor);
 	r = case_action_resolve(call->pg, id, version, resolution, category,
 	                        &actor, may_see_cpr(&call->who), &text, &err);
 	action_answer(call, r, 200, text, &err);
@@ -594,7 +568,7 @@ static void api_case_forward(struct api_call *call)
 		              "hunt_group, ivr, callback, direct, email");
 		goto fail;
 	}
-	actor_set(call, &actor);
+	api_case_actor(call, &actor);
 	r = case_action_forward(call->pg, id, version, dept, method, reason,
 	                        &actor, may_see_cpr(&call->who), &text, &err);
 	action_answer(call, r, 200, text, &err);
@@ -628,7 +602,7 @@ static void api_case_note(struct api_call *call)
 		              "field 'text' must not be empty");
 		goto fail;
 	}
-	actor_set(call, &actor);
+	api_case_actor(call, &actor);
 	r = case_action_note_add(call->pg, id, version, note, &actor,
 	                         may_see_cpr(&call->who), &text, &err);
 	action_answer(call, r, 201, text, &err);
@@ -657,7 +631,7 @@ static void api_case_reopen(struct api_call *call)
 		json_decref(body);
 		return;
 	}
-	actor_set(call, &actor);
+	api_case_actor(call, &actor);
 	r = case_action_reopen(call->pg, id, version, &actor,
 	                       may_see_cpr(&call->who), &text, &err);
 	action_answer(call, r, 200, text, &err);
@@ -685,7 +659,7 @@ static void api_case_merge(struct api_call *call)
 		json_decref(body);
 		return;
 	}
-	actor_set(call, &actor);
+	api_case_actor(call, &actor);
 	r = case_action_merge(call->pg, id, version, into, &actor,
 	                      may_see_cpr(&call->who), &text, &err);
 	action_answer(call, r, 200, text, &err);
@@ -738,7 +712,7 @@ static void api_case_reply(struct api_call *call)
 	reply.from = call->api->mail_from;
 	reply.subject_tag = call->api->subject_tag;
 	reply.user_id = call->who.kind == AUTH_SESSION ? call->who.user_id : 0;
-	actor_set(call, &actor);
+	api_case_actor(call, &actor);
 	r = case_action_reply(call->pg, id, version, &reply, &actor,
 	                      may_see_cpr(&call->who), &text, &err);
 	action_answer(call, r, 201, text, &err);

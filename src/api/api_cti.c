@@ -540,12 +540,7 @@ static void api_call_end(struct api_call *call)
 		goto fail;
 	}
 	if (r.duplicate) {
-		ktd_http_resp_json(call->resp, 409,
-		                   json_pack("{s:{s:s, s:s}, s:o}", "error",
-		                             "code", "conflict", "message",
-		                             "the call has ended already",
-		                             "call", j));
-		call->resp->error_code = "conflict";
+		api_conflict(call, "the call has ended already", "call", j);
 		return;
 	}
 	ktd_log_info("event=call_ended_by_hand call_id=%.64s user=%s", call_id,

@@ -100,6 +100,15 @@ int64_t api_path_id(const struct api_call *call);
 int64_t api_path_id_named(const struct api_call *call, const char *name);
 
 struct db_audit_actor;
+struct case_actor;
+/* The same as a core case_actor (borrowed strings). */
+void api_case_actor(const struct api_call *call, struct case_actor *actor);
+
+/* Answers 409 {"error": {"code": "conflict", "message": msg}, key:
+ * current} with the current state of what was acted on (taken; NULL
+ * answers null). */
+void api_conflict(struct api_call *call, const char *msg, const char *key,
+                  json_t *current);
 /* Who makes this call, for the audit log (borrowed strings). */
 void api_actor(const struct api_call *call, struct db_audit_actor *a);
 
