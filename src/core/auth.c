@@ -84,6 +84,26 @@ static int principal_from_user(const struct db_auth_user *u,
 	return 0;
 }
 
+/* After a good login: renews a hash made at another cost than the one
+ * configured, so that a raised cost reaches every active user. A failure
+ * costs only the renewal; the login goes on. */
+static void rehash(PGconn *pg, const struct db_auth_user *u,
+                   const char *password, size_t len)
+{
+	char fresh[USER_HASH_SIZE];
+	struct ktd_error err;
+
+	if (!user_password_needs_rehash(u->password_hash))
+		return;
+	if (user_password_hash(password, len, fresh, &err) < 0 ||
+	    db_auth_rehash(pg, u->id, u->password_hash, fresh, &err) < 0) {
+		ktd_log_warnx("event=password_rehash_failed user=%s error=%s",
+		              u->login, err.msg);
+		return;
+	}
+	ktd_log_info("event=password_rehashed user=%s", u->login);
+}
+
 int auth_login(PGconn *pg, const struct auth_config *cfg, const char *login,
                const char *password, size_t len, const char *peer,
                const char *user_agent, char token_r[AUTH_SECRET_SIZE],
@@ -135,6 +155,7 @@ int auth_login(PGconn *pg, const struct auth_config *cfg, const char *login,
 	}
 	if (principal_from_user(&u, p, err) < 0)
 		return -1;
+	rehash(pg, &u, password, len);
 	random_secret(token_r);
 	random_secret(p->csrf);
 	secret_hash(token_r, hash);

@@ -105,14 +105,27 @@ int user_password_check(const char *pw, size_t len, struct ktd_error *err)
 	return 0;
 }
 
+/* Process-wide, set once before threads start (see user.h). */
+static unsigned long long hash_passes = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+static size_t hash_memory = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+
+void user_password_cost_set(uint32_t passes, uint64_t memory_bytes)
+{
+	ktd_assert(passes >= USER_HASH_PASSES_MIN &&
+	           passes <= USER_HASH_PASSES_MAX);
+	ktd_assert(memory_bytes >= USER_HASH_MEMORY_MIN &&
+	           memory_bytes <= USER_HASH_MEMORY_MAX &&
+	           memory_bytes <= SIZE_MAX);
+	hash_passes = passes;
+	hash_memory = (size_t)memory_bytes;
+}
+
 int user_password_hash(const char *pw, size_t len, char hash_r[USER_HASH_SIZE],
                        struct ktd_error *err)
 {
 	if (user_password_check(pw, len, err) < 0)
 		return -1;
-	if (crypto_pwhash_str(hash_r, pw, len,
-	                      crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+	if (crypto_pwhash_str(hash_r, pw, len, hash_passes, hash_memory) != 0)
 		return ktd_error_set(err, KTD_ERR_INTERNAL,
 		                     "out of memory hashing the password");
 	return 0;
@@ -121,6 +134,12 @@ int user_password_hash(const char *pw, size_t len, char hash_r[USER_HASH_SIZE],
 bool user_password_verify(const char *hash, const char *pw, size_t len)
 {
 	return crypto_pwhash_str_verify(hash, pw, len) == 0;
+}
+
+bool user_password_needs_rehash(const char *hash)
+{
+	return crypto_pwhash_str_needs_rehash(hash, hash_passes, hash_memory) !=
+	       0;
 }
 
 void user_password_generate(char *out, size_t outsz)

@@ -39,8 +39,21 @@ const char *user_role_name(enum user_role role);
 int user_password_check(const char *pw, size_t len, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
-/* Checks pw like user_password_check, then hashes it with Argon2id at
- * libsodium's INTERACTIVE limits into hash_r ("$argon2id$..."). Returns 0
+/* The Argon2id cost of new hashes: passes over memory_bytes of memory.
+ * The default is libsodium's INTERACTIVE limits (2 passes, 64 MiB); the
+ * limits below are libsodium's minimum for memory and OWASP's advice
+ * (19 MiB, 2 passes) for what is called weak. Set once at start-up, before
+ * any thread hashes (config [auth] password_hash_memory and
+ * password_hash_passes). */
+#define USER_HASH_MEMORY_MIN (1024u * 1024u)
+#define USER_HASH_MEMORY_MAX (4096ULL * 1024 * 1024)
+#define USER_HASH_MEMORY_WEAK (19u * 1024u * 1024u)
+#define USER_HASH_PASSES_MIN 1
+#define USER_HASH_PASSES_MAX 64
+void user_password_cost_set(uint32_t passes, uint64_t memory_bytes);
+
+/* Checks pw like user_password_check, then hashes it with Argon2id at the
+ * cost of user_password_cost_set into hash_r ("$argon2id$..."). Returns 0
  * or -1 (KTD_ERR_INVALID for a bad password, KTD_ERR_INTERNAL when memory
  * for the hash cannot be had). */
 int user_password_hash(const char *pw, size_t len, char hash_r[USER_HASH_SIZE],
@@ -49,6 +62,11 @@ int user_password_hash(const char *pw, size_t len, char hash_r[USER_HASH_SIZE],
 /* True when pw matches hash (from user_password_hash). Constant-time in
  * the password, as libsodium's verification is. */
 bool user_password_verify(const char *hash, const char *pw, size_t len);
+
+/* True when hash was made at another cost than the current one (or is not
+ * an Argon2id hash this libsodium knows): the caller that has just verified
+ * the password hashes it anew. */
+bool user_password_needs_rehash(const char *hash);
 
 /* A random password of 22 characters (16 random bytes, base64url) into out,
  * which must hold at least USER_PASSWORD_GENERATED_SIZE bytes. */

@@ -17,6 +17,7 @@
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "ctl/ctl_util.h"
+#include "core/user.h"
 
 static void usage(FILE *out)
 {
@@ -193,6 +194,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kontaktctl: %s\n", err.msg);
 		return KTD_EXIT_CONFIG;
 	}
+	user_password_cost_set(s->password_hash_passes,
+	                       s->password_hash_memory);
 	ret = commands[i].fn(s, argc - optind, argv + optind);
 	ktd_settings_destroy(&s);
 	return ret;

@@ -30,6 +30,7 @@
 #include "http/static.h"
 #include "api/api.h"
 #include "core/live.h"
+#include "core/user.h"
 
 #define TLS_FILE_MAX (1024u * 1024)
 
@@ -359,6 +360,20 @@ static bool cancel_and_wait(struct app *app)
 	return ktd_http_server_drain(app->http, deadline - ktd_time_mono_ms());
 }
 
+/* The Argon2id cost of new password hashes, with a warning when it is
+ * below OWASP's advice. */
+static void password_cost(const struct ktd_settings *s)
+{
+	user_password_cost_set(s->password_hash_passes,
+	                       s->password_hash_memory);
+	if (s->password_hash_memory < USER_HASH_MEMORY_WEAK ||
+	    s->password_hash_passes < 2)
+		ktd_log_warnx("event=weak_password_hash memory=%llu passes=%u "
+		              "advice=\"at least 19M and 2 passes\"",
+		              (unsigned long long)s->password_hash_memory,
+		              s->password_hash_passes);
+}
+
 static void app_start(struct app *app)
 {
 	struct ktd_http_server_config hc;
@@ -569,6 +584,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	ktd_log_set_level(app.settings->log_level);
+	password_cost(app.settings);
 	if (ktd_signals_init(&err) < 0)
 		fail(KTD_EXIT_FAILURE, "signals", err.msg);
 

@@ -14,6 +14,7 @@
 #include "lib/str.h"
 #include "core/call.h"
 #include "core/case_action.h"
+#include "core/user.h"
 #include "daemon/settings.h"
 #include "db/pool.h"
 
@@ -105,6 +106,10 @@ static const struct setting_def setting_defs[] = {
           SET_NO_RELOAD, 1, 1000),
         S("auth", "login_failure_window", SET_DURATION, login_failure_window_ms,
           "15m", SET_NO_RELOAD, 60 * 1000, 24ULL * 3600 * 1000),
+        S("auth", "password_hash_memory", SET_SIZE, password_hash_memory, "64M",
+          SET_NO_RELOAD, USER_HASH_MEMORY_MIN, USER_HASH_MEMORY_MAX),
+        S("auth", "password_hash_passes", SET_U32, password_hash_passes, "2",
+          SET_NO_RELOAD, USER_HASH_PASSES_MIN, USER_HASH_PASSES_MAX),
 
         S("intake", "thread_window", SET_DURATION, intake_thread_window_ms,
           "72h", SET_NO_RELOAD, 0, 90ULL * 24 * 3600 * 1000),

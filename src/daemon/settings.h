@@ -48,6 +48,8 @@ struct ktd_settings {
 	uint64_t session_max_age_ms;
 	uint32_t login_max_failures;
 	uint64_t login_failure_window_ms;
+	uint64_t password_hash_memory; /* bytes */
+	uint32_t password_hash_passes;
 
 	/* [intake] */
 	uint64_t intake_thread_window_ms;

@@ -99,6 +99,18 @@ int db_auth_failures_clear(PGconn *pg, const char *login, struct ktd_error *err)
 	return db_query(pg, sql, 1, &login, NULL, err);
 }
 
+int db_auth_rehash(PGconn *pg, int64_t user_id, const char *old_hash,
+                   const char *new_hash, struct ktd_error *err)
+{
+	static const char sql[] = "UPDATE users SET password_hash = $3"
+	                          " WHERE id = $1 AND password_hash = $2";
+	char uid[24];
+	const char *params[3] = {uid, old_hash, new_hash};
+
+	snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
+	return db_query(pg, sql, 3, params, NULL, err);
+}
+
 int db_auth_session_insert(PGconn *pg,
                            const unsigned char hash[DB_AUTH_HASH_SIZE],
                            int64_t user_id, const char *csrf, uint64_t idle_s,

@@ -40,6 +40,13 @@ int db_auth_failure_add(PGconn *pg, const char *login, const char *peer,
 int db_auth_failures_clear(PGconn *pg, const char *login, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* Replaces user_id's password hash old_hash by new_hash (a renewal at
+ * another cost, the password unchanged: sessions stay). Does nothing when
+ * the hash has changed meanwhile. Returns 0 or -1. */
+int db_auth_rehash(PGconn *pg, int64_t user_id, const char *old_hash,
+                   const char *new_hash, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 /* Stores a new session of user_id under the token's hash; it expires after
  * idle_s unused seconds, and max_age_s after login at the latest. */
 int db_auth_session_insert(PGconn *pg,

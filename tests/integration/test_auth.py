@@ -276,3 +276,59 @@ def test_authorisation_matrix(daemon, ctl):
         for who, status in zip(("nobody", "agent", "supervisor", "admin",
                                 "token"), expected):
             assert call(method, path, who) == status, (method, path, who)
+
+
+def stored_hash(d, login_name):
+    return d.cluster.sql("SELECT password_hash FROM users WHERE login = %s",
+                         (login_name,), dbname=d.db)[0][0]
+
+
+DEFAULT_COST = {"auth": {"password_hash_memory": None,
+                         "password_hash_passes": None}}
+
+
+def test_default_password_cost(kontaktd, ctl):
+    # The other tests hash cheaply (utils.base_config); the shipped
+    # default is libsodium's interactive limit: 64 MiB, 2 passes.
+    d = kontaktd(config=DEFAULT_COST)
+    add_user(ctl, d, "jens")
+    assert stored_hash(d, "jens").startswith("$argon2id$v=19$m=65536,t=2,p=1$")
+    r = login(d, "jens")
+    assert r.status_code == 200, r.text
+    assert not d.log_contains(r"event=weak_password_hash")
+    assert not d.log_contains(r"event=password_rehashed")
+
+
+def test_weak_cost_is_warned_about(kontaktd):
+    d = kontaktd()  # 1M, 1 pass
+    assert d.log_contains(r"level=warn.*event=weak_password_hash "
+                          r"memory=1048576 passes=1")
+
+
+def test_hash_renewed_at_login_after_cost_change(kontaktd, ctl, create_db):
+    cheap = kontaktd()
+    add_user(ctl, cheap, "jens")
+    old = stored_hash(cheap, "jens")
+    assert old.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+    s = requests.Session()
+    r = s.post(cheap.url("/api/v1/session"),
+               json={"login": "jens", "password": PASSWORD}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert stored_hash(cheap, "jens") == old  # the cost it was made at
+    cheap.stop()
+
+    # The operator raises the cost: the next good login renews the hash,
+    # a wrong password does not, and the session from before stays.
+    d = kontaktd(db=cheap.db, config={"auth": {
+        "password_hash_memory": "32M", "password_hash_passes": 3}})
+    assert login(d, "jens", "wrong password here").status_code == 401
+    assert stored_hash(d, "jens") == old
+    r = login(d, "jens")
+    assert r.status_code == 200, r.text
+    new = stored_hash(d, "jens")
+    assert new.startswith("$argon2id$v=19$m=32768,t=3,p=1$"), new
+    assert d.log_contains(r"event=password_rehashed user=jens")
+    assert s.get(d.url("/api/v1/me"), timeout=10).status_code == 200
+    # Once renewed, it stays.
+    assert login(d, "jens").status_code == 200
+    assert stored_hash(d, "jens") == new

@@ -28,6 +28,9 @@ pool_size = 2
 
 [log]
 level = info
+
+[auth]
+session_idle_timeout = 8h
 """
 
 # (id, action, target line, new line, expected texts in the message).
@@ -57,6 +60,12 @@ BAD_LINE_CASES = [
      ["[server] connection_timeout: bad value: expected a duration"]),
     ("bad_bool", "after", "pool_size = 2", "auto_migrate = maybe",
      ["[database] auto_migrate: bad value: expected true or false"]),
+    ("hash_memory_below_minimum", "after", "session_idle_timeout = 8h",
+     "password_hash_memory = 512k",
+     ["[auth] password_hash_memory: bad value: out of range"]),
+    ("hash_passes_zero", "after", "session_idle_timeout = 8h",
+     "password_hash_passes = 0",
+     ["[auth] password_hash_passes: bad value: out of range (1..64)"]),
     ("bad_log_level", "replace", "level = info", "level = loud",
      ["[log] level: bad value"]),
     ("set_twice", "after", "threads = 2", "port = 1234",

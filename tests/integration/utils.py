@@ -326,7 +326,8 @@ class PgCluster:
     def create_db(self, name=None, template="template0"):
         name = name or self.new_db_name()
         with self.connect() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'
+                         ' STRATEGY FILE_COPY')
         return name
 
     def drop_db(self, name):
@@ -383,6 +384,10 @@ def base_config(cluster, dbname, port, sql_dir=SQL_DIR, www_root=WWW_ROOT):
             "sql_dir": sql_dir,
         },
         "log": {"level": "info"},
+        # Cheap password hashes: a test logs in a few times, and Argon2id
+        # at the default cost takes ~0.1 s per hash and login. test_auth
+        # covers the default cost and the renewal between costs.
+        "auth": {"password_hash_memory": "1M", "password_hash_passes": 1},
     }
 
 
