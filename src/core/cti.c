@@ -118,6 +118,36 @@ static bool adds_to(const struct cti_event *e, const struct db_call_known *k)
 	       (e->direction && strcmp(e->direction, k->direction) != 0);
 }
 
+/* A later event brought the citizen's number that the call's first event
+ * lacked (an answer or hangup that arrived before the offer): the call
+ * joins the caller's history now. Returns 1 when it moved to the caller's
+ * open case (the case it had made is closed as merged into that one), 0,
+ * -1. */
+static int learn_caller(PGconn *pg, const struct cti_event *e,
+                        const struct db_call_known *known,
+                        const struct cti_config *cfg, struct cti_result *out,
+                        struct ktd_error *err)
+{
+	struct intake_config icfg = {cfg->thread_window_s};
+	const char *dir = e->direction ? e->direction : known->direction;
+	bool inbound = strcmp(dir, "out") != 0;
+	const char *citizen = inbound ? e->from : e->to;
+	bool knew = inbound ? known->from : known->to;
+	int64_t from_case = out->case_id, target = 0;
+	int r;
+
+	if (knew || !citizen || citizen[0] != '+')
+		return 0;
+	r = intake_learn_phone(pg, out->case_id, out->contact_id, citizen,
+	                       &icfg, &target, err);
+	if (r != 1)
+		return r;
+	out->case_id = target;
+	if (db_case_notify(pg, "case.updated", from_case, err) < 0)
+		return -1;
+	return 1;
+}
+
 int cti_ingest(PGconn *pg, const struct cti_event *e,
                const struct cti_config *cfg, struct cti_result *out,
                struct ktd_error *err)
@@ -126,6 +156,7 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 	struct db_call_event_new ne;
 	struct db_call_known known;
 	char key[256], prev[16] = "", type[32];
+	bool rethreaded = false;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -142,10 +173,17 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 		goto fail;
 	if (r == 0 && make_call(pg, e, cfg, out, &ir, err) < 0)
 		goto fail;
-	if (r == 1 && adds_to(e, &known) &&
-	    db_call_fill(pg, out->call_row_id, e->from, e->to, e->direction,
-	                 e->orig_call_id, err) < 0)
-		goto fail;
+	if (r == 1 && adds_to(e, &known)) {
+		/* Threads the call first: db_call_fill gives the number to
+		 * the case the call is on then. */
+		r = learn_caller(pg, e, &known, cfg, out, err);
+		if (r < 0)
+			goto fail;
+		rethreaded = r == 1;
+		if (db_call_fill(pg, out->call_row_id, e->from, e->to,
+		                 e->direction, e->orig_call_id, err) < 0)
+			goto fail;
+	}
 
 	memset(&ne, 0, sizeof(ne));
 	ne.event = call_event_name(e->type);
@@ -175,7 +213,7 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 	/* A forward that came back: said so by the phone system, or the
 	 * caller is back on the case's line soon after the forward. */
 	if (e->type == CALL_EV_TRANSFER_RETURNED ||
-	    (out->new_call && !ir.new_case && !ir.duplicate &&
+	    (((out->new_call && !ir.new_case && !ir.duplicate) || rethreaded) &&
 	     cfg->return_window_s > 0)) {
 		r = db_case_forward_returned(
 		        pg, out->case_id, e->at,
@@ -202,7 +240,7 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 	}
 	if (derive(pg, out, prev, err) < 0)
 		goto fail;
-	if (out->returned &&
+	if ((out->returned || rethreaded) &&
 	    db_case_notify(pg, "case.updated", out->case_id, err) < 0)
 		goto fail;
 	if (out->new_call || strcmp(prev, out->state) != 0) {

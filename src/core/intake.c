@@ -28,6 +28,27 @@ static int find_existing(PGconn *pg, const struct intake_contact *in,
 }
 
 /* The case the contact belongs to, existing or new. */
+/* A transaction lock on one of the citizen's addresses (NULL: none). The
+ * e-mail address is compared without case, as db_case_find_open does. */
+static int lock_citizen(PGconn *pg, const char *kind, const char *addr,
+                        struct ktd_error *err)
+{
+	char key[600];
+	size_t i, n;
+
+	if (!addr || !addr[0])
+		return 0;
+	n = (size_t)snprintf(key, sizeof(key), "citizen:%s:%s", kind, addr);
+	if (n >= sizeof(key))
+		n = sizeof(key) - 1;
+	/* ASCII only: a key that differs in a non-ASCII letter's case
+	 * only loses this guard, not a contact. */
+	for (i = 0; i < n; i++)
+		if (key[i] >= 'A' && key[i] <= 'Z')
+			key[i] = (char)(key[i] - 'A' + 'a');
+	return db_case_lock_key(pg, key, err);
+}
+
 static int choose_case(PGconn *pg, const struct intake_contact *in,
                        const struct intake_config *cfg,
                        struct intake_result *out, struct ktd_error *err)
@@ -49,6 +70,14 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 	}
 	if (cfg->thread_window_s > 0 &&
 	    (in->citizen_phone || in->citizen_email)) {
+		/* Two first contacts of one citizen at once (two calls, a
+		 * call and a mail) must not open two cases: the second
+		 * waits here until the first has committed its case, and
+		 * then finds it. Phone before e-mail, always, so that two
+		 * contacts holding one each cannot wait for each other. */
+		if (lock_citizen(pg, "phone", in->citizen_phone, err) < 0 ||
+		    lock_citizen(pg, "email", in->citizen_email, err) < 0)
+			return -1;
 		r = db_case_find_open(pg, in->citizen_phone, in->citizen_email,
 		                      cfg->thread_window_s, &out->case_id, err);
 		if (r < 0)
@@ -75,6 +104,16 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 		return -1;
 	out->new_case = true;
 	return 0;
+}
+
+int intake_learn_phone(PGconn *pg, int64_t case_id, int64_t contact_id,
+                       const char *phone, const struct intake_config *cfg,
+                       int64_t *case_id_r, struct ktd_error *err)
+{
+	if (lock_citizen(pg, "phone", phone, err) < 0)
+		return -1;
+	return db_case_adopt_phone(pg, case_id, contact_id, phone,
+	                           cfg->thread_window_s, case_id_r, err);
 }
 
 /* Maps the database's refusals of input to 422s that name the field. */

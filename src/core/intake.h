@@ -81,6 +81,17 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
                      const struct intake_config *cfg, struct intake_result *out,
                      struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Inside the caller's transaction: contact contact_id on case case_id
+ * (made without a citizen's number) now knows its citizen's phone
+ * (E.164). Threads it as intake would have, had the number come first:
+ * an untouched case of its own is merged into the citizen's open case
+ * within the thread window (*case_id_r set to that case, returns 1);
+ * otherwise the case takes the number (returns 0). -1 on error. */
+int intake_learn_phone(PGconn *pg, int64_t case_id, int64_t contact_id,
+                       const char *phone, const struct intake_config *cfg,
+                       int64_t *case_id_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 /* The log line of a committed intake. */
 void intake_log(const struct intake_contact *in,
                 const struct intake_result *out);

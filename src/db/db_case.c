@@ -542,6 +542,74 @@ int db_case_merge(PGconn *pg, int64_t source, int64_t target, bool show_cpr,
 	return update_one(pg, sql_target, 3, params, target, json_r, err);
 }
 
+int db_case_adopt_phone(PGconn *pg, int64_t case_id, int64_t contact_id,
+                        const char *phone, uint64_t window_s, int64_t *target_r,
+                        struct ktd_error *err)
+{
+	/* Untouched: new, nobody's, no forward, no other contact. */
+	static const char sql_own[] =
+	        "SELECT c.citizen_phone IS NULL, c.status = 'new' "
+	        " AND c.assignee_id IS NULL AND c.merged_into_id IS NULL "
+	        " AND NOT EXISTS (SELECT 1 FROM contacts ct "
+	        "  WHERE ct.case_id = c.id AND ct.id <> $2) "
+	        " AND NOT EXISTS (SELECT 1 FROM forwards f "
+	        "  WHERE f.case_id = c.id) "
+	        "FROM cases c WHERE c.id = $1 FOR UPDATE";
+	static const char sql_other[] =
+	        "SELECT 1 FROM cases WHERE id = $1 "
+	        " AND status IN ('new', 'open', 'forwarded') "
+	        " AND merged_into_id IS NULL FOR UPDATE";
+	static const char sql_set[] =
+	        "UPDATE cases SET citizen_phone = $2, version = version + 1 "
+	        "WHERE id = $1 AND citizen_phone IS NULL";
+	char idt[24], ct[24], other[24];
+	const char *params[2] = {idt, ct};
+	PGresult *res = NULL;
+	bool no_phone, untouched;
+	int64_t target = 0, moved;
+	char *json = NULL;
+	int r;
+
+	I64(idt, case_id);
+	I64(ct, contact_id);
+	if (db_query(pg, sql_own, 2, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return ktd_error_set(err, KTD_ERR_NOT_FOUND, "no case %" PRId64,
+		                     case_id);
+	}
+	no_phone = PQgetvalue(res, 0, 0)[0] == 't';
+	untouched = PQgetvalue(res, 0, 1)[0] == 't';
+	PQclear(res);
+	if (!no_phone)
+		return 0;
+	if (untouched && window_s > 0) {
+		r = db_case_find_open(pg, phone, NULL, window_s, &target, err);
+		if (r < 0)
+			return -1;
+		if (r == 1 && target != case_id) {
+			const char *op[1] = {other};
+
+			I64(other, target);
+			if (db_query(pg, sql_other, 1, op, &res, err) < 0)
+				return -1;
+			r = PQntuples(res);
+			PQclear(res);
+			if (r == 1) {
+				if (db_case_merge(pg, case_id, target, false,
+				                  &json, &moved, err) < 0)
+					return -1;
+				free(json);
+				*target_r = target;
+				return 1;
+			}
+		}
+	}
+	params[1] = phone;
+	return db_query(pg, sql_set, 2, params, NULL, err) < 0 ? -1 : 0;
+}
+
 int db_case_forwards_json(PGconn *pg, int64_t case_id, char **json_r,
                           struct ktd_error *err)
 {

@@ -161,6 +161,17 @@ int db_case_merge(PGconn *pg, int64_t source, int64_t target, bool show_cpr,
                   char **json_r, int64_t *moved_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* A call learnt its caller's number (phone, E.164) only after it had made
+ * case case_id without one. When that case holds nothing but the call's
+ * contact (contact_id) and nobody has touched it, and the caller has
+ * another open case within window_s, the case is merged into that one
+ * (*target_r set, returns 1): the call lands in the caller's history as
+ * if the number had come first. Otherwise the case gets the number if it
+ * has none (returns 0). -1 on error. The caller holds the citizen lock. */
+int db_case_adopt_phone(PGconn *pg, int64_t case_id, int64_t contact_id,
+                        const char *phone, uint64_t window_s, int64_t *target_r,
+                        struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* The case's forwards as a JSON array text, oldest first (caller
  * frees). */
 int db_case_forwards_json(PGconn *pg, int64_t case_id, char **json_r,

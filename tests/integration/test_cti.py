@@ -158,6 +158,67 @@ def test_concurrent_events_of_one_call(env):
     assert call_row(d, "c1")[:2] == ("ended", "transferred")
 
 
+def test_simultaneous_first_calls_of_a_new_caller(env):
+    """Several first calls of one new number at the same moment (a caller
+    on two lines, a PBX retrying on another leg): one case, not one each."""
+    d, hdr = env
+    n = 6
+    barrier = threading.Barrier(n)
+    results = []
+
+    def send(i):
+        barrier.wait()
+        results.append(post(d, hdr, ev(f"s{i}", "offered", i, **{
+            "from": "+4570112233"})).status_code)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [201] * n
+    assert sql(d, "SELECT count(*), count(DISTINCT case_id) FROM contacts") \
+        == [(n, 1)]
+    assert sql(d, "SELECT count(*) FROM cases") == [(1,)]
+
+
+def test_number_that_comes_late_threads_the_call(env):
+    """The answer (no number) arrives before the offer (the number): the
+    call first makes a case of its own, and when the number comes it joins
+    the caller's open case, the case it made closed as merged into it."""
+    d, hdr = env
+    assert post(d, hdr, ev("h1", "offered", 0, **{
+        "from": "+4531313131"})).status_code == 201
+    first_case = sql(d, "SELECT id FROM cases")[0][0]
+    assert post(d, hdr, ev("h2", "answered", 300,
+                           agent="agnete")).status_code == 201
+    (own,) = sql(d, "SELECT case_id FROM contacts WHERE external_id = 'h2'")
+    assert own[0] != first_case
+    assert post(d, hdr, ev("h2", "offered", 290, **{
+        "from": "31 31 31 31", "direction": "in"})).status_code == 201
+    assert sql(d, "SELECT case_id FROM contacts WHERE external_id = 'h2'") \
+        == [(first_case,)]
+    assert sql(d, "SELECT status, resolution, merged_into_id FROM cases"
+                  " WHERE id = %s", (own[0],)) == \
+        [("closed", "duplicate", first_case)]
+    assert call_row(d, "h2")[7] == "+4531313131"
+
+    # No open case of the caller: the call's case takes the number, and
+    # the caller's next call finds it.
+    assert post(d, hdr, ev("h3", "ended", 500,
+                           cause="cancel")).status_code == 201
+    assert post(d, hdr, ev("h3", "offered", 480, **{
+        "from": "+4542424242"})).status_code == 201
+    (h3_case,) = sql(d, "SELECT case_id FROM contacts"
+                        " WHERE external_id = 'h3'")[0]
+    assert sql(d, "SELECT citizen_phone, status FROM cases WHERE id = %s",
+               (h3_case,)) == [("+4542424242", "new")]
+    assert post(d, hdr, ev("h4", "offered", 900, **{
+        "from": "42424242"})).status_code == 201
+    assert sql(d, "SELECT case_id FROM contacts WHERE external_id = 'h4'") \
+        == [(h3_case,)]
+
+
 def test_abandoned_and_caller_history(env):
     d, hdr = env
     for e in (ev("a1", "offered", 0, **{"from": "+4512345678"}),
