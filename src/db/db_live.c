@@ -33,7 +33,7 @@ int db_live_add(PGconn *pg, const char *type, int64_t case_id,
 
 	I64(cid, case_id);
 	I64(kid, call_row_id);
-	return db_query(pg, sql, 3, params, NULL, err);
+	return db_query_prepared(pg, sql, 3, params, NULL, err);
 }
 
 void db_live_rows_free(struct db_live_rows *rows)
