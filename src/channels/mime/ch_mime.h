@@ -47,11 +47,11 @@ struct ch_mime_message {
 	size_t n_references;
 
 	struct ch_mime_address from;
-	char *reply_to;    /* address of Reply-To; NULL: none */
-	char *to;          /* the To addresses, ", "-joined, UTF-8; NULL */
-	char *cc;          /* likewise */
-	char *subject;     /* decoded (RFC 2047) to UTF-8; NULL: none */
-	char *date;        /* Date as RFC 3339 UTC; NULL: none/unreadable */
+	char *reply_to; /* address of Reply-To; NULL: none */
+	char *to;       /* the To addresses, ", "-joined, UTF-8; NULL */
+	char *cc;       /* likewise */
+	char *subject;  /* decoded (RFC 2047) to UTF-8; NULL: none */
+	char *date;     /* Date as RFC 3339 UTC; NULL: none/unreadable */
 
 	/* For mail-loop protection (RFC 3834); the raw header values,
 	 * unfolded, NULL when absent. return_path is the address inside
@@ -79,8 +79,7 @@ struct ch_mime_message {
  * (zeroed first; free with ch_mime_message_free). lim NULL: the defaults.
  * Returns 0, also for a malformed message (msg_r->partial), or -1 with
  * KTD_ERR_INTERNAL when memory ran out. */
-int ch_mime_parse(const char *raw, size_t len,
-                  const struct ch_mime_limits *lim,
+int ch_mime_parse(const char *raw, size_t len, const struct ch_mime_limits *lim,
                   struct ch_mime_message *msg_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
