@@ -55,6 +55,8 @@ struct walk {
 	size_t att_bytes;
 	size_t att_cap;
 	bool said_parts, said_depth, said_text;
+	size_t att_dropped;  /* attachments left out for the limit */
+	char att_first[192]; /* the first of them, for the problem */
 	struct ktd_buf html;
 	bool have_html;
 	int err; /* libetpan ran out of memory */
@@ -1295,14 +1297,15 @@ static void attachment_add(struct walk *w, const struct mailmime *m,
 		name = clean;
 	}
 	if (r == 1) {
-		char shown[48];
+		/* said once, at the end: there may be hundreds */
+		if (!w->att_dropped++) {
+			char shown[48];
 
-		ktd_strlcpy(shown, name, sizeof(shown));
-		shown[ktd_utf8_cut(shown, strlen(shown))] = '\0';
-		problem(w,
-		        "%s: attachment %s (about %zu bytes) left out: "
-		        "attachments over %zu bytes",
-		        where, shown, len, w->lim.max_attachments);
+			ktd_strlcpy(shown, name, sizeof(shown));
+			shown[ktd_utf8_cut(shown, strlen(shown))] = '\0';
+			snprintf(w->att_first, sizeof(w->att_first),
+			         "%s, %s, about %zu bytes", where, shown, len);
+		}
 		ktd_free(&name);
 		return;
 	}
@@ -1789,6 +1792,12 @@ int ch_mime_parse(const char *raw, size_t len, const struct ch_mime_limits *lim,
 		body_as_text(&w, s, slen, hidx, &text);
 	}
 	(void)plain;
+	if (w.att_dropped)
+		problem(&w,
+		        "%zu attachment%s left out: over %zu bytes of "
+		        "attachments (the first: %s)",
+		        w.att_dropped, w.att_dropped == 1 ? "" : "s",
+		        w.lim.max_attachments, w.att_first);
 	if (msg_r->n_references == 0)
 		ktd_free(&msg_r->references);
 	msg_r->text = ktd_buf_steal(&text, NULL);

@@ -466,9 +466,8 @@ static void raw_add(struct ktd_buf *out, const char *s, size_t n,
 	ktd_free(&u);
 }
 
-/* One line: CR, LF, TAB become spaces (unfolding keeps the WSP that
- * follows a line break, RFC 5322 2.2.3), other C0, DEL and C1 controls
- * are dropped; the ends are trimmed. */
+/* One line: CR, LF, TAB (decoded from encoded words) become spaces,
+ * other C0, DEL and C1 controls are dropped; the ends are trimmed. */
 static char *one_line(struct ktd_buf *b)
 {
 	size_t i = 0, o = 0, len;
@@ -476,11 +475,7 @@ static char *one_line(struct ktd_buf *b)
 	unsigned char *u = (unsigned char *)s;
 
 	while (i < len) {
-		if (u[i] == '\r' || u[i] == '\n') {
-			i++;
-			continue;
-		}
-		if (u[i] == '\t') {
+		if (u[i] == '\t' || u[i] == '\r' || u[i] == '\n') {
 			s[o++] = ' ';
 			i++;
 		} else if (u[i] < 0x20 || u[i] == 0x7F) {
@@ -502,12 +497,22 @@ static char *one_line(struct ktd_buf *b)
 	return s;
 }
 
-char *ch_mime_header_decode(const char *raw, size_t len, unsigned *flags_r)
+char *ch_mime_header_decode(const char *in, size_t inlen, unsigned *flags_r)
 {
 	struct ktd_buf out, pend;
 	char pend_cs[65] = "";
-	size_t i = 0, plain = 0;
+	size_t i = 0, plain = 0, len = 0;
 	bool last_ew = false;
+	char *raw = ktd_malloc(inlen + 1);
+	char *res;
+
+	/* unfolding: a line break is removed, the blank after it stays
+	 * (RFC 5322 2.2.3) */
+	for (i = 0; i < inlen; i++)
+		if (in[i] != '\r' && in[i] != '\n')
+			raw[len++] = in[i];
+	raw[len] = '\0';
+	i = 0;
 
 	ktd_buf_init(&out, len * 4 + 64);
 	ktd_buf_init(&pend, len + 64);
@@ -545,5 +550,7 @@ char *ch_mime_header_decode(const char *raw, size_t len, unsigned *flags_r)
 	ew_flush(&out, &pend, pend_cs, flags_r);
 	raw_add(&out, raw + plain, len - plain, flags_r);
 	ktd_buf_deinit(&pend);
-	return one_line(&out);
+	ktd_free(&raw);
+	res = one_line(&out);
+	return res;
 }

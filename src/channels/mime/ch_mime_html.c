@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "channels/mime/ch_mime.h"
+#include "channels/mime/ch_mime_int.h"
 
 /* The text being written: whitespace is collapsed lazily, so that a run
  * of spaces and breaks becomes one space, one line break, or one blank
@@ -252,8 +253,9 @@ char *ch_mime_html_to_text(const char *html, size_t len)
 	/* where each open <a> began in the output: the marks of open links
 	 * (nested links are invalid HTML; the parser does not make them) */
 	size_t mark = 0;
-	char *text;
+	char *text, *raw;
 	size_t tlen;
+	unsigned flags = 0;
 
 	memset(&o, 0, sizeof(o));
 	ktd_buf_init(&o.b, len * 2 + 1024);
@@ -299,7 +301,11 @@ char *ch_mime_html_to_text(const char *html, size_t len)
 	}
 	if (doc)
 		xmlFreeDoc(doc);
-	text = ktd_buf_steal(&o.b, &tlen);
+	raw = ktd_buf_steal(&o.b, &tlen);
+	/* libxml2 passes some invalid bytes of its input through: the
+	 * result is made valid UTF-8 without NUL whatever came in */
+	text = ch_mime_charset_to_utf8("utf-8", raw, tlen, &tlen, &flags, NULL);
+	ktd_free(&raw);
 	while (tlen > 0 && (text[tlen - 1] == ' ' || text[tlen - 1] == '\n'))
 		text[--tlen] = '\0';
 	return text;
