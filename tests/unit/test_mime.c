@@ -46,6 +46,8 @@ static const char *const corpus[] = {
         "21-bounce-report.eml",
         "22-citizen-reply.eml",
         "23-bare-lf.eml",
+        "24-wrong-boundary.eml",
+        "25-cut-in-first-part.eml",
 };
 
 static char *load(const char *name, size_t *len_r)
@@ -412,6 +414,23 @@ static void test_malformed(void **state)
 	assert_null(m.message_id);
 	assert_string_equal(m.text, "Bare en tekst uden nogen headere.\n"
 	                            "Anden linje: med kolon.");
+	ch_mime_message_free(&m);
+
+	parse("24-wrong-boundary.eml", &m);
+	assert_problem(&m, "part 1: multipart without its boundary, shown as "
+	                   "text");
+	assert_string_equal(m.subject, "Forkert skillelinje");
+	assert_string_equal(m.text, "--forkert\n"
+	                            "Content-Type: text/plain; charset=utf-8\n"
+	                            "\n"
+	                            "Teksten står her alligevel.\n"
+	                            "--forkert--");
+	assert_int_equal(m.n_attachments, 0);
+	ch_mime_message_free(&m);
+
+	parse("25-cut-in-first-part.eml", &m);
+	assert_problem(&m, "part 1: multipart not closed");
+	assert_string_equal(m.text, "Så langt nåede jeg");
 	ch_mime_message_free(&m);
 
 	parse("15-binary-junk.eml", &m);

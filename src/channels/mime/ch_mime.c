@@ -1449,91 +1449,26 @@ static bool has_delimiter(const struct mailmime_data *body, const char *b,
 	return false;
 }
 
-/* A multipart libetpan found no parts in: its closing boundary is
- * missing (a cut message: libetpan then drops all of it), or its
- * boundary is wrong. The first is parsed again with the boundary closed;
- * the second is shown as text. */
-static int multipart_repair(struct walk *w, const struct mailmime *m,
-                            unsigned depth, const char *path, const char *where,
-                            struct ktd_buf *t, bool *plain_r)
+/* A multipart whose body does not use its boundary (or names none):
+ * libetpan would make up one part of it; its body is shown as text. */
+static void multipart_as_text(struct walk *w, const struct mailmime *m,
+                              const char *where, struct ktd_buf *t)
 {
 	const struct mailmime_data *body = m->mm_body;
-	char *boundary = NULL, *ctype = content_type(m->mm_content_type);
-	const char *src;
-	size_t slen, i;
-	bool found = false;
-	int ret = 0;
+	unsigned flags = 0;
+	const char *used;
+	size_t ulen;
+	char *u;
 
+	problem(w, "%s: multipart without its boundary, shown as text", where);
 	if (!body || body->dt_type != MAILMIME_DATA_TEXT)
-		goto out;
-	src = body->dt_data.dt_text.dt_data;
-	slen = body->dt_data.dt_text.dt_length;
-	boundary = boundary_of(m);
-	found = boundary && has_delimiter(body, boundary, false);
-	for (i = 0; boundary && boundary[i]; i++)
-		if (boundary[i] == '"' || boundary[i] == '\r' ||
-		    boundary[i] == '\n')
-			found = false;
-	if (found) {
-		struct ktd_buf fix;
-		struct mailmime *mm = NULL;
-		size_t idx = 0;
-		int r;
-
-		ktd_buf_init(&fix, slen + 2 * strlen(boundary) + 256);
-		if (ktd_buf_printf(&fix,
-		                   "Content-Type: %s; boundary=\"%s\"\r\n\r\n",
-		                   ctype, boundary) < 0 ||
-		    ktd_buf_add(&fix, src, slen) < 0 ||
-		    ktd_buf_printf(&fix, "\r\n--%s--\r\n", boundary) < 0)
-			ktd_panic("ch_mime: repair buffer");
-		r = mailmime_parse(fix.data, fix.len, &idx, &mm);
-		if (r == MAILIMF_ERROR_MEMORY) {
-			w->err = -1;
-			ret = -1;
-		} else if (r == MAILIMF_NO_ERROR && mm &&
-		           mm->mm_type == MAILMIME_MESSAGE &&
-		           mm->mm_data.mm_message.mm_msg_mime &&
-		           mm->mm_data.mm_message.mm_msg_mime->mm_type ==
-		                   MAILMIME_MULTIPLE &&
-		           mm->mm_data.mm_message.mm_msg_mime->mm_data
-		                   .mm_multipart.mm_mp_list &&
-		           clist_begin(
-		                   mm->mm_data.mm_message.mm_msg_mime->mm_data
-		                           .mm_multipart.mm_mp_list)) {
-			problem(w,
-			        "%s: multipart not closed (the message is "
-			        "cut?)",
-			        where);
-			/* depth + 1: the repaired multipart may not repair
-			 * again for ever */
-			ret = walk(w, mm->mm_data.mm_message.mm_msg_mime,
-			           depth + 1, path, t, plain_r);
-		} else {
-			found = false;
-		}
-		if (mm)
-			mailmime_free(mm);
-		ktd_buf_deinit(&fix);
-	}
-	if (!found && ret == 0) {
-		unsigned flags = 0;
-		const char *used;
-		size_t ulen;
-		char *u;
-
-		problem(w, "%s: multipart without its boundary, shown as text",
-		        where);
-		u = ch_mime_charset_to_utf8(NULL, src, slen, &ulen, &flags,
-		                            &used);
-		lf_only(u, &ulen);
-		text_add(w, t, u, ulen);
-		ktd_free(&u);
-	}
-out:
-	ktd_free(&boundary);
-	ktd_free(&ctype);
-	return ret;
+		return;
+	u = ch_mime_charset_to_utf8(NULL, body->dt_data.dt_text.dt_data,
+	                            body->dt_data.dt_text.dt_length, &ulen,
+	                            &flags, &used);
+	lf_only(u, &ulen);
+	text_add(w, t, u, ulen);
+	ktd_free(&u);
 }
 
 static void forward_header(struct walk *w, const struct mailimf_fields *f,
@@ -1626,21 +1561,27 @@ static int walk(struct walk *w, struct mailmime *m, unsigned depth,
 		int ret = 0;
 
 		ktd_free(&ctype);
-		if (!l || !clist_begin(l))
-			return multipart_repair(w, m, depth, path, where, t,
-			                        plain_r);
 		{
 			char *b = boundary_of(m);
+			bool used = b && has_delimiter(m->mm_body, b, false);
+			bool closed =
+			        used && has_delimiter(m->mm_body, b, true);
 
+			ktd_free(&b);
+			if (!used) {
+				multipart_as_text(w, m, where, t);
+				return 0;
+			}
 			/* libetpan reads a multipart cut before its close
 			 * delimiter; say that something may be missing */
-			if (b && !has_delimiter(m->mm_body, b, true))
+			if (!closed)
 				problem(w,
 				        "%s: multipart not closed (the "
 				        "message is cut?)",
 				        where);
-			ktd_free(&b);
 		}
+		if (!l)
+			return 0;
 		ktd_buf_init(&chosen, t->max);
 		for (it = clist_begin(l); it && ret == 0; it = clist_next(it)) {
 			char sub[80];
