@@ -589,6 +589,47 @@ static void parse_buf(const char *raw, size_t len,
 	check_sane(m);
 }
 
+/* Fields libetpan cannot parse as RFC 5322 has them: read leniently. */
+static void test_header_fallbacks(void **state)
+{
+	static const char raw[] =
+	        "Date: sometime next week\r\n"
+	        "From: \"Broken Name <borger@example.dk\r\n"
+	        "Message-ID: <ok@x.dk> junk\r\n"
+	        "In-Reply-To: garbage <a@b.dk> more\r\n"
+	        "References: <r1@x.dk> ,, <r2@x.dk>\r\n"
+	        "Subject: =?utf-8?q?=C3=A6?==?utf-8?q?=C3=B8?=\r\n"
+	        "Return-Path: MAILER-DAEMON@mx.example.dk\r\n"
+	        "To: undisclosed-recipients:;\r\n"
+	        "Cc: Gruppe: a@x.dk, \"B\" <b@x.dk>;\r\n"
+	        "Content-Transfer-Encoding: x-uuencode\r\n"
+	        "\r\n"
+	        "body\r\n";
+	struct ch_mime_message m;
+	const char *why;
+
+	(void)state;
+	parse_buf(raw, sizeof(raw) - 1, NULL, &m);
+	assert_problem(&m, "unreadable Date header");
+	assert_problem(&m, "part 1: unknown transfer encoding x-uuencode, "
+	                   "taken as is");
+	assert_null(m.date);
+	assert_string_equal(m.from.addr, "borger@example.dk");
+	assert_string_equal(m.message_id, "ok@x.dk");
+	assert_string_equal(m.in_reply_to, "a@b.dk");
+	assert_int_equal(m.n_references, 2);
+	assert_string_equal(m.references[0], "r1@x.dk");
+	assert_string_equal(m.references[1], "r2@x.dk");
+	assert_string_equal(m.subject, "æø");
+	assert_null(m.to);
+	assert_string_equal(m.cc, "a@x.dk, B <b@x.dk>");
+	assert_string_equal(m.return_path, "MAILER-DAEMON@mx.example.dk");
+	assert_true(ch_mime_is_automatic(&m, &why));
+	assert_string_equal(why, "return_path");
+	assert_string_equal(m.text, "body");
+	ch_mime_message_free(&m);
+}
+
 static void test_limits(void **state)
 {
 	struct ch_mime_limits lim = {.max_parts = 20,
@@ -968,6 +1009,7 @@ int main(void)
 	        cmocka_unit_test(test_automatic),
 	        cmocka_unit_test(test_threading),
 	        cmocka_unit_test(test_bare_lf),
+	        cmocka_unit_test(test_header_fallbacks),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_prefixes_and_damage),
 	        cmocka_unit_test(test_html_to_text),

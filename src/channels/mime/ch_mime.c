@@ -338,15 +338,20 @@ static size_t ids_scan(const char *v, char **ids, size_t max)
 
 static char *addr_clean(const char *a)
 {
+	const char *lt;
 	char *s;
 	size_t i, o = 0;
 
 	if (!a)
 		return NULL;
+	/* libetpan's lenient parser may hand over a broken "Name <addr"
+	 * whole: the address is what follows the '<' */
+	lt = strrchr(a, '<');
+	if (lt)
+		a = lt + 1;
 	s = ktd_strdup(a);
-	for (i = 0; s[i]; i++)
-		if ((unsigned char)s[i] > ' ' && s[i] != 0x7F && s[i] != '<' &&
-		    s[i] != '>')
+	for (i = 0; s[i] && s[i] != '>'; i++)
+		if ((unsigned char)s[i] > ' ' && s[i] != 0x7F)
 			s[o++] = s[i];
 	s[o] = '\0';
 	if (!o || o > 320 || !ktd_utf8_valid(s, o)) {
