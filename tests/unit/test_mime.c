@@ -736,6 +736,26 @@ static void test_limits(void **state)
 	ch_mime_message_free(&m);
 	ktd_buf_deinit(&b);
 
+	/* comments nested 100000 deep (libetpan recurses on each) */
+	ktd_buf_init(&b, 1024 * 1024);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk "), 0);
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(ktd_buf_add(&b, "(", 1), 0);
+	assert_int_equal(ktd_buf_add_str(&b, "\r\nSubject: (x (y (z)))\r\n"
+	                                     "Content-Type: text/plain; "
+	                                     "charset=utf-8 "),
+	                 0);
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(ktd_buf_add(&b, "(", 1), 0);
+	assert_int_equal(ktd_buf_add_str(&b, "\r\n\r\nkrop\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_problem(&m, "parentheses nested deeper than 32");
+	assert_string_equal(m.from.addr, "a@example.dk");
+	assert_string_equal(m.subject, "(x (y (z)))");
+	assert_string_equal(m.text, "krop");
+	ch_mime_message_free(&m);
+	ktd_buf_deinit(&b);
+
 	/* nothing at all */
 	parse_buf("", 0, NULL, &m);
 	assert_problem(&m, "empty message");

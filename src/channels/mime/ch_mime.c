@@ -226,6 +226,38 @@ static char *repair(struct walk *w, const char *raw, size_t len, size_t *len_r)
 	return ktd_buf_steal(&out, len_r);
 }
 
+/* libetpan parses a comment in a header field recursively, one level
+ * per "(": a few thousand nested ones exhaust the stack. Any logical line
+ * (a line and its continuation lines) of the message may be a field of
+ * some part, so beyond MAX_COMMENT_DEPTH open parentheses in one, a "("
+ * becomes "[". No real mail nests that deep. */
+#define MAX_COMMENT_DEPTH 32
+
+static void flatten_comments(struct walk *w, char *s, size_t len)
+{
+	size_t i, flattened = 0;
+	unsigned depth = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\n' &&
+		    (i + 1 >= len || (s[i + 1] != ' ' && s[i + 1] != '\t'))) {
+			depth = 0;
+		} else if (s[i] == '(') {
+			if (depth >= MAX_COMMENT_DEPTH) {
+				s[i] = '[';
+				flattened++;
+			} else {
+				depth++;
+			}
+		} else if (s[i] == ')' && depth > 0) {
+			depth--;
+		}
+	}
+	if (flattened)
+		problem(w, "parentheses nested deeper than %d made \"[\"",
+		        MAX_COMMENT_DEPTH);
+}
+
 /* How often the words multipart and rfc822 occur: an upper bound on the
  * nesting libetpan will recurse into (each level needs a Content-Type
  * naming one of them; a multipart/digest's parts are messages by
@@ -1690,6 +1722,7 @@ int ch_mime_parse(const char *raw, size_t len, const struct ch_mime_limits *lim,
 	if (len == 0)
 		problem(&w, "empty message");
 	s = repair(&w, raw ? raw : "", len, &slen);
+	flatten_comments(&w, s, slen);
 
 	if (too_complex(s, slen)) {
 		problem(&w,
