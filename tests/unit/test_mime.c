@@ -630,6 +630,48 @@ static void test_header_fallbacks(void **state)
 	ch_mime_message_free(&m);
 }
 
+static void test_dates(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	        {"Mon, 2 Mar 2026 09:15:00 GMT", "2026-03-02T09:15:00Z"},
+	        {"2 Mar 2026 09:15 +0100", "2026-03-02T08:15:00Z"},
+	        {"Mon, 02 Mar 26 09:15:00 EST", "2026-03-02T14:15:00Z"},
+	        {"Mon,  2 Mar 2026 09:15:00 +0100 (CET)",
+	         "2026-03-02T08:15:00Z"},
+	        {"Thu, 1 Jan 2026 00:30:00 +0100", "2025-12-31T23:30:00Z"},
+	        {"Thu, 29 Feb 2024 12:00:00 -0930", "2024-02-29T21:30:00Z"},
+	        {"Tue, 31 Dec 2024 23:59:60 +0000", "2024-12-31T23:59:59Z"},
+	        {"Sun, 29 Feb 2026 10:00:00 +0000", NULL},
+	        {"Mon, 31 Apr 2026 10:00:00 +0000", NULL},
+	        {"Mon, 2 Mar 2026 25:15:00 +0100", NULL},
+	        {"mandag 2. marts 2026", NULL},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < KTD_N_ELEMENTS(cases); i++) {
+		char raw[256];
+		struct ch_mime_message m;
+		int n = snprintf(raw, sizeof(raw),
+		                 "From: a@example.dk\r\nDate: %s\r\n\r\nx\r\n",
+		                 cases[i].in);
+
+		assert_true(n > 0 && (size_t)n < sizeof(raw));
+		parse_buf(raw, (size_t)n, NULL, &m);
+		if (cases[i].out) {
+			assert_non_null(m.date);
+			assert_string_equal(m.date, cases[i].out);
+			assert_clean(&m);
+		} else {
+			assert_null(m.date);
+			assert_problem(&m, "unreadable Date header");
+		}
+		ch_mime_message_free(&m);
+	}
+}
+
 static void test_limits(void **state)
 {
 	struct ch_mime_limits lim = {.max_parts = 20,
@@ -1030,6 +1072,7 @@ int main(void)
 	        cmocka_unit_test(test_threading),
 	        cmocka_unit_test(test_bare_lf),
 	        cmocka_unit_test(test_header_fallbacks),
+	        cmocka_unit_test(test_dates),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_prefixes_and_damage),
 	        cmocka_unit_test(test_html_to_text),

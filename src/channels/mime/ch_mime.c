@@ -530,6 +530,16 @@ static char *date_rfc3339(const struct mailimf_date_time *d)
 	    d->dt_hour > 23 || d->dt_min < 0 || d->dt_min > 59 ||
 	    d->dt_sec < 0 || d->dt_sec > 60 || zh > 23 || zm > 59)
 		return NULL;
+	{
+		static const int mdays[] = {31, 29, 31, 30, 31, 30,
+		                            31, 31, 30, 31, 30, 31};
+		bool leap =
+		        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+		if (d->dt_day > mdays[d->dt_month - 1] ||
+		    (d->dt_month == 2 && d->dt_day == 29 && !leap))
+			return NULL;
+	}
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = year - 1900;
 	tm.tm_mon = d->dt_month - 1;
