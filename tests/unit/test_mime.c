@@ -48,6 +48,8 @@ static const char *const corpus[] = {
         "23-bare-lf.eml",
         "24-wrong-boundary.eml",
         "25-cut-in-first-part.eml",
+        "26-format-flowed.eml",
+        "27-flowed-delsp.eml",
 };
 
 static char *load(const char *name, size_t *len_r)
@@ -578,6 +580,32 @@ static void test_bare_lf(void **state)
 	ch_mime_message_free(&m);
 }
 
+static void test_format_flowed(void **state)
+{
+	struct ch_mime_message m;
+
+	(void)state;
+	parse("26-format-flowed.eml", &m);
+	assert_clean(&m);
+	assert_string_equal(m.text,
+	                    "Dette er en lang linje, som mailprogrammet har "
+	                    "brudt, fordi den var længere end 72 tegn. Den "
+	                    "skal samles igen.\n\n"
+	                    "> Det citerede svar er også brudt.\n"
+	                    ">> Dybere citat, \n"
+	                    "> skift af dybde.\n"
+	                    "From er space-stuffed.\n"
+	                    "-- \n"
+	                    "Signatur Sidste linje");
+	ch_mime_message_free(&m);
+
+	parse("27-flowed-delsp.eml", &m);
+	assert_clean(&m);
+	assert_string_equal(m.text, "Et meget langt ord: "
+	                            "vejvedligeholdelsesafdelingen er åben.");
+	ch_mime_message_free(&m);
+}
+
 static void parse_buf(const char *raw, size_t len,
                       const struct ch_mime_limits *lim,
                       struct ch_mime_message *m)
@@ -1071,6 +1099,7 @@ int main(void)
 	        cmocka_unit_test(test_automatic),
 	        cmocka_unit_test(test_threading),
 	        cmocka_unit_test(test_bare_lf),
+	        cmocka_unit_test(test_format_flowed),
 	        cmocka_unit_test(test_header_fallbacks),
 	        cmocka_unit_test(test_dates),
 	        cmocka_unit_test(test_limits),

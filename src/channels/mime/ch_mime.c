@@ -1380,6 +1380,65 @@ static void attachment_add(struct walk *w, const struct mailmime *m,
 static int walk(struct walk *w, struct mailmime *m, unsigned depth,
                 const char *path, struct ktd_buf *t, bool *plain_r);
 
+/* RFC 3676 format=flowed undone: a line ending in a space continues in
+ * the next one of the same quote depth (the space dropped with
+ * DelSp=yes); space-stuffing is removed; "-- " (the signature mark)
+ * never flows. Quoted lines come out as ">> text". Returns a new string
+ * (LF line ends in, LF out). */
+static char *unflow(const char *s, size_t len, bool delsp, size_t *len_r)
+{
+	struct ktd_buf b;
+	size_t pos = 0;
+	int open_depth = -1; /* depth of the paragraph being joined; -1 */
+
+	ktd_buf_init(&b, len * 2 + 16);
+	while (pos < len) {
+		const char *eol = memchr(s + pos, '\n', len - pos);
+		size_t end = eol ? (size_t)(eol - s) : len;
+		const char *l = s + pos;
+		size_t n = end - pos, k;
+		int depth = 0;
+		bool flowed;
+		int r = 0;
+
+		while (n > 0 && *l == '>') {
+			depth++;
+			l++;
+			n--;
+		}
+		if (n > 0 && *l == ' ') {
+			l++;
+			n--;
+		}
+		flowed = n > 0 && l[n - 1] == ' ' &&
+		         !(n == 3 && !memcmp(l, "-- ", 3));
+		if (open_depth >= 0 && open_depth != depth) {
+			/* a quote depth change ends the paragraph */
+			r |= ktd_buf_add(&b, "\n", 1);
+			open_depth = -1;
+		}
+		if (open_depth < 0 && depth > 0) {
+			for (k = 0; k < (size_t)depth; k++)
+				r |= ktd_buf_add(&b, ">", 1);
+			r |= ktd_buf_add(&b, " ", 1);
+		}
+		if (flowed && delsp)
+			n--;
+		r |= ktd_buf_add(&b, l, n);
+		if (flowed) {
+			open_depth = depth;
+		} else {
+			open_depth = -1;
+			if (eol)
+				r |= ktd_buf_add(&b, "\n", 1);
+		}
+		if (r < 0)
+			ktd_panic("ch_mime: unflow buffer");
+		pos = eol ? end + 1 : len;
+	}
+	return ktd_buf_steal(&b, len_r);
+}
+
 static void single_text(struct walk *w, const struct mailmime *m,
                         const char *where, bool html, struct ktd_buf *t,
                         bool *plain_r)
@@ -1406,6 +1465,23 @@ static void single_text(struct walk *w, const struct mailmime *m,
 		charset_problem(w, where, charset, flags, used);
 	ktd_free(&charset);
 	lf_only(u, &ulen);
+	if (!html) {
+		char *format = param_value(w, where, p, np, "format");
+		char *delsp = param_value(w, where, p, np, "delsp");
+
+		if (format && !strcasecmp(format, "flowed")) {
+			size_t flen;
+			char *f = unflow(u, ulen,
+			                 delsp && !strcasecmp(delsp, "yes"),
+			                 &flen);
+
+			ktd_free(&u);
+			u = f;
+			ulen = flen;
+		}
+		ktd_free(&format);
+		ktd_free(&delsp);
+	}
 	if (html) {
 		char *txt;
 
