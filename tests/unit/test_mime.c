@@ -826,6 +826,19 @@ static void test_limits(void **state)
 	ch_mime_message_free(&m);
 	ktd_buf_deinit(&b);
 
+	/* a UTF-8 byte order mark */
+	{
+		static const char bom[] = "From: a@example.dk\r\n"
+		                          "Content-Type: text/plain; "
+		                          "charset=utf-8\r\n\r\n"
+		                          "\xEF\xBB\xBFGod morgen\r\n";
+
+		parse_buf(bom, sizeof(bom) - 1, NULL, &m);
+		assert_clean(&m);
+		assert_string_equal(m.text, "God morgen");
+		ch_mime_message_free(&m);
+	}
+
 	/* nothing at all */
 	parse_buf("", 0, NULL, &m);
 	assert_problem(&m, "empty message");

@@ -1465,6 +1465,11 @@ static void single_text(struct walk *w, const struct mailmime *m,
 		charset_problem(w, where, charset, flags, used);
 	ktd_free(&charset);
 	lf_only(u, &ulen);
+	/* a byte order mark is no text */
+	if (ulen >= 3 && !memcmp(u, "\xEF\xBB\xBF", 3)) {
+		memmove(u, u + 3, ulen - 2);
+		ulen -= 3;
+	}
 	if (!html) {
 		char *format = param_value(w, where, p, np, "format");
 		char *delsp = param_value(w, where, p, np, "delsp");
