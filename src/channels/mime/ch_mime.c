@@ -144,7 +144,7 @@ static void nb_add(struct ktd_buf *b, const void *p, size_t n)
 static char *repair(struct walk *w, const char *raw, size_t len, size_t *len_r)
 {
 	struct ktd_buf crlf, out;
-	size_t i, pos, garbage = 0, lineno = 0;
+	size_t i, pos, garbage = 0;
 	size_t pend_start = 0, pend_n = 0; /* garbage lines not yet judged */
 	bool first = true;
 	char *s;
@@ -181,7 +181,6 @@ static char *repair(struct walk *w, const char *raw, size_t len, size_t *len_r)
 		const char *line = s + pos;
 		bool cont = n > 0 && (line[0] == ' ' || line[0] == '\t');
 
-		lineno++;
 		if (body_n == 0 && eol)
 			break; /* the empty line: end of the header block */
 		if (first && !is_header_line(line, body_n)) {
@@ -218,10 +217,10 @@ static char *repair(struct walk *w, const char *raw, size_t len, size_t *len_r)
 		nb_add(&out, "\r\n", 2);
 		pos = pend_start;
 	}
-	if (first && pos >= slen && slen > 0 && !out.len)
+	if (first && pos >= slen && slen > 0)
+		/* nothing but an mbox "From " line */
 		nb_add(&out, "\r\n", 2);
 	nb_add(&out, s + pos, slen - pos);
-	(void)lineno;
 	ktd_buf_deinit(&crlf);
 	return ktd_buf_steal(&out, len_r);
 }
