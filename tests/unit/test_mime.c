@@ -806,6 +806,68 @@ static void test_limits(void **state)
 	ch_mime_message_free(&m);
 	ktd_buf_deinit(&b);
 
+	/* 50 nested multiparts whose boundaries never appear, and a chain
+	 * of 50 message/rfc822: libetpan would nest all of them */
+	ktd_buf_init(&b, 1024 * 1024);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk\r\n"), 0);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(
+		        ktd_buf_printf(&b,
+		                       "Content-Type: multipart/mixed; "
+		                       "boundary=\"nope%zu\"\r\n\r\n",
+		                       i),
+		        0);
+	assert_int_equal(ktd_buf_add_str(&b, "krop\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_problem(&m, "MIME structure too complex (nested deeper than 24");
+	assert_string_equal(m.from.addr, "a@example.dk");
+	ch_mime_message_free(&m);
+	ktd_buf_reset(&b);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk\r\n"), 0);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(ktd_buf_add_str(&b,
+		                                 "Content-Type: message/rfc822"
+		                                 "\r\n\r\n"),
+		                 0);
+	assert_int_equal(ktd_buf_add_str(&b, "krop\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_problem(&m, "MIME structure too complex (nested deeper than 24");
+	ch_mime_message_free(&m);
+
+	/* wide is not deep: 30 forwarded messages side by side, each with
+	 * a mixed and an alternative multipart, are read whole */
+	ktd_buf_reset(&b);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk\r\n"
+	                                     "Content-Type: multipart/mixed; "
+	                                     "boundary=out\r\n\r\n"),
+	                 0);
+	for (i = 0; i < 30; i++)
+		assert_int_equal(
+		        ktd_buf_printf(
+		                &b,
+		                "--out\r\nContent-Type: message/rfc822\r\n\r\n"
+		                "From: f%zu@example.dk\r\nSubject: nr %zu\r\n"
+		                "Content-Type: multipart/mixed; boundary=in\r\n"
+		                "\r\n--in\r\nContent-Type: "
+		                "multipart/alternative;"
+		                " boundary=al\r\n\r\n--al\r\n\r\ntekst %zu\r\n"
+		                "--al\r\nContent-Type: "
+		                "text/html\r\n\r\n<p>h</p>"
+		                "\r\n--al--\r\n--in\r\nContent-Type: "
+		                "application/pdf; "
+		                "name=b%zu.pdf\r\n\r\n%%PDF\r\n"
+		                "--in--\r\n",
+		                i, i, i, i),
+		        0);
+	assert_int_equal(ktd_buf_add_str(&b, "--out--\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_clean(&m);
+	assert_int_equal(m.n_attachments, 30);
+	assert_string_equal(m.attachments[29].filename, "b29.pdf");
+	assert_non_null(strstr(m.text, "Emne: nr 29\n\ntekst 29"));
+	ch_mime_message_free(&m);
+	ktd_buf_deinit(&b);
+
 	/* comments nested 100000 deep (libetpan recurses on each) */
 	ktd_buf_init(&b, 1024 * 1024);
 	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk "), 0);

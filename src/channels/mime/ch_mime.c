@@ -38,8 +38,9 @@
 #define DEF_MAX_ATTACHMENTS (25 * 1024 * 1024)
 /* libetpan's parser recurses once per nested multipart or message and
  * rescans the body at each level, without a bound of its own. A message
- * that names multipart or rfc822 more often than this is not handed to
- * it (its headers still are): see too_complex(). */
+ * that names multipart or rfc822 more often than this, or that nests
+ * deeper than max_depth + 8, is not handed to it (its headers still
+ * are): see too_many_names() and nesting(). */
 #define MAX_COMPOSITE_NAMES 256
 #define MAX_REFERENCES 100
 #define MAX_ID_LEN 998
@@ -261,7 +262,7 @@ static void flatten_comments(struct walk *w, char *s, size_t len)
  * nesting libetpan will recurse into (each level needs a Content-Type
  * naming one of them; a multipart/digest's parts are messages by
  * default, hence twice). */
-static bool too_complex(const char *s, size_t len)
+static bool too_many_names(const char *s, size_t len)
 {
 	size_t i, n = 0;
 
@@ -277,6 +278,113 @@ static bool too_complex(const char *s, size_t len)
 			return true;
 	}
 	return false;
+}
+
+/* How deep libetpan will nest the entities (twice, as weights): a
+ * Content-Type naming a multipart opens one (weight 2: a digest's parts
+ * are messages) that its close delimiter "--b--" ends (never, when its
+ * boundary is absent: libetpan then takes the whole body as one part);
+ * one naming rfc822 opens one (weight 1) that the next delimiter of an
+ * enclosing multipart ends; a delimiter ends all opened after its
+ * multipart. libetpan rescans the body at each level, so a message
+ * nested beyond need costs it its size again per level: such a message
+ * is refused before it starts. Returns a value > stop as soon as the
+ * depth passes stop. */
+struct nest {
+	char b[72]; /* boundary; "" for a message/rfc822 */
+	unsigned weight;
+};
+
+static void nest_field(const char *s, size_t len, size_t pos, size_t fend,
+                       bool *multi_r, bool *msg_r, char *bnd, size_t bsz)
+{
+	size_t i;
+
+	for (i = pos; i + 6 <= fend && i + 6 <= len; i++) {
+		if (i + 9 <= fend && !strncasecmp(s + i, "multipart", 9))
+			*multi_r = true;
+		if (!strncasecmp(s + i, "rfc822", 6))
+			*msg_r = true;
+		if (i + 9 <= fend && !bnd[0] &&
+		    !strncasecmp(s + i, "boundary=", 9)) {
+			const char *q = s + i + 9;
+			size_t bl = 0;
+
+			if (q < s + fend && *q == '"')
+				q++;
+			while (q + bl < s + fend && bl < bsz - 1 &&
+			       q[bl] != '"' && q[bl] != ';' && q[bl] != '\r' &&
+			       q[bl] != '\n' && q[bl] != ' ')
+				bl++;
+			memcpy(bnd, q, bl);
+			bnd[bl] = '\0';
+		}
+	}
+}
+
+static unsigned nesting(const char *s, size_t len, unsigned stop)
+{
+	struct nest st[64];
+	size_t n = 0, pos = 0;
+	unsigned depth = 0, max = 0;
+
+	while (pos < len) {
+		const char *eol = memchr(s + pos, '\n', len - pos);
+		size_t end = eol ? (size_t)(eol - s) + 1 : len;
+		const char *l = s + pos;
+		size_t ln = end - pos;
+
+		if (ln > 2 && l[0] == '-' && l[1] == '-') {
+			size_t k;
+
+			for (k = n; k-- > 0;) {
+				size_t bl = strlen(st[k].b);
+
+				if (!bl || ln < 2 + bl ||
+				    memcmp(l + 2, st[k].b, bl) != 0)
+					continue;
+				while (n > k + 1)
+					depth -= st[--n].weight;
+				if (ln >= 4 + bl &&
+				    !memcmp(l + 2 + bl, "--", 2))
+					depth -= st[--n].weight;
+				break;
+			}
+		} else if (ln > 13 && !strncasecmp(l, "content-type", 12)) {
+			/* the field with its continuation lines */
+			size_t fend = end, v = pos + 12;
+			char bnd[72] = "";
+			bool multi = false, msg = false;
+
+			while (fend < len &&
+			       (s[fend] == ' ' || s[fend] == '\t')) {
+				const char *e2 =
+				        memchr(s + fend, '\n', len - fend);
+
+				fend = e2 ? (size_t)(e2 - s) + 1 : len;
+			}
+			while (v < fend && (s[v] == ' ' || s[v] == '\t'))
+				v++;
+			if (v < fend && s[v] == ':')
+				nest_field(s, len, v, fend, &multi, &msg, bnd,
+				           sizeof(bnd));
+			if ((multi && bnd[0]) || msg) {
+				if (n == KTD_N_ELEMENTS(st))
+					return stop + 1;
+				ktd_strlcpy(st[n].b, multi ? bnd : "",
+				            sizeof(st[n].b));
+				st[n].weight = multi ? 2 : 1;
+				depth += st[n++].weight;
+				if (depth > max)
+					max = depth;
+				if (max > stop)
+					return max;
+			}
+			end = fend;
+		}
+		pos = end;
+	}
+	return max;
 }
 
 /* --- small helpers ----------------------------------------------------- */
@@ -1814,11 +1922,14 @@ int ch_mime_parse(const char *raw, size_t len, const struct ch_mime_limits *lim,
 	s = repair(&w, raw ? raw : "", len, &slen);
 	flatten_comments(&w, s, slen);
 
-	if (too_complex(s, slen)) {
+	if (too_many_names(s, slen) ||
+	    nesting(s, slen, 2 * (w.lim.max_depth + 8)) >
+	            2 * (w.lim.max_depth + 8)) {
 		problem(&w,
-		        "MIME structure too complex (more than %d nested "
-		        "parts possible): body shown as text",
-		        MAX_COMPOSITE_NAMES / 2);
+		        "MIME structure too complex (nested deeper than "
+		        "%u, or more than %d nested parts possible): body "
+		        "shown as text",
+		        w.lim.max_depth + 8, MAX_COMPOSITE_NAMES / 2);
 		r = MAILIMF_ERROR_PARSE;
 	} else {
 		r = mailmime_parse(s, slen, &idx, &mime);
