@@ -834,6 +834,24 @@ static void test_limits(void **state)
 	assert_problem(&m, "MIME structure too complex (nested deeper than 24");
 	ch_mime_message_free(&m);
 
+	/* boundaries with blanks, and preamble lines that begin like them
+	 * but are not: they end nothing */
+	ktd_buf_reset(&b);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk\r\n"), 0);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(
+		        ktd_buf_printf(&b,
+		                       "Content-Type: multipart/mixed; "
+		                       "boundary=\"lvl %zu\"\r\n\r\n"
+		                       "--lvl\r\n--lvl %zux\r\n"
+		                       "--lvl %zu\r\n",
+		                       i, i, i),
+		        0);
+	assert_int_equal(ktd_buf_add_str(&b, "krop\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_problem(&m, "MIME structure too complex (nested deeper than 24");
+	ch_mime_message_free(&m);
+
 	/* wide is not deep: 30 forwarded messages side by side, each with
 	 * a mixed and an alternative multipart, are read whole */
 	ktd_buf_reset(&b);

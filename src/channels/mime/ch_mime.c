@@ -309,12 +309,14 @@ static void nest_field(const char *s, size_t len, size_t pos, size_t fend,
 		    !strncasecmp(s + i, "boundary=", 9)) {
 			const char *q = s + i + 9;
 			size_t bl = 0;
+			bool quoted = q < s + fend && *q == '"';
 
-			if (q < s + fend && *q == '"')
+			if (quoted)
 				q++;
 			while (q + bl < s + fend && bl < bsz - 1 &&
-			       q[bl] != '"' && q[bl] != ';' && q[bl] != '\r' &&
-			       q[bl] != '\n' && q[bl] != ' ')
+			       q[bl] != '"' && q[bl] != '\r' && q[bl] != '\n' &&
+			       (quoted || (q[bl] != ';' && q[bl] != ' ' &&
+			                   q[bl] != '\t')))
 				bl++;
 			memcpy(bnd, q, bl);
 			bnd[bl] = '\0';
@@ -340,13 +342,32 @@ static unsigned nesting(const char *s, size_t len, unsigned stop)
 			for (k = n; k-- > 0;) {
 				size_t bl = strlen(st[k].b);
 
+				const char *r;
+				size_t rl;
+				bool close;
+
 				if (!bl || ln < 2 + bl ||
 				    memcmp(l + 2, st[k].b, bl) != 0)
 					continue;
+				/* the whole boundary, as libetpan wants it:
+				 * a longer one is not this one */
+				r = l + 2 + bl;
+				rl = ln - 2 - bl;
+				close = rl >= 2 && r[0] == '-' && r[1] == '-';
+				if (close) {
+					r += 2;
+					rl -= 2;
+				}
+				while (rl > 0 && (*r == ' ' || *r == '\t' ||
+				                  *r == '\r' || *r == '\n')) {
+					r++;
+					rl--;
+				}
+				if (rl)
+					continue;
 				while (n > k + 1)
 					depth -= st[--n].weight;
-				if (ln >= 4 + bl &&
-				    !memcmp(l + 2 + bl, "--", 2))
+				if (close)
 					depth -= st[--n].weight;
 				break;
 			}
