@@ -111,6 +111,14 @@ export const AGENT_SCENARIOS = {
 		await page.waitForSelector('dialog[open] [data-dialog="help"]', { timeout: WAIT_MS });
 		await shot(page, 'help');
 		await page.keyboard.press('Escape');
+		// 200 % zoom of a 1280 px window: nothing wider than the window
+		await page.click('#nav a[data-nav="inbox"]');
+		await inboxLoaded(page);
+		const size = page.viewportSize();
+		await page.setViewportSize({ width: 640, height: 360 });
+		a.zoom_overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+		await shot(page, 'inbox-zoom200');
+		await page.setViewportSize(size);
 		// a reload keeps the session
 		await page.reload({ waitUntil: 'load' });
 		await page.waitForSelector('html[data-session="yes"]', { timeout: WAIT_MS });

@@ -255,7 +255,23 @@ def read(d, path):
 
 def test_agent_login(centre, tmp_path):
     d = centre
-    c = new_case(Client(d, "agnete"))
+    agent = Client(d, "agnete")
+    c = new_case(agent)
+    for kw in ({"channel": "web", "subject": "Ansøgning om parkeringstilladelse",
+                "citizen": {"name": "Bent Hansen",
+                            "email": "bent@example.org"}},
+               {"channel": "walk_in", "subject": "Nyt sundhedskort",
+                "citizen": {"name": "Lise Nørgaard"}},
+               {"subject": "Hvornår tømmes skraldespanden?",
+                "citizen": {"phone": "+4520304050"}}):
+        new_case(agent, **kw)
+    mine = new_case(agent, channel="web", subject="Byggetilladelse til carport",
+                    citizen={"name": "Ole Olsen", "email": "ole@example.org"})
+    r = agent.s.patch(d.url(f"/api/v1/cases/{mine['id']}"),
+                      json={"assignee_id": agent.user_id,
+                            "department_id": d.dept,
+                            "version": mine["version"]}, timeout=10)
+    assert r.status_code == 200, r.text
     res = browse("login", d.url("/"), tmp_path, agent_params(d))
     check_clean(res)
     a = res["agent"]
@@ -269,7 +285,8 @@ def test_agent_login(centre, tmp_path):
     assert a["after_reload_who"].startswith("Agnete Agent"), show(res)
     assert a["logout_message"] == "Du er logget ud.", show(res)
     assert a["live_after_logout"] is None, show(res)
-    for view in ("inbox", "directory", "callbacks", "help"):
+    assert a["zoom_overflow"] <= 0, show(res)
+    for view in ("inbox", "inbox-zoom200", "directory", "callbacks", "help"):
         assert_png(tmp_path / "shots" / f"{view}.png")
 
 
