@@ -123,11 +123,12 @@ function render(audit) {
 			fact(t('col_assignee'), assigneeText(c.assignee_id), 'assignee'),
 			c.category ? fact(t('category'), c.category, 'category') : null,
 			fact(t('created'), fmtTime(c.created_at), 'created'),
-			c.merged_into_id ? fact(t('a_merge'), `→ #${c.merged_into_id}`, 'merged') : null),
+			c.merged_into_id ? fact(t('merged_into'), h('a', { href: `#/case/${c.merged_into_id}` }, `→ #${c.merged_into_id}`), 'merged') : null),
 		actions);
 	const timeline = h('section', { class: 'timeline', 'aria-labelledby': 'tl-title' },
 		h('h2', { id: 'tl-title' }, t('timeline')),
-		h('ol', { class: 'contacts' }, c.contacts.map((ct) => h('li', {}, contact(ct)))));
+		c.contacts.length ? h('ol', { class: 'contacts' }, c.contacts.map((ct) => h('li', {}, contact(ct))))
+			: h('p', {}, t('no_contacts')));
 	const forwards = h('section', { class: 'forwards', 'aria-labelledby': 'fw-title' },
 		h('h2', { id: 'fw-title' }, t('forwards')),
 		c.forwards.length ? h('ul', {}, c.forwards.map(forward)) : h('p', {}, t('no_forwards')));

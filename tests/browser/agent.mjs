@@ -279,6 +279,58 @@ export const AGENT_SCENARIOS = {
 	},
 };
 
+// The other actions: a note, a 409 (the test changes the case under an
+// open dialog), resolve, reopen, merge; then a callback attempt.
+AGENT_SCENARIOS.actions = async function actions(page, url, a) {
+	await login(page, a);
+	await openCase(page, P.case_id);
+	await page.keyboard.press('n');
+	await page.waitForSelector('dialog[open] form[data-dialog="note"]', { timeout: WAIT_MS });
+	await page.fill('dialog textarea[name="text"]', P.note);
+	await page.click('dialog [data-action="submit"]');
+	await page.waitForSelector('article[data-channel="note"]', { timeout: WAIT_MS });
+	a.note = await page.textContent('article[data-channel="note"] .text');
+	// someone else changes the case while the resolve dialog is open
+	await page.click('.actions [data-action="resolve"]');
+	await page.waitForSelector('dialog[open] form[data-dialog="resolve"]', { timeout: WAIT_MS });
+	await handshake('change');
+	await page.waitForTimeout(500); // the live event arrives, the dialog stays
+	await page.click('dialog [data-action="submit"]');
+	await page.waitForSelector('#toast[data-kind="error"]', { timeout: WAIT_MS });
+	a.conflict_toast = await page.textContent('#toast');
+	a.dialog_open_after_conflict = await page.$eval('dialog', (d) => d.open);
+	await page.waitForSelector('[data-fact="category"]', { timeout: WAIT_MS });
+	a.category = (await page.textContent('[data-fact="category"] dd'))?.trim();
+	a.status_after_conflict = await caseStatus(page);
+	// now it works
+	await page.click('.actions [data-action="resolve"]');
+	await page.click('dialog [data-action="submit"]');
+	await waitStatus(page, 'resolved');
+	await page.click('.actions [data-action="reopen"]');
+	await page.waitForSelector('dialog[open] form[data-dialog="reopen"]', { timeout: WAIT_MS });
+	await page.click('dialog [data-action="submit"]');
+	await waitStatus(page, 'open');
+	a.reopened = await caseStatus(page);
+	await page.click('.actions [data-action="merge"]');
+	await page.waitForSelector('dialog[open] form[data-dialog="merge"]', { timeout: WAIT_MS });
+	await page.fill('dialog input[name="into"]', P.into_reference);
+	await page.click('dialog [data-action="submit"]');
+	await waitStatus(page, 'closed');
+	a.merged = (await page.textContent('[data-fact="merged"] dd'))?.trim();
+	await shot(page, 'case-merged');
+	// callbacks
+	await page.keyboard.press('2');
+	await page.waitForSelector('section.callbacks[data-loaded="true"]', { timeout: WAIT_MS });
+	a.callbacks = await page.$$eval('section.callbacks tbody tr', (trs) => trs.map((tr) => tr.dataset.callbackId));
+	await shot(page, 'callbacks-due');
+	await page.click(`tr[data-callback-id="${P.callback_id}"] button[data-result="reached"]`);
+	await page.waitForSelector('dialog[open] form[data-dialog="attempt"]', { timeout: WAIT_MS });
+	await page.fill('dialog textarea[name="note"]', 'Talte med borgeren');
+	await page.click('dialog [data-action="submit"]');
+	await page.waitForSelector(`tr[data-callback-id="${P.callback_id}"]`, { state: 'detached', timeout: WAIT_MS });
+	a.callback_toast = await page.textContent('#toast');
+};
+
 export async function runAgent(scenario, page, url, result) {
 	const a = result.agent;
 	try {
@@ -295,6 +347,7 @@ export async function runAgent(scenario, page, url, result) {
 // browser's own reports of refused requests.
 export function expectedAgentConsoleError(scenario, m, urlPath) {
 	if (scenario === 'login' && urlPath === '/api/v1/session' && /status of 401\b/.test(m.text)) return 'a wrong password answers 401';
+	if (scenario === 'actions' && urlPath?.startsWith('/api/v1/cases/') && /status of 409\b/.test(m.text)) return 'the test changed the case first: 409';
 	if (scenario === 'expiry' && urlPath?.startsWith('/api/v1/') && /status of 401\b/.test(m.text)) return 'the session was ended by the test';
 	if (scenario === 'reconnect' && (urlPath?.startsWith('/api/v1/') || urlPath === '/readyz') &&
 		/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|status of 503\b/.test(m.text)) return 'the daemon was down';

@@ -435,3 +435,46 @@ def test_agent_keyboard_take_and_resolve(centre, tmp_path):
     got = read(d, f"/api/v1/cases/{c['id']}")
     uid = sql(d, "SELECT id FROM users WHERE login = 'agnete'")[0][0]
     assert got["assignee_id"] == uid and got["status"] == "resolved"
+
+
+def test_agent_note_conflict_reopen_merge_callback(centre, tmp_path):
+    d = centre
+    agent = Client(d, "agnete")
+    keep = new_case(agent, channel="web", subject="Hovedsagen",
+                    citizen={"email": "keep@example.org"})
+    c = new_case(agent, channel="web", subject="Samme spørgsmål igen",
+                 citizen={"email": "dup@example.org"})
+    r = agent.post(f"/api/v1/cases/{keep['id']}/callbacks",
+                   json={"number": "+4512121212", "message": "Ring om carport",
+                         "due_at": "2026-01-01T08:00:00Z"})
+    assert r.status_code == 201, r.text
+    cb = r.json()
+
+    def change():
+        cur = agent.get(f"/api/v1/cases/{c['id']}").json()
+        r = agent.s.patch(d.url(f"/api/v1/cases/{c['id']}"),
+                          json={"category": "Byggeri",
+                                "version": cur["version"]}, timeout=10)
+        assert r.status_code == 200, r.text
+
+    res = browse("actions", d.url("/"), tmp_path,
+                 agent_params(d, case_id=c["id"], note="Ringer tilbage i morgen",
+                              into_reference=keep["reference"],
+                              callback_id=cb["id"]),
+                 {"change": change})
+    check_clean(res)
+    a = res["agent"]
+    assert a["note"] == "Ringer tilbage i morgen", show(res)
+    assert a["conflict_toast"].startswith("En anden har ændret sagen"), \
+        show(res)
+    assert a["dialog_open_after_conflict"] is False, show(res)
+    assert a["category"] == "Byggeri", show(res)
+    assert a["status_after_conflict"] != "resolved", show(res)
+    assert a["reopened"] == "open", show(res)
+    assert a["merged"] == f"→ #{keep['id']}", show(res)
+    assert str(cb["id"]) in a["callbacks"], show(res)
+    assert a["callback_toast"] == "Forsøget er registreret.", show(res)
+    got = read(d, f"/api/v1/cases/{c['id']}")
+    assert got["merged_into_id"] == keep["id"], got
+    cbs = read(d, "/api/v1/callbacks?status=all")["items"]
+    assert [(x["id"], x["status"]) for x in cbs] == [(cb["id"], "done")], cbs
