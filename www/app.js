@@ -153,7 +153,7 @@ async function startSession(me) {
 	} catch (e) {
 		showError(e);
 	}
-	ensureUserId().then(() => { if (current === inbox) rerender(); }).catch(() => {});
+	ensureUserId().then(() => inbox.redraw()).catch(() => {});
 	live.start();
 	route();
 }
@@ -223,14 +223,6 @@ async function route() {
 		current = inbox;
 		inbox.show(view);
 	}
-}
-
-function rerender() {
-	if (!ctx.user) return;
-	if (current === inbox) {
-		inbox.reset(true);
-	}
-	route();
 }
 
 function helpDialog() {

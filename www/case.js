@@ -136,7 +136,9 @@ function render(audit) {
 	if (audit) {
 		parts.push(h('section', { class: 'audit', 'aria-labelledby': 'au-title' },
 			h('h2', { id: 'au-title' }, t('audit')),
-			h('table', {}, h('tbody', {}, audit.map((a) => h('tr', {},
+			h('table', {},
+				h('thead', {}, h('tr', {}, ['au_at', 'au_action', 'au_who', 'au_detail'].map((k) => h('th', { scope: 'col' }, t(k))))),
+				h('tbody', {}, audit.map((a) => h('tr', { 'data-action': a.action },
 				h('td', {}, fmtTime(a.at)),
 				h('td', {}, a.action),
 				h('td', {}, a.actor_user_id !== null && a.actor_user_id !== undefined ? assigneeText(a.actor_user_id) : (a.actor_token || a.peer || '')),

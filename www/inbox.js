@@ -239,6 +239,11 @@ export function leave() {
 	savedScroll = window.scrollY;
 }
 
+// Draws the rows again (the user id is known now: "mig").
+export function redraw() {
+	if (root && loaded) render();
+}
+
 export function focusSearch() {
 	root?.querySelector('#inbox-search')?.focus();
 }

@@ -103,6 +103,12 @@ export const AGENT_SCENARIOS = {
 		await page.waitForSelector('section.directory[data-loaded="true"]', { timeout: WAIT_MS });
 		a.departments = await page.$$eval('section.directory tbody tr th', (ths) => ths.map((x) => x.textContent));
 		await shot(page, 'directory');
+		await page.fill('#dir-search', 'ingen sådan afdeling');
+		await page.waitForSelector('section.directory p.empty:not([hidden])', { timeout: WAIT_MS });
+		a.departments_none = await page.$$eval('section.directory tbody tr', (trs) => trs.length);
+		await page.fill('#dir-search', 'bygg');
+		await page.waitForSelector('section.directory tbody tr', { timeout: WAIT_MS });
+		a.departments_bygg = await page.$$eval('section.directory tbody tr th', (ths) => ths.map((x) => x.textContent));
 		await page.click('#nav a[data-nav="callbacks"]');
 		await page.waitForSelector('section.callbacks[data-loaded="true"]', { timeout: WAIT_MS });
 		await shot(page, 'callbacks');
@@ -329,6 +335,15 @@ AGENT_SCENARIOS.actions = async function actions(page, url, a) {
 	await page.click('dialog [data-action="submit"]');
 	await page.waitForSelector(`tr[data-callback-id="${P.callback_id}"]`, { state: 'detached', timeout: WAIT_MS });
 	a.callback_toast = await page.textContent('#toast');
+};
+
+// A supervisor sees the case's audit trail (the agent does not).
+AGENT_SCENARIOS.audit = async function audit(page, url, a) {
+	await login(page, a);
+	await openCase(page, P.case_id);
+	await page.waitForSelector('section.audit tbody tr', { timeout: WAIT_MS });
+	a.audit_actions = await page.$$eval('section.audit tbody tr', (trs) => trs.map((tr) => tr.dataset.action));
+	await shot(page, 'case-audit');
 };
 
 export async function runAgent(scenario, page, url, result) {

@@ -282,6 +282,8 @@ def test_agent_login(centre, tmp_path):
     assert a["nav"] == ["Indbakke", "Tilbagekald", "Telefonbog"], show(res)
     assert a["nav_en"] == ["Inbox", "Callbacks", "Directory"], show(res)
     assert "Byggeri" in a["departments"], show(res)
+    assert a["departments_none"] == 0, show(res)
+    assert a["departments_bygg"] == ["Byggeri"], show(res)
     assert a["after_reload_who"].startswith("Agnete Agent"), show(res)
     assert a["logout_message"] == "Du er logget ud.", show(res)
     assert a["live_after_logout"] is None, show(res)
@@ -478,3 +480,14 @@ def test_agent_note_conflict_reopen_merge_callback(centre, tmp_path):
     assert got["merged_into_id"] == keep["id"], got
     cbs = read(d, "/api/v1/callbacks?status=all")["items"]
     assert [(x["id"], x["status"]) for x in cbs] == [(cb["id"], "done")], cbs
+
+
+def test_supervisor_sees_audit_trail(centre, ctl, tmp_path):
+    d = centre
+    add_user(ctl, d, "sofus", role="supervisor", name="Sofus Supervisor")
+    c = new_case(Client(d, "agnete"))
+    res = browse("audit", d.url("/"), tmp_path,
+                 dict(agent_params(d, case_id=c["id"]), login="sofus"))
+    check_clean(res)
+    assert "create" in res["agent"]["audit_actions"], show(res)
+    assert "read" in res["agent"]["audit_actions"], show(res)
