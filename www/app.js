@@ -57,9 +57,32 @@ function banner() {
 	b.hidden = false;
 }
 
+// While a request has failed, /readyz is asked every few seconds until the
+// server answers again.
+let probeTimer = null;
+function probe() {
+	clearTimeout(probeTimer);
+	probeTimer = setTimeout(async () => {
+		probeTimer = null;
+		if (!netDown || !ctx.user) return;
+		try {
+			const r = await fetch('/readyz', { cache: 'no-store' });
+			if (r.ok) {
+				netDown = false;
+				banner();
+				return;
+			}
+		} catch {
+			// still down
+		}
+		probe();
+	}, 5000);
+}
+
 onNetwork((ok) => {
 	if (netDown === !ok) return;
 	netDown = !ok;
+	if (netDown) probe();
 	banner();
 });
 
@@ -234,7 +257,7 @@ function helpDialog() {
 		h('h3', {}, t('keys_global')),
 		h('table', {}, h('tbody', {},
 			row('1', t('k_inbox')), row('2', t('k_callbacks')), row('3', t('k_directory')),
-			row('/', t('k_search')), row('j / k', t('k_next')), row('?', t('k_help')), row('Esc', t('k_escape')))),
+			row('/', t('k_search')), row('j / k', t('k_next')), row('p', t('k_pop')), row('?', t('k_help')), row('Esc', t('k_escape')))),
 		h('h3', {}, t('keys_case')),
 		h('table', {}, h('tbody', {},
 			row('t', t('a_take')), row('l', t('a_resolve')), row('v', t('a_forward')), row('n', t('a_note')),

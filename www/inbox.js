@@ -223,7 +223,7 @@ export function onLive(type, data) {
 			if (atTop && window.scrollY > 0) window.scrollBy(0, document.documentElement.scrollHeight - before);
 		}
 	}
-	scheduleCounts(1500);
+	scheduleCounts(3000);
 }
 
 export function show(view) {

@@ -28,7 +28,11 @@ export function onLive(type, data) {
 	}
 	if (type !== 'call.offered' && type !== 'call.answered') return;
 	if (!data.call || data.call.direction !== 'in') return;
-	if (type === 'call.answered' && !mine(data.call)) return;
+	if (type === 'call.answered' && !mine(data.call)) {
+		// a colleague took it
+		if (data.call.call_id === shownCall) dismiss();
+		return;
+	}
 	const sp = data.screen_pop || { phone: data.call.from, open_cases: [], recent_cases: [] };
 	shownCall = data.call.call_id;
 	const caseLink = (c) => h('li', {},
