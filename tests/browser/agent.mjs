@@ -346,6 +346,35 @@ AGENT_SCENARIOS.audit = async function audit(page, url, a) {
 	await shot(page, 'case-audit');
 };
 
+// Paging, search, "mine" and the channel tabs of the inbox.
+AGENT_SCENARIOS.paging = async function paging(page, url, a) {
+	const rows = () => page.$$eval('section.inbox tbody tr', (trs) => trs.map((tr) => tr.dataset.caseId));
+	await login(page, a);
+	await inboxLoaded(page);
+	a.first_page = (await rows()).length;
+	a.more_visible = await page.isVisible('section.inbox button.more');
+	await page.click('section.inbox button.more');
+	await page.waitForFunction((n) => document.querySelectorAll('section.inbox tbody tr').length > n, a.first_page, { timeout: WAIT_MS });
+	a.after_more = (await rows()).length;
+	a.more_after = await page.isVisible('section.inbox button.more');
+	await page.waitForFunction(() => document.querySelector('[data-count=""]')?.textContent, null, { timeout: WAIT_MS });
+	a.count_all = await page.textContent('[data-count=""]');
+	a.count_email = await page.textContent('[data-count="email"]');
+	await page.fill('#inbox-search', 'carport');
+	await page.keyboard.press('Enter');
+	await page.waitForFunction(() => document.querySelectorAll('section.inbox tbody tr').length === 1, null, { timeout: WAIT_MS });
+	a.search = await rows();
+	await page.fill('#inbox-search', '');
+	await page.keyboard.press('Enter');
+	await page.check('section.inbox input[name="mine"]');
+	await page.waitForFunction(() => document.querySelectorAll('section.inbox tbody tr').length === 1, null, { timeout: WAIT_MS });
+	a.mine = await rows();
+	await page.uncheck('section.inbox input[name="mine"]');
+	await page.click('section.inbox .tab[data-channel="email"]');
+	await page.waitForSelector('section.inbox p.empty:not([hidden])', { timeout: WAIT_MS });
+	a.email_rows = (await rows()).length;
+};
+
 export async function runAgent(scenario, page, url, result) {
 	const a = result.agent;
 	try {

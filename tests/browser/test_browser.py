@@ -491,3 +491,27 @@ def test_supervisor_sees_audit_trail(centre, ctl, tmp_path):
     check_clean(res)
     assert "create" in res["agent"]["audit_actions"], show(res)
     assert "read" in res["agent"]["audit_actions"], show(res)
+
+
+def test_agent_inbox_paging_search_mine(centre, tmp_path):
+    d = centre
+    agent = Client(d, "agnete")
+    for i in range(55):
+        new_case(agent, subject=f"Henvendelse nr. {i}",
+                 citizen={"phone": f"+45200000{i:02d}"})
+    mine = new_case(agent, channel="web", subject="Byggetilladelse til carport",
+                    citizen={"email": "ole@example.org"})
+    r = agent.s.patch(d.url(f"/api/v1/cases/{mine['id']}"),
+                      json={"assignee_id": agent.user_id,
+                            "version": mine["version"]}, timeout=10)
+    assert r.status_code == 200, r.text
+    res = browse("paging", d.url("/"), tmp_path, agent_params(d))
+    check_clean(res)
+    a = res["agent"]
+    assert a["first_page"] == 50 and a["more_visible"] is True, show(res)
+    assert a["after_more"] == 56 and a["more_after"] is False, show(res)
+    assert a["count_all"] == "(56)", show(res)
+    assert a["count_email"] == "(0)", show(res)
+    assert a["search"] == [str(mine["id"])], show(res)
+    assert a["mine"] == [str(mine["id"])], show(res)
+    assert a["email_rows"] == 0, show(res)
