@@ -16,12 +16,21 @@
 //              <html data-marker>: it must not run, and a CSP violation
 //              must be reported
 //
+// The agent scenarios (agent.mjs) log in and work the front end: login,
+// screen_pop, resolve, forward, reply, xss, reconnect, keyboard, views.
+// They take their data from BROWSER_PARAMS (JSON: login, password,
+// case_id, cti_token, department_id, sync_dir, shots_dir, ...) and report
+// what they saw in result.agent; the same checks as smoke apply (no
+// console error but the expected ones, no page error, no CSP violation,
+// no request to another host, no dialog opened by the page).
+//
 // Environment: BROWSER_SCREENSHOT=PATH saves a full-page screenshot there;
 // CHROMIUM=PATH another chromium binary (default /usr/bin/chromium).
 // Every wait is bounded (WAIT_MS), and the whole run by DEADLINE_MS.
 
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { AGENT_SCENARIOS, runAgent, expectedAgentConsoleError } from './agent.mjs';
 
 const WAIT_MS = 10_000;
 const DEADLINE_MS = 60_000;
@@ -42,7 +51,7 @@ const ARGS = [
 	// and reported below).
 	'--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
 ];
-const SCENARIOS = ['smoke', 'not_ready', 'csp_inline'];
+const SCENARIOS = ['smoke', 'not_ready', 'csp_inline', ...Object.keys(AGENT_SCENARIOS)];
 
 const started = Date.now();
 const result = {
@@ -68,6 +77,8 @@ const result = {
 	foreign_requests: [], // to a host other than 127.0.0.1
 	failed_requests: [],
 	screenshot: null,
+	dialogs: [], // alert/confirm/prompt the page opened
+	agent: {}, // what an agent scenario saw
 	elapsed_ms: null,
 };
 
@@ -137,13 +148,20 @@ async function run(scenario, url) {
 			if (/Content Security Policy/i.test(String(err))) result.csp_console.push({ type: 'pageerror', text: String(err) });
 		});
 
+		page.on('dialog', (d) => {
+			result.dialogs.push({ type: d.type(), message: d.message() });
+			d.dismiss().catch(() => {});
+		});
+
 		const resp = await page.goto(url, { waitUntil: 'load' });
 		if (resp) {
 			result.status = resp.status();
 			result.headers = await resp.allHeaders();
 		}
 
-		if (scenario === 'csp_inline') {
+		if (AGENT_SCENARIOS[scenario]) {
+			await runAgent(scenario, page, url, result);
+		} else if (scenario === 'csp_inline') {
 			// The blocked script's violation event is queued as a task:
 			// wait for it (bounded), then read the marker.
 			try {
@@ -166,9 +184,14 @@ async function run(scenario, url) {
 			}
 		}
 		// Let late requests and their console messages arrive.
-		await page.waitForLoadState('networkidle', { timeout: WAIT_MS }).catch(() => {
-			result.problems.push(`the page did not become network-idle within ${WAIT_MS} ms`);
-		});
+		// (The agent's page keeps its event stream open: never idle.)
+		if (AGENT_SCENARIOS[scenario]) {
+			await page.waitForTimeout(300);
+		} else {
+			await page.waitForLoadState('networkidle', { timeout: WAIT_MS }).catch(() => {
+				result.problems.push(`the page did not become network-idle within ${WAIT_MS} ms`);
+			});
+		}
 		result.html_data = await page.evaluate(() => ({ ...document.documentElement.dataset }));
 		result.marker = result.html_data.marker ?? null;
 		result.csp_violations = await page.evaluate(() => window.__ktdCsp || []);
@@ -198,7 +221,7 @@ function expectedConsoleError(scenario, m) {
 	const browserFavicon = path === '/favicon.ico' && !result.requests.includes(m.url);
 	if (browserFavicon && /status of 404\b/.test(m.text)) return 'the browser asks for /favicon.ico by itself';
 	if (scenario === 'not_ready' && path === '/readyz' && /status of 503\b/.test(m.text)) return '/readyz answers 503';
-	return null;
+	return expectedAgentConsoleError(scenario, m, path);
 }
 
 // The scenario's expectations; each miss is a problem.
@@ -214,13 +237,16 @@ function check(scenario) {
 	if (result.status !== 200) p.push(`main document: status ${result.status}, not 200`);
 	if (result.foreign_requests.length) p.push(`requests to other hosts: ${result.foreign_requests.join(' ')}`);
 	if (result.page_errors.length) p.push(`${result.page_errors.length} page error(s)`);
+	if (result.dialogs.length) p.push(`the page opened dialog(s): ${JSON.stringify(result.dialogs)}`);
 	if (scenario === 'csp_inline') {
 		if (result.marker !== null) p.push(`the inline script ran (data-marker=${result.marker})`);
 		if (!result.csp_violations.length) p.push('no securitypolicyviolation event');
 		return;
 	}
-	const want = scenario === 'smoke' ? 'ready' : 'not_ready';
-	if (result.state !== want) p.push(`data-state is ${JSON.stringify(result.state)}, not "${want}"`);
+	const want = scenario === 'not_ready' ? 'not_ready' : 'ready';
+	if (AGENT_SCENARIOS[scenario]) {
+		// the agent scenario reads #status itself
+	} else if (result.state !== want) p.push(`data-state is ${JSON.stringify(result.state)}, not "${want}"`);
 	if (result.csp_violations.length || result.csp_console.length) p.push('Content Security Policy violation(s)');
 	if (result.console_errors.length) p.push(`console error(s): ${result.console_errors.map((m) => m.text).join(' | ')}`);
 }
