@@ -8,7 +8,6 @@ import { t, getLang, setLang } from './i18n.js';
 import { api, setCsrf, onUnauthorized, onNetwork, ApiError } from './api.js';
 import { Live } from './live.js';
 import { ctx, toast, showError, closeDialog, dialogOpen, field } from './ui.js';
-import { ensureUserId } from './identity.js';
 import * as inbox from './inbox.js';
 import * as caseView from './case.js';
 import * as callbacks from './callbacks.js';
@@ -157,7 +156,7 @@ function showLogin(message, kind = 'error') {
 
 async function startSession(me) {
 	ctx.user = me.user;
-	ctx.userId = null;
+	ctx.userId = me.user.id;
 	setCsrf(me.csrf_token);
 	try {
 		localStorage.setItem(SESSION_FLAG, '1');
@@ -176,7 +175,6 @@ async function startSession(me) {
 	} catch (e) {
 		showError(e);
 	}
-	ensureUserId().then(() => inbox.redraw()).catch(() => {});
 	live.start();
 	route();
 }

@@ -9,7 +9,6 @@ import { t, fmtTime, fmtSeconds } from './i18n.js';
 import { api, ApiError } from './api.js';
 import { ctx, toast, showError, openDialog, field, depName, assigneeText, statusBadge, channelText, dialogOpen } from './ui.js';
 import { fmtHours, loadDepartments } from './directory.js';
-import { ensureUserId, learnUserId } from './identity.js';
 
 let cur = null; // the case as last loaded
 let curId = null;
@@ -227,19 +226,7 @@ async function act(fn, okText) {
 async function take() {
 	const id = curId;
 	try {
-		let uid = await ensureUserId();
-		if (uid === null) {
-			// The API names no user id (GET /me): an internal note saying
-			// who took the case gives it (created_by).
-			const note = await api('POST', `/cases/${id}/notes`, { body: { text: t('take_note', { name: ctx.user.name || ctx.user.login }) } });
-			uid = learnUserId(note.created_by);
-			const fresh = await api('GET', `/cases/${id}`);
-			if (id === curId) cur = fresh;
-		}
-		if (uid === null) {
-			toast(t('take_impossible'), 'error');
-			return;
-		}
+		const uid = ctx.userId;
 		await act(() => api('PATCH', `/cases/${id}`, { body: { assignee_id: uid }, ifMatch: cur.version }), t('taken'));
 	} catch (e) {
 		showError(e);
@@ -324,9 +311,7 @@ function noteDialog() {
 		submitLabel: t('save'),
 		body: [field(t('note_text'), text)],
 		onSubmit: () => act(async () => {
-			const r = await api('POST', `/cases/${curId}/notes`, { body: { text: text.value } });
-			learnUserId(r.created_by);
-			return r;
+			return api('POST', `/cases/${curId}/notes`, { body: { text: text.value } });
 		}, t('note_ok')),
 	});
 }
@@ -344,9 +329,7 @@ function replyDialog() {
 			const body = { text: text.value };
 			if (to.value.trim()) body.to = to.value.trim();
 			if (subject.value.trim()) body.subject = subject.value.trim();
-			const r = await api('POST', `/cases/${curId}/replies`, { body });
-			learnUserId(r.created_by);
-			return r;
+			return api('POST', `/cases/${curId}/replies`, { body });
 		}, t('reply_ok')),
 	});
 }

@@ -96,7 +96,6 @@ const TEXT = {
 		a_merge: 'Flet',
 		actions: 'Handlinger',
 		taken: 'Sagen er din.',
-		take_note: 'Sagen er taget af {name}.',
 		resolved_ok: 'Sagen er løst.',
 		forwarded_ok: 'Sagen er videresendt til {dep}.',
 		note_ok: 'Notatet er gemt.',
@@ -238,7 +237,6 @@ const TEXT = {
 		err_503: 'Serveren kan ikke nå databasen lige nu. Prøv igen om lidt.',
 		err_other: 'Der skete en fejl på serveren ({status}). Prøv igen.',
 		err_not_configured: 'Afsendelse af e-mail er ikke sat op på serveren.',
-		take_impossible: 'Din bruger-id kan ikke findes, så sagen kan ikke tages.',
 	},
 	en: {
 		app_title: 'Contact centre',
@@ -333,7 +331,6 @@ const TEXT = {
 		a_merge: 'Merge',
 		actions: 'Actions',
 		taken: 'The case is yours.',
-		take_note: 'Case taken by {name}.',
 		resolved_ok: 'The case is resolved.',
 		forwarded_ok: 'The case is forwarded to {dep}.',
 		note_ok: 'The note is saved.',
@@ -475,7 +472,6 @@ const TEXT = {
 		err_503: 'The server cannot reach its database now. Try again shortly.',
 		err_other: 'The server had an error ({status}). Try again.',
 		err_not_configured: 'Sending e-mail is not set up on the server.',
-		take_impossible: 'Your user id cannot be found, so the case cannot be taken.',
 	},
 };
 

@@ -9,7 +9,7 @@ import { ApiError } from './api.js';
 // What the views share: who is logged in and the directory.
 export const ctx = {
 	user: null, // {login, name, role, department_id}
-	userId: null, // the API's /me does not give it: see app.js
+	userId: null, // the logged-in user's id (GET /api/v1/me)
 	departments: [],
 	depById: new Map(),
 	navigate: (hash) => {

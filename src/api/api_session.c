@@ -32,7 +32,8 @@ static json_t *user_json(const struct auth_principal *p)
 	json_t *dept =
 	        p->department_id ? json_integer(p->department_id) : json_null();
 
-	return json_pack("{s:s, s:s, s:s, s:o}", "login", p->login, "name",
+	return json_pack("{s:I, s:s, s:s, s:s, s:o}", "id",
+	                 (json_int_t)p->user_id, "login", p->login, "name",
 	                 p->name, "role", user_role_name(p->role),
 	                 "department_id", dept);
 }

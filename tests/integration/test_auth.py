@@ -49,8 +49,11 @@ def test_login_me_logout(daemon):
                json={"login": "jens", "password": PASSWORD}, timeout=10)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["user"] == {"login": "jens", "name": "Jens Hansen",
-                            "role": "agent", "department_id": None}
+    (uid,), = d.cluster.sql("SELECT id FROM users WHERE login = 'jens'",
+                            dbname=d.db)
+    assert body["user"] == {"id": uid, "login": "jens",
+                            "name": "Jens Hansen", "role": "agent",
+                            "department_id": None}
     csrf = body["csrf_token"]
     assert len(csrf) >= 32
     cookie = r.headers["Set-Cookie"]

@@ -76,7 +76,7 @@ def test_checker_accepts_documented_answers():
                     {"content-type": "text/javascript"}, b"x") == []
     assert problems("GET", "/api/v1/me", 200, json_hdr, json.dumps(
         {"auth": "session", "csrf_token": "t", "user": {
-            "login": "a", "name": "", "role": "agent",
+            "id": 1, "login": "a", "name": "", "role": "agent",
             "department_id": None}}).encode()) == []
 
 
