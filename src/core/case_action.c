@@ -199,15 +199,10 @@ int case_action_forward(PGconn *pg, int64_t id, int64_t version,
 		              method);
 		return fail(pg, json_r, err);
 	}
-	if (strcmp(method, "email") == 0) {
-		/* The mail goes first, so that the case the forward answers
-		 * with shows it. */
-		if (!mail || !mail->from || !*mail->from) {
-			ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-			              "outbound e-mail is not configured: set "
-			              "[smtp] from");
-			return fail(pg, json_r, err);
-		}
+	/* Without [smtp] from the forward is recorded only, as before
+	 * kontaktd sent mail. The mail goes first, so that the case the
+	 * forward answers with shows it. */
+	if (strcmp(method, "email") == 0 && mail && mail->from && *mail->from) {
 		if (!case_mail_address_valid(target)) {
 			ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
 			              "field 'department_id': the department's "

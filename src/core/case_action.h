@@ -45,7 +45,7 @@ struct case_mail {
  * mail->from; subject "Videresendt: ... [Sag reference]"; a text with the
  * case's reference, subject, citizen (never the CPR number; CPR numbers in
  * the contacts' text masked), its newest contacts' text and reason); mail
- * KTD_ERR_UNAVAILABLE when mail is NULL (no [smtp] from). Also
+ * KTD_ERR_CONFIG when mail is NULL (no [smtp] from). Also
  * KTD_ERR_UNPROCESSABLE naming department_id (no such active department)
  * or method (the department has no target for it). Audit action
  * forward. */
