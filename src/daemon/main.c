@@ -188,8 +188,12 @@ static int check_files(const struct ktd_settings *s,
 	    check_readable(s, "cti", "hmac_secret_file",
 	                   s->cti_hmac_secret_file, err) < 0 ||
 	    check_readable(s, "smtp", "password_file", s->smtp_password_file,
-	                   err) < 0)
+	                   err) < 0 ||
+	    check_readable(s, "smtp", "ca_file", s->smtp_ca_file, err) < 0)
 		return -1;
+	if (s->smtp_ca_file[0] &&
+	    ch_smtp_ca_file_check(s->smtp_ca_file, err) < 0)
+		return config_fail(s, "smtp", "ca_file", err);
 	if (s->user[0] && !getpwnam(s->user)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,
 		              "[server] user %s: no such user", s->user);
@@ -415,13 +419,18 @@ static void mailer_start(struct app *app, const struct db_pool_config *pc)
 	mc.user = s->smtp_user;
 	mc.password = app->smtp_password;
 	mc.helo = s->smtp_helo;
+	mc.ca_file = s->smtp_ca_file;
 	mc.timeout_ms = s->smtp_timeout_ms;
 	mc.max_attempts = s->smtp_max_attempts;
 	mc.retry_after_ms = s->smtp_retry_after_ms;
 	mc.poll_ms = MAILER_POLL_MS;
 	app->mailer = ch_smtp_start(&mc, &err);
 	if (!app->mailer)
-		fail(KTD_EXIT_FAILURE, "mail_worker_start_failed", err.msg);
+		fail(err.code == KTD_ERR_CONFIG ? KTD_EXIT_CONFIG
+		                                : KTD_EXIT_FAILURE,
+		     err.code == KTD_ERR_CONFIG ? "config_error"
+		                                : "mail_worker_start_failed",
+		     err.msg);
 }
 
 static void app_start(struct app *app)

@@ -134,6 +134,8 @@ static const struct setting_def setting_defs[] = {
           SET_NO_RELOAD, 1000, 24ULL * 3600 * 1000),
         S("smtp", "helo", SET_STR, smtp_helo, "", SET_NO_RELOAD | SET_EMPTY_OK,
           0, 0),
+        S("smtp", "ca_file", SET_STR, smtp_ca_file, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
 
         S("cti", "hmac_secret_file", SET_STR, cti_hmac_secret_file, "",
           SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),

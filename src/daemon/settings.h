@@ -66,6 +66,7 @@ struct ktd_settings {
 	uint32_t smtp_max_attempts;
 	uint64_t smtp_retry_after_ms;
 	char *smtp_helo;
+	char *smtp_ca_file; /* "": the system's CAs */
 
 	/* [cti] */
 	char *cti_hmac_secret_file;

@@ -22,6 +22,7 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from utils import free_port, wait_until
 
@@ -70,8 +71,15 @@ class _Handler:
 
 
 class SmtpServer:
-    def __init__(self, port=None):
+    """auth=(user, password): AUTH is required (without TLS, on
+    loopback) and only that login is accepted. tls_context: STARTTLS is
+    offered with it."""
+
+    def __init__(self, port=None, auth=None, tls_context=None):
         self.port = port or free_port()
+        self.auth = auth
+        self.tls_context = tls_context
+        self.logins = []  # (mechanism, user, accepted)
         self.lock = threading.Lock()
         self.messages = []
         self.reject_rcpt = {}
@@ -82,9 +90,24 @@ class SmtpServer:
 
     def start(self):
         assert self.controller is None
+        kw = {}
+        if self.auth:
+            kw.update(authenticator=self._authenticate, auth_required=True,
+                      auth_require_tls=False)
+        if self.tls_context:
+            kw.update(tls_context=self.tls_context)
         self.controller = Controller(_Handler(self), hostname="127.0.0.1",
-                                     port=self.port)
+                                     port=self.port, **kw)
         self.controller.start()
+
+    def _authenticate(self, server, session, envelope, mechanism, data):
+        ok = (isinstance(data, LoginPassword) and
+              (data.login.decode(), data.password.decode()) == self.auth)
+        with self.lock:
+            self.logins.append((mechanism, data.login.decode()
+                                if isinstance(data, LoginPassword) else None,
+                                ok))
+        return AuthResult(success=ok)
 
     def stop(self):
         if self.controller is not None:

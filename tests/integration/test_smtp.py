@@ -5,11 +5,14 @@ text; a relay that is away, answers 4xx or refuses with 5xx; two kontaktd
 processes on one database; and the [smtp] settings that are refused."""
 
 import re
+import shutil
+import ssl
+import subprocess
 import time
 
 import pytest
 
-from smtp_server import smtp  # noqa: F401  (the fixture)
+from smtp_server import SmtpServer, smtp  # noqa: F401  (the fixture)
 from test_auth import add_user
 from test_case_actions import act, department, new_case
 from test_cases import Client, sql
@@ -313,3 +316,167 @@ def test_password_file_is_read_and_never_logged(kontaktd, tmp_path):
                                   "password_file": str(secret)}})
     assert d.log_contains(r"event=mail_worker_started .*auth=on")
     assert "Hemmelig-SMTP-42" not in d.log()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_auth_with_password_file(kontaktd, ctl, tmp_path):
+    server = SmtpServer(auth=("kontaktd", "Hemmelig-SMTP-42"))
+    server.start()
+    try:
+        secret = tmp_path / "smtp.password"
+        secret.write_text("Hemmelig-SMTP-42\n")
+        d = start(kontaktd, ctl, server, user="kontaktd",
+                  password_file=str(secret))
+        agent = Client(d, "agnete")
+        c = new_case(agent, citizen={"email": "borger@example.org"})
+        ct = reply(agent, c["id"])
+        assert server.wait_for(1)[0]["Message-ID"] == ct["external_id"]
+        assert [ok for _, user, ok in server.logins] == [True]
+        assert server.logins[0][1] == "kontaktd"
+        assert "Hemmelig-SMTP-42" not in d.log()
+    finally:
+        server.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_wrong_password_defers(kontaktd, ctl, tmp_path):
+    server = SmtpServer(auth=("kontaktd", "right"))
+    server.start()
+    try:
+        secret = tmp_path / "smtp.password"
+        secret.write_text("wrong")
+        d = start(kontaktd, ctl, server, user="kontaktd",
+                  password_file=str(secret))
+        agent = Client(d, "agnete")
+        c = new_case(agent, citizen={"email": "borger@example.org"})
+        ct = reply(agent, c["id"])
+        got = wait_delivery(agent, c["id"], ct["id"],
+                            lambda x: x["attempts"] >= 1 and x["last_error"],
+                            "a failed attempt")
+        # A refused login is the relay's or the operator's to fix: the
+        # message waits, it does not fail.
+        assert got["status"] == "queued"
+        assert server.received() == []
+        assert "wrong" not in got["last_error"]
+    finally:
+        server.stop()
+
+
+def test_starttls_required_but_not_offered(kontaktd, ctl, smtp):
+    d = start(kontaktd, ctl, smtp, tls="starttls")
+    agent = Client(d, "agnete")
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    ct = reply(agent, c["id"])
+    got = wait_delivery(agent, c["id"], ct["id"],
+                        lambda x: x["attempts"] >= 1 and x["last_error"],
+                        "a failed attempt")
+    assert got["status"] == "queued"
+    assert "does not offer STARTTLS" in got["last_error"]
+    # Nothing goes in clear to a relay without STARTTLS.
+    smtp.stays(0, seconds=1)
+
+
+def test_receipt_goes_with_empty_envelope_sender(kontaktd, ctl, smtp):
+    d = start(kontaktd, ctl, smtp)
+    agent = Client(d, "agnete")
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    # A receipt as the IMAP ingest queues it: an outbound_email contact
+    # and an outbox row of kind receipt.
+    cid = sql(d, "INSERT INTO contacts (case_id, channel, direction,"
+                 " external_id, from_addr, to_addr, subject, body)"
+                 " VALUES (%s, 'outbound_email', 'out', %s, %s,"
+                 " 'borger@example.org', %s, %s) RETURNING id",
+              (c["id"], "<kvittering.1@rodovre.example>", FROM,
+               f"Kvittering [Sag {c['reference']}]",
+               "Tak for din henvendelse."))[0][0]
+    sql(d, "INSERT INTO outbox (contact_id, kind, in_reply_to)"
+           " VALUES (%s, 'receipt', '<orig@mail.example>')", (cid,))
+    sql(d, "NOTIFY ktd_outbox")
+    m = smtp.wait_for(1)[0]
+    assert m.mail_from == "<>" or m.mail_from == ""
+    assert m["Auto-Submitted"] == "auto-replied"
+    assert m["X-Kontaktd-Kind"] == "receipt"
+    assert m["In-Reply-To"] == "<orig@mail.example>"
+    assert m["From"] == FROM
+    assert m.text().strip() == "Tak for din henvendelse."
+    for name in ("Date", "From", "To", "Subject", "Message-ID",
+                 "MIME-Version", "Content-Type"):
+        assert len(m.msg.get_all(name)) == 1, name
+
+
+@pytest.fixture
+def tls_relay(tmp_path):
+    """A relay that offers STARTTLS with a self-signed certificate for
+    localhost; .ca is the certificate (the CA to trust)."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is missing (apt-get install openssl)"
+    crt, key = tmp_path / "relay.pem", tmp_path / "relay.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(crt), str(key))
+    server = SmtpServer(tls_context=ctx)
+    server.ca = crt
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_starttls_with_untrusted_certificate_defers(kontaktd, ctl,
+                                                    tls_relay):
+    d = start(kontaktd, ctl, tls_relay, tls="starttls", host="localhost")
+    agent = Client(d, "agnete")
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    ct = reply(agent, c["id"])
+    got = wait_delivery(agent, c["id"], ct["id"],
+                        lambda x: x["attempts"] >= 1 and x["last_error"],
+                        "a failed attempt")
+    assert got["status"] == "queued"
+    assert "certificate" in got["last_error"], got
+    tls_relay.stays(0, seconds=1)
+
+
+def test_starttls_with_trusted_certificate_sends(kontaktd, ctl, tls_relay):
+    d = start(kontaktd, ctl, tls_relay, tls="starttls", host="localhost",
+              ca_file=str(tls_relay.ca))
+    agent = Client(d, "agnete")
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    for _ in range(2):  # a second session reuses the TLS context
+        ct = reply(agent, c["id"])
+        m = tls_relay.wait_for(1)[-1]
+        assert m["Message-ID"] == ct["external_id"]
+        assert m.text().replace("\r\n", "\n") == TEXT
+        wait_delivery(agent, c["id"], ct["id"],
+                      lambda x: x["status"] == "sent", "sent")
+        tls_relay.messages.clear()
+
+
+def test_starttls_certificate_for_another_name_defers(kontaktd, ctl,
+                                                      tls_relay):
+    # Trusted, but issued to localhost, not to 127.0.0.1.
+    d = start(kontaktd, ctl, tls_relay, tls="starttls",
+              ca_file=str(tls_relay.ca))
+    agent = Client(d, "agnete")
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    ct = reply(agent, c["id"])
+    got = wait_delivery(agent, c["id"], ct["id"],
+                        lambda x: x["attempts"] >= 2 and x["last_error"],
+                        "two failed attempts")
+    assert "not for [smtp] host" in got["last_error"], got
+    tls_relay.stays(0, seconds=0.5)
+
+
+def test_bad_ca_file_stops_start_up(kontaktd_cmd, write_config, tmp_path):
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    path = write_config({"smtp": {"from": FROM, "host": "127.0.0.1",
+                                  "ca_file": str(bad)}})
+    p = kontaktd_cmd("--config", path, "--check-config")
+    assert p.returncode == 1, describe(p)
+    assert "[smtp] ca_file" in p.stderr and str(bad) in p.stderr
+    p = kontaktd_cmd("--config", path, timeout=30)
+    assert p.returncode == 78, describe(p)
+    assert "[smtp] ca_file" in p.stderr

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* <openssl/ssl.h> first: libesmtp.h declares smtp_starttls_set_ctx only
+ * after it. */
+#include <openssl/ssl.h>
 #include <auth-client.h>
 #include <libesmtp.h>
 
@@ -35,7 +38,7 @@
 /* Between two attempts to reach the database, while it is away. */
 #define DB_RETRY_MS 2000
 /* Room for an SMTP error as stored and logged. */
-#define ERROR_MAX 512
+#define ERROR_MAX 768
 
 struct ch_smtp {
 	struct ch_smtp_config cfg;
@@ -43,7 +46,17 @@ struct ch_smtp {
 	int wake[2]; /* a byte in wake[1] ends waits: stop */
 	atomic_bool stop;
 	char server[300]; /* "host:port" */
-	PGconn *pg;       /* the worker's own connection; NULL while away */
+	/* The TLS context of every session (STARTTLS), owned here. Without
+	 * one, libESMTP 1.1 makes a process-wide context that each session
+	 * frees when it ends, and the next session uses it after free. */
+	SSL_CTX *tls;
+	PGconn *pg; /* the worker's own connection; NULL while away */
+	/* The last line the relay sent in the current session, for errors
+	 * that end a session without a status (a refused AUTH). Only what
+	 * the relay reads is kept, never what kontaktd writes. */
+	char last_reply[160];
+	/* Why libESMTP ended the session, from its events (TLS). */
+	const char *why_event;
 	bool db_down_logged;
 };
 
@@ -210,6 +223,69 @@ static void record(struct ch_smtp *w, struct item *it, bool sent,
 		              ktd_log_quote(err.msg, equoted, sizeof(equoted)));
 }
 
+static void monitor(const char *buf, int buflen, int writing, void *arg)
+{
+	struct ch_smtp *w = arg;
+	size_t n, i, start;
+
+	if (writing != SMTP_CB_READING || buflen <= 0)
+		return;
+	n = (size_t)buflen;
+	/* The last non-empty line of what was read. */
+	while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n'))
+		n--;
+	start = n;
+	while (start > 0 && buf[start - 1] != '\n')
+		start--;
+	if (n - start >= sizeof(w->last_reply))
+		n = start + sizeof(w->last_reply) - 1;
+	for (i = start; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		w->last_reply[i - start] =
+		        (c < 0x20 || c >= 0x7f) ? ' ' : (char)c;
+	}
+	w->last_reply[n - start] = '\0';
+}
+
+/* libESMTP's events. For the TLS ones it asks whether to go on (an int
+ * *ok it passes, 0 by default): never, so that no mail goes to a relay
+ * that is not who it says, or without the TLS asked for. */
+static void event(smtp_session_t s, int event_no, void *arg, ...)
+{
+	struct ch_smtp *w = arg;
+
+	(void)s;
+	switch (event_no) {
+	case SMTP_EV_EXTNA_STARTTLS:
+		w->why_event = "the relay does not offer STARTTLS ([smtp] "
+		               "tls = starttls)";
+		break;
+	case SMTP_EV_INVALID_PEER_CERTIFICATE:
+	case SMTP_EV_NO_PEER_CERTIFICATE:
+		w->why_event =
+		        "the relay's TLS certificate is not valid or not "
+		        "trusted ([smtp] ca_file, else the system's "
+		        "CAs)";
+		break;
+	case SMTP_EV_WRONG_PEER_CERTIFICATE:
+		w->why_event = "the relay's TLS certificate is not for [smtp] "
+		               "host";
+		break;
+	case SMTP_EV_WEAK_CIPHER:
+		w->why_event = "the relay offered only a weak TLS cipher";
+		break;
+	case SMTP_EV_UNUSABLE_CA_LIST:
+	case SMTP_EV_UNUSABLE_CLIENT_CERTIFICATE:
+	case SMTP_EV_NO_CLIENT_CERTIFICATE:
+		w->why_event = "TLS could not be set up (libESMTP's files in "
+		               "~/.authenticate)";
+		break;
+	default:
+		break;
+	}
+}
+
 static int auth_interact(auth_client_request_t request, char **result,
                          int fields, void *arg)
 {
@@ -243,6 +319,7 @@ static smtp_session_t session_create(struct ch_smtp *w, auth_context_t *ac_r)
 	if (!s)
 		return NULL;
 	if (!smtp_set_server(s, w->server) ||
+	    (w->tls && !smtp_starttls_set_ctx(s, w->tls)) ||
 	    (w->cfg.helo && *w->cfg.helo &&
 	     !smtp_set_hostname(s, w->cfg.helo)) ||
 	    !smtp_starttls_enable(s, w->cfg.starttls ? Starttls_REQUIRED
@@ -250,6 +327,10 @@ static smtp_session_t session_create(struct ch_smtp *w, auth_context_t *ac_r)
 		smtp_destroy_session(s);
 		return NULL;
 	}
+	w->last_reply[0] = '\0';
+	w->why_event = NULL;
+	smtp_set_monitorcb(s, monitor, w, 0);
+	smtp_set_eventcb(s, event, w);
 	/* The timeouts are in milliseconds; the override lets them be
 	 * shorter than RFC 5321's minutes. */
 	for (i = 0; i < KTD_N_ELEMENTS(steps); i++)
@@ -380,8 +461,18 @@ static int round_once(struct ch_smtp *w)
 		}
 		/* No reply from the relay: it could not be reached, or the
 		 * session broke off. */
-		snprintf(it->error, sizeof(it->error), "%s: %s", w->server,
-		         session_ok ? "no reply from the server" : why);
+		if (w->why_event)
+			snprintf(it->error, sizeof(it->error), "%s: %s",
+			         w->server, w->why_event);
+		else if (w->last_reply[0])
+			snprintf(it->error, sizeof(it->error),
+			         "%s: %s (last reply: %s)", w->server,
+			         session_ok ? "the session ended early" : why,
+			         w->last_reply);
+		else
+			snprintf(it->error, sizeof(it->error), "%s: %s",
+			         w->server,
+			         session_ok ? "the session ended early" : why);
 		record(w, it, false, false);
 	}
 	if (s)
@@ -420,6 +511,54 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* The STARTTLS context: TLS 1.2 or later, the relay's certificate checked
+ * against ca_file or the system's CAs (libESMTP checks the result and
+ * the host name after the handshake, see event()). */
+static int tls_create(struct ch_smtp *w, struct ktd_error *err)
+{
+	const char *ca = w->cfg.ca_file;
+
+	w->tls = SSL_CTX_new(TLS_client_method());
+	if (!w->tls)
+		return ktd_error_set(err, KTD_ERR_INTERNAL,
+		                     "cannot make a TLS context");
+	SSL_CTX_set_min_proto_version(w->tls, TLS1_2_VERSION);
+	if (ca && *ca) {
+		if (SSL_CTX_load_verify_locations(w->tls, ca, NULL) != 1) {
+			SSL_CTX_free(w->tls);
+			w->tls = NULL;
+			return ktd_error_set(err, KTD_ERR_CONFIG,
+			                     "[smtp] ca_file %s: no usable PEM "
+			                     "certificate in it",
+			                     ca);
+		}
+	} else if (SSL_CTX_set_default_verify_paths(w->tls) != 1) {
+		SSL_CTX_free(w->tls);
+		w->tls = NULL;
+		return ktd_error_set(err, KTD_ERR_INTERNAL,
+		                     "cannot load the system's CAs");
+	}
+	return 0;
+}
+
+int ch_smtp_ca_file_check(const char *path, struct ktd_error *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int ok;
+
+	if (!ctx)
+		return ktd_error_set(err, KTD_ERR_INTERNAL,
+		                     "cannot make a TLS context");
+	ok = SSL_CTX_load_verify_locations(ctx, path, NULL) == 1;
+	SSL_CTX_free(ctx);
+	if (!ok)
+		return ktd_error_set(err, KTD_ERR_CONFIG,
+		                     "[smtp] ca_file %s: no usable PEM "
+		                     "certificate in it",
+		                     path);
+	return 0;
+}
+
 struct ch_smtp *ch_smtp_start(const struct ch_smtp_config *cfg,
                               struct ktd_error *err)
 {
@@ -428,8 +567,13 @@ struct ch_smtp *ch_smtp_start(const struct ch_smtp_config *cfg,
 
 	w->cfg = *cfg;
 	atomic_init(&w->stop, false);
+	if (cfg->starttls && tls_create(w, err) < 0) {
+		free(w);
+		return NULL;
+	}
 	if (snprintf(w->server, sizeof(w->server), "%s:%u", cfg->host,
 	             cfg->port) >= (int)sizeof(w->server)) {
+		SSL_CTX_free(w->tls);
 		free(w);
 		ktd_error_set(err, KTD_ERR_CONFIG, "[smtp] host is too long");
 		return NULL;
@@ -437,6 +581,7 @@ struct ch_smtp *ch_smtp_start(const struct ch_smtp_config *cfg,
 	if (pipe2(w->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		ktd_error_set(err, KTD_ERR_INTERNAL, "pipe: %s",
 		              strerror(errno));
+		SSL_CTX_free(w->tls);
 		free(w);
 		return NULL;
 	}
@@ -445,6 +590,7 @@ struct ch_smtp *ch_smtp_start(const struct ch_smtp_config *cfg,
 	if (r != 0) {
 		close(w->wake[0]);
 		close(w->wake[1]);
+		SSL_CTX_free(w->tls);
 		free(w);
 		ktd_error_set(err, KTD_ERR_INTERNAL,
 		              "cannot start the mail worker thread: %s",
@@ -471,6 +617,7 @@ void ch_smtp_stop(struct ch_smtp **wp)
 	close(w->wake[0]);
 	close(w->wake[1]);
 	auth_client_exit();
+	SSL_CTX_free(w->tls);
 	free(w);
 	*wp = NULL;
 }

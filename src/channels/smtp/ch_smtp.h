@@ -27,6 +27,7 @@ struct ch_smtp_config {
 	const char *user;     /* NULL or "": no AUTH */
 	const char *password; /* borrowed secret; never logged */
 	const char *helo;     /* NULL or "": the system's host name */
+	const char *ca_file;  /* PEM CAs for STARTTLS; NULL or "": system's */
 	uint64_t timeout_ms;  /* each SMTP step */
 	unsigned max_attempts;
 	uint64_t retry_after_ms; /* first backoff, doubled each time */
@@ -34,9 +35,14 @@ struct ch_smtp_config {
 };
 
 /* Starts the worker thread. Returns it (caller stops it), or NULL with
- * err. */
+ * err (KTD_ERR_CONFIG: ca_file cannot be used). */
 struct ch_smtp *ch_smtp_start(const struct ch_smtp_config *cfg,
                               struct ktd_error *err);
+
+/* Whether path is a PEM file of CAs that OpenSSL can load. Returns 0,
+ * or -1 with err (KTD_ERR_CONFIG naming [smtp] ca_file). */
+int ch_smtp_ca_file_check(const char *path, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
 
 /* Stops the worker: a message being sent is finished (bounded by the
  * timeouts), then the thread ends; frees and clears *w. Accepts NULL. */
