@@ -6,6 +6,7 @@ processes on one database; and the [smtp] settings that are refused."""
 
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -480,3 +481,31 @@ def test_bad_ca_file_stops_start_up(kontaktd_cmd, write_config, tmp_path):
     p = kontaktd_cmd("--config", path, timeout=30)
     assert p.returncode == 78, describe(p)
     assert "[smtp] ca_file" in p.stderr
+
+
+def test_silent_relay_times_out_and_stop_is_prompt(kontaktd, ctl):
+    # A relay that takes the connection and never greets.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    try:
+        d = kontaktd(config={"smtp": {"from": FROM, "host": "127.0.0.1",
+                                      "port": str(port), "tls": "none",
+                                      "timeout": "1s",
+                                      "retry_after": "1m"}})
+        add_user(ctl, d, "agnete")
+        agent = Client(d, "agnete")
+        c = new_case(agent, citizen={"email": "borger@example.org"})
+        ct = reply(agent, c["id"])
+        got = wait_delivery(agent, c["id"], ct["id"],
+                            lambda x: x["attempts"] == 1 and x["last_error"],
+                            "a timed-out attempt")
+        assert got["status"] == "queued"
+        # The next attempt is a minute away: SIGTERM ends the worker's
+        # wait at once.
+        t0 = time.monotonic()
+        assert d.stop(timeout=10) == 0
+        assert time.monotonic() - t0 < 5
+    finally:
+        silent.close()
