@@ -49,6 +49,16 @@ class _Handler:
     def __init__(self, server):
         self.server = server
 
+    async def handle_MAIL(self, server, session, envelope, address,
+                          mail_options):
+        with self.server.lock:
+            code = self.server.sender_code
+        if code:
+            return code
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address,
                           rcpt_options):
         with self.server.lock:
@@ -83,6 +93,7 @@ class SmtpServer:
         self.lock = threading.Lock()
         self.messages = []
         self.reject_rcpt = {}
+        self.sender_code = None
         self.defer_next = 0
         self.deferred = 0
         self.defer_code = "451 4.3.0 Try again later"
@@ -131,6 +142,11 @@ class SmtpServer:
         """Answer RCPT TO:<address> with code, from now on."""
         with self.lock:
             self.reject_rcpt[address.lower()] = code
+
+    def refuse_sender(self, code="553 5.7.1 Sender not allowed"):
+        """Answer every MAIL FROM with code, from now on."""
+        with self.lock:
+            self.sender_code = code
 
     def received(self):
         with self.lock:

@@ -509,3 +509,21 @@ def test_silent_relay_times_out_and_stop_is_prompt(kontaktd, ctl):
         assert time.monotonic() - t0 < 5
     finally:
         silent.close()
+
+
+def test_refused_sender_is_retried_not_failed(kontaktd, ctl, smtp):
+    # A 5xx to MAIL FROM is about the relay's settings, which are the same
+    # for every message: retried until max_attempts, as a 4xx.
+    d = start(kontaktd, ctl, smtp, max_attempts="2")
+    agent = Client(d, "agnete")
+    smtp.refuse_sender("553 5.7.1 Sender not allowed")
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    ct = reply(agent, c["id"])
+    got = wait_delivery(agent, c["id"], ct["id"],
+                        lambda x: x["attempts"] >= 1 and x["last_error"],
+                        "a refused attempt")
+    assert got["status"] == "queued", got
+    assert got["last_error"].startswith("553 5.7.1")
+    got = wait_delivery(agent, c["id"], ct["id"],
+                        lambda x: x["status"] == "failed", "failed")
+    assert got["last_error"].startswith("gave up after 2 attempts: 553")

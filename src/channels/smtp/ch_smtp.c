@@ -161,14 +161,20 @@ static void status_text(const smtp_status_t *st, char *out, size_t outsz)
 }
 
 /* The SMTP reply that decides an item: the first that is not 2xx of the
- * envelope sender, the recipient and the message; or the message's. */
-static const smtp_status_t *item_status(struct item *it)
+ * envelope sender, the recipient and the message; or the message's.
+ * *sender_r: it is the envelope sender's, which is the same for every
+ * message, so a refusal there (530 authentication required, a sender the
+ * relay does not take) is the configuration's, not the message's. */
+static const smtp_status_t *item_status(struct item *it, bool *sender_r)
 {
 	const smtp_status_t *st;
 
+	*sender_r = false;
 	st = smtp_reverse_path_status(it->msg);
-	if (st && st->code && (st->code < 200 || st->code > 299))
+	if (st && st->code && (st->code < 200 || st->code > 299)) {
+		*sender_r = true;
 		return st;
+	}
 	st = smtp_recipient_status(it->rcpt);
 	if (st && st->code && (st->code < 200 || st->code > 299))
 		return st;
@@ -444,19 +450,23 @@ static int round_once(struct ch_smtp *w)
 	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
 		const smtp_status_t *st;
+		bool sender;
 
 		if (!it->text) {
 			record(w, it, false, true);
 			continue;
 		}
-		st = it->msg ? item_status(it) : NULL;
+		st = it->msg ? item_status(it, &sender) : NULL;
 		if (st && st->code >= 200 && st->code <= 299) {
 			record(w, it, true, false);
 			continue;
 		}
 		if (st && st->code >= 400) {
 			status_text(st, it->error, sizeof(it->error));
-			record(w, it, false, st->code >= 500);
+			/* A refused sender is retried like a 4xx, until
+			 * max_attempts: someone may fix the relay or the
+			 * settings meanwhile. */
+			record(w, it, false, st->code >= 500 && !sender);
 			continue;
 		}
 		/* No reply from the relay: it could not be reached, or the
