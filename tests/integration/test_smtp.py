@@ -527,3 +527,21 @@ def test_refused_sender_is_retried_not_failed(kontaktd, ctl, smtp):
     got = wait_delivery(agent, c["id"], ct["id"],
                         lambda x: x["status"] == "failed", "failed")
     assert got["last_error"].startswith("gave up after 2 attempts: 553")
+
+
+def test_plain_smtp_off_loopback_warns_and_times_out(kontaktd, ctl):
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): nothing answers there.
+    d = kontaktd(config={"smtp": {"from": FROM, "host": "192.0.2.1",
+                                  "tls": "none", "timeout": "1s",
+                                  "retry_after": "1m"}})
+    assert d.log_contains(r"level=warning event=smtp_without_tls "
+                          r"host=192\.0\.2\.1")
+    add_user(ctl, d, "agnete")
+    agent = Client(d, "agnete")
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    ct = reply(agent, c["id"])
+    got = wait_delivery(agent, c["id"], ct["id"],
+                        lambda x: x["attempts"] == 1 and x["last_error"],
+                        "a timed-out attempt", timeout=15)
+    assert got["status"] == "queued"
+    assert got["last_error"].startswith("192.0.2.1:25: ")

@@ -441,12 +441,17 @@ static int round_once(struct ch_smtp *w)
 	}
 	if (s && sending > 0)
 		session_ok = smtp_start_session(s) != 0;
-	if (!session_ok) {
+	/* libESMTP keeps its error (a refused or timed-out connection) in
+	 * smtp_errno even when smtp_start_session reports success. */
+	if (!s)
+		ktd_strlcpy(why, "cannot set up an SMTP session", sizeof(why));
+	else if (smtp_errno() != 0)
 		smtp_strerror(smtp_errno(), why, sizeof(why));
-		if (!s)
-			ktd_strlcpy(why, "cannot set up an SMTP session",
-			            sizeof(why));
-	}
+	else
+		ktd_strlcpy(why,
+		            session_ok ? "the session ended early"
+		                       : "the session failed",
+		            sizeof(why));
 	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
 		const smtp_status_t *st;
@@ -476,13 +481,11 @@ static int round_once(struct ch_smtp *w)
 			         w->server, w->why_event);
 		else if (w->last_reply[0])
 			snprintf(it->error, sizeof(it->error),
-			         "%s: %s (last reply: %s)", w->server,
-			         session_ok ? "the session ended early" : why,
+			         "%s: %s (last reply: %s)", w->server, why,
 			         w->last_reply);
 		else
 			snprintf(it->error, sizeof(it->error), "%s: %s",
-			         w->server,
-			         session_ok ? "the session ended early" : why);
+			         w->server, why);
 		record(w, it, false, false);
 	}
 	if (s)
