@@ -15,6 +15,7 @@ Use the `smtp` fixture (import it into a test module):
         msg = smtp.wait_for(1)[0]
 """
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -70,6 +71,18 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         with self.server.lock:
+            delay = self.server.data_delay
+        if delay:
+            # The message is taken, the answer comes late: a client that
+            # dies meanwhile does not know that it was.
+            with self.server.lock:
+                self.server.messages.append(
+                    Received(envelope.mail_from, envelope.rcpt_tos,
+                             envelope.content))
+                self.server.data_delay = 0
+            await asyncio.sleep(delay)
+            return "250 2.0.0 Message accepted"
+        with self.server.lock:
             if self.server.defer_next > 0:
                 self.server.defer_next -= 1
                 self.server.deferred += 1
@@ -94,6 +107,7 @@ class SmtpServer:
         self.messages = []
         self.reject_rcpt = {}
         self.sender_code = None
+        self.data_delay = 0
         self.defer_next = 0
         self.deferred = 0
         self.defer_code = "451 4.3.0 Try again later"
@@ -142,6 +156,11 @@ class SmtpServer:
         """Answer RCPT TO:<address> with code, from now on."""
         with self.lock:
             self.reject_rcpt[address.lower()] = code
+
+    def answer_late(self, seconds):
+        """Take the next message but answer its DATA only after seconds."""
+        with self.lock:
+            self.data_delay = seconds
 
     def refuse_sender(self, code="553 5.7.1 Sender not allowed"):
         """Answer every MAIL FROM with code, from now on."""

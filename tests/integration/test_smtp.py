@@ -6,6 +6,7 @@ processes on one database; and the [smtp] settings that are refused."""
 
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -545,3 +546,29 @@ def test_plain_smtp_off_loopback_warns_and_times_out(kontaktd, ctl):
                         "a timed-out attempt", timeout=15)
     assert got["status"] == "queued"
     assert got["last_error"].startswith("192.0.2.1:25: ")
+
+
+def test_killed_while_sending_resends_the_same_message(kontaktd, ctl, smtp):
+    # The at-least-once window: the relay has taken the message but
+    # kontaktd dies before it hears so. Nothing is lost: when the lease
+    # (14 times [smtp] timeout) ends, another process sends it again, as
+    # the same message (same Message-ID).
+    cfg = {"smtp": smtp.config(**{"from": FROM, "timeout": "1s"})}
+    d = kontaktd(config=cfg)
+    add_user(ctl, d, "agnete")
+    agent = Client(d, "agnete")
+    smtp.answer_late(30)
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    ct = reply(agent, c["id"])
+    smtp.wait_for(1)
+    d.signal(signal.SIGKILL)
+    d.wait()
+    assert sql(d, "SELECT status, attempts FROM outbox") == [("queued", 1)]
+    d2 = kontaktd(db=d.db, migrate=False, config=cfg)
+    wait_until(lambda: sql(d2, "SELECT status FROM outbox") == [("sent",)],
+               40, "sent after the lease")
+    msgs = smtp.received()
+    assert len(msgs) == 2
+    assert {m["Message-ID"] for m in msgs} == {ct["external_id"]}
+    assert msgs[0].data == msgs[1].data  # byte for byte the same message
+    assert sql(d2, "SELECT attempts FROM outbox") == [(2,)]
