@@ -419,6 +419,7 @@ static char *forward_subject(const char *case_subject, const char *tag,
 	                         case_subject && *case_subject ? case_subject
 	                                                       : tagged);
 }
+
 /* Queues o (its message_id made here) on its case in the caller's
  * transaction: the one way kontaktd writes outbound mail. */
 static int queue_mail(PGconn *pg, struct db_outbound *o, const char *reference,
@@ -461,8 +462,6 @@ static char *forward_text(const struct db_outbox_summary *sum,
 		r |= ktd_buf_printf(&b, "\nSeneste henvendelser (nyeste "
 		                        "sidst):\n");
 	for (i = 0; i < sum->n; i++) {
-		/* A CPR number a citizen wrote does not leave by mail. */
-		ktd_log_mask_cpr(sum->contacts[i].text);
 		r |= ktd_buf_printf(
 		        &b, "\n--- %s, %s (%s)%s%s%s%s ---\n%s\n",
 		        sum->contacts[i].occurred_at, sum->contacts[i].channel,
@@ -491,14 +490,28 @@ static int forward_mail(PGconn *pg, int64_t id, const char *to,
 {
 	struct db_outbox_summary sum;
 	struct db_outbound o;
-	char *subject = NULL, *text = NULL;
+	char *subject = NULL, *text = NULL, *masked_reason = NULL;
+	size_t i;
 	int ret;
 
 	if (db_outbox_summary(pg, id, &sum, err) < 0)
 		return -1;
+	/* A CPR number someone wrote into a subject, a contact or the
+	 * reason does not leave by mail. */
+	if (sum.subject)
+		ktd_log_mask_cpr(sum.subject);
+	for (i = 0; i < sum.n; i++) {
+		if (sum.contacts[i].subject)
+			ktd_log_mask_cpr(sum.contacts[i].subject);
+		if (sum.contacts[i].text)
+			ktd_log_mask_cpr(sum.contacts[i].text);
+	}
+	masked_reason = reason ? ktd_strdup(reason) : NULL;
+	if (masked_reason)
+		ktd_log_mask_cpr(masked_reason);
 	subject =
 	        forward_subject(sum.subject, mail->subject_tag, sum.reference);
-	text = forward_text(&sum, reason);
+	text = forward_text(&sum, masked_reason);
 	memset(&o, 0, sizeof(o));
 	o.case_id = id;
 	o.kind = "forward";
@@ -508,6 +521,7 @@ static int forward_mail(PGconn *pg, int64_t id, const char *to,
 	o.body = text;
 	o.created_by = user_id;
 	ret = queue_mail(pg, &o, sum.reference, contact_id_r, NULL, err);
+	free(masked_reason);
 	free(subject);
 	free(text);
 	db_outbox_summary_free(&sum);

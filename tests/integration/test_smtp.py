@@ -193,7 +193,7 @@ def test_forward_by_email_reaches_the_department(kontaktd, ctl, smtp):
                           "cpr": "0101701234"})
     r = act(agent, c["id"], "forward",
             {"department_id": dept, "method": "email",
-             "reason": "Byggesag, ikke vores område"})
+             "reason": "Byggesag, ikke vores område (CPR 0101701234)"})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "forwarded"
     got = agent.get(f"/api/v1/cases/{c['id']}").json()
