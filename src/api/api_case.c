@@ -542,6 +542,7 @@ static void api_case_forward(struct api_call *call)
 {
 	static const char *const fields[] = {"department_id", "method",
 	                                     "reason", "version", NULL};
+	struct case_mail mail;
 	struct case_actor actor;
 	struct ktd_error err;
 	const char *method = NULL, *reason = NULL;
@@ -568,9 +569,12 @@ static void api_case_forward(struct api_call *call)
 		              "hunt_group, ivr, callback, direct, email");
 		goto fail;
 	}
+	mail.from = call->api->mail_from;
+	mail.subject_tag = call->api->subject_tag;
 	api_case_actor(call, &actor);
 	r = case_action_forward(call->pg, id, version, dept, method, reason,
-	                        &actor, may_see_cpr(&call->who), &text, &err);
+	                        mail.from && *mail.from ? &mail : NULL, &actor,
+	                        may_see_cpr(&call->who), &text, &err);
 	action_answer(call, r, 200, text, &err);
 	json_decref(body);
 	return;

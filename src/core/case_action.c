@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "lib/buf.h"
 #include "lib/mem.h"
 #include "db/tx.h"
 #include "db/db_audit.h"
@@ -19,6 +20,11 @@
 #include "core/directory.h"
 #include "core/case.h"
 #include "core/case_action.h"
+
+static int forward_mail(PGconn *pg, int64_t id, const char *to,
+                        const char *reason, const struct case_mail *mail,
+                        int64_t user_id, int64_t *contact_id_r,
+                        struct ktd_error *err);
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -158,14 +164,15 @@ int case_action_resolve(PGconn *pg, int64_t id, int64_t version,
 
 int case_action_forward(PGconn *pg, int64_t id, int64_t version,
                         int64_t department_id, const char *method,
-                        const char *reason, const struct case_actor *actor,
-                        bool show_cpr, char **json_r, struct ktd_error *err)
+                        const char *reason, const struct case_mail *mail,
+                        const struct case_actor *actor, bool show_cpr,
+                        char **json_r, struct ktd_error *err)
 {
 	struct db_case_state st;
 	struct db_case_forward f;
-	char target[DB_CASE_TARGET_SIZE], detail[160];
+	char target[DB_CASE_TARGET_SIZE], detail[224], mailed[48] = "";
 	bool has_target, needs_target;
-	int64_t forward_id;
+	int64_t forward_id, contact_id;
 	int r;
 
 	if (begin(pg, id, version, show_cpr, &st, json_r, err) < 0)
@@ -192,6 +199,22 @@ int case_action_forward(PGconn *pg, int64_t id, int64_t version,
 		              method);
 		return fail(pg, json_r, err);
 	}
+	/* Without [smtp] from the forward is recorded only, as before
+	 * kontaktd sent mail. The mail goes first, so that the case the
+	 * forward answers with shows it. */
+	if (strcmp(method, "email") == 0 && mail && mail->from && *mail->from) {
+		if (!case_mail_address_valid(target)) {
+			ktd_error_set(err, KTD_ERR_UNPROCESSABLE,
+			              "field 'department_id': the department's "
+			              "e-mail address is not a plain address");
+			return fail(pg, json_r, err);
+		}
+		if (forward_mail(pg, id, target, reason, mail, actor->user_id,
+		                 &contact_id, err) < 0)
+			return fail(pg, json_r, err);
+		snprintf(mailed, sizeof(mailed), ", \"contact_id\": %" PRId64,
+		         contact_id);
+	}
 	memset(&f, 0, sizeof(f));
 	f.from_department_id = st.department_id;
 	f.to_department_id = department_id;
@@ -204,8 +227,8 @@ int case_action_forward(PGconn *pg, int64_t id, int64_t version,
 	snprintf(detail, sizeof(detail),
 	         "{\"forward_id\": %" PRId64
 	         ", \"from_department_id\": %" PRId64
-	         ", \"to_department_id\": %" PRId64 ", \"method\": \"%s\"}",
-	         forward_id, st.department_id, department_id, method);
+	         ", \"to_department_id\": %" PRId64 ", \"method\": \"%s\"%s}",
+	         forward_id, st.department_id, department_id, method, mailed);
 	return finish(pg, id, actor, "forward", detail, json_r, err);
 }
 
@@ -382,6 +405,129 @@ static char *reply_subject(const char *given, const char *case_subject,
 	return ktd_strdup_printf("%s%s %s", re ? "Re: " : "", base, tagged);
 }
 
+/* "Videresendt: <case subject> [Sag 2026-000123]". Caller frees. */
+static char *forward_subject(const char *case_subject, const char *tag,
+                             const char *reference)
+{
+	char tagged[128];
+
+	snprintf(tagged, sizeof(tagged), "[%s %s]", tag, reference);
+	if (case_subject && *case_subject && !strstr(case_subject, tagged))
+		return ktd_strdup_printf("Videresendt: %s %s", case_subject,
+		                         tagged);
+	return ktd_strdup_printf("Videresendt: %s",
+	                         case_subject && *case_subject ? case_subject
+	                                                       : tagged);
+}
+
+/* Queues o (its message_id made here) on its case in the caller's
+ * transaction: the one way kontaktd writes outbound mail. */
+static int queue_mail(PGconn *pg, struct db_outbound *o, const char *reference,
+                      int64_t *contact_id_r, char **json_r,
+                      struct ktd_error *err)
+{
+	char mid[256];
+
+	message_id(reference, o->from_addr, mid, sizeof(mid));
+	o->message_id = mid;
+	return db_outbox_queue(pg, o, contact_id_r, json_r, err);
+}
+
+/* The text of a forward by e-mail: what the department needs to take the
+ * case over, in Danish. Caller frees. */
+static char *forward_text(const struct db_outbox_summary *sum,
+                          const char *reason)
+{
+	struct ktd_buf b;
+	size_t i;
+	int r = 0;
+
+	/* Bounded by the summary's limits, far below the body's 1 MiB. */
+	ktd_buf_init(&b, 1024 * 1024);
+	r |= ktd_buf_printf(
+	        &b, "Kontaktcentret har videresendt sag %s til jer.\n\n",
+	        sum->reference);
+	if (reason && *reason)
+		r |= ktd_buf_printf(&b, "Begrundelse: %s\n\n", reason);
+	r |= ktd_buf_printf(&b, "Sag: %s\nEmne: %s\n", sum->reference,
+	                    sum->subject && *sum->subject ? sum->subject
+	                                                  : "(intet emne)");
+	if (sum->citizen_name)
+		r |= ktd_buf_printf(&b, "Borger: %s\n", sum->citizen_name);
+	if (sum->citizen_phone)
+		r |= ktd_buf_printf(&b, "Telefon: %s\n", sum->citizen_phone);
+	if (sum->citizen_email)
+		r |= ktd_buf_printf(&b, "E-mail: %s\n", sum->citizen_email);
+	if (sum->n > 0)
+		r |= ktd_buf_printf(&b, "\nSeneste henvendelser (nyeste "
+		                        "sidst):\n");
+	for (i = 0; i < sum->n; i++) {
+		r |= ktd_buf_printf(
+		        &b, "\n--- %s, %s (%s)%s%s%s%s ---\n%s\n",
+		        sum->contacts[i].occurred_at, sum->contacts[i].channel,
+		        sum->contacts[i].direction,
+		        sum->contacts[i].from ? ", fra " : "",
+		        sum->contacts[i].from ? sum->contacts[i].from : "",
+		        sum->contacts[i].subject && *sum->contacts[i].subject
+		                ? ": "
+		                : "",
+		        sum->contacts[i].subject ? sum->contacts[i].subject
+		                                 : "",
+		        sum->contacts[i].text);
+	}
+	r |= ktd_buf_printf(&b, "\nSvar på denne e-mail, hvis sagen skal "
+	                        "tilbage til kontaktcentret.\n");
+	if (r != 0)
+		ktd_panic("forward text over its bound");
+	return ktd_buf_steal(&b, NULL);
+}
+
+/* Queues the forward of case id by e-mail to the address to. */
+static int forward_mail(PGconn *pg, int64_t id, const char *to,
+                        const char *reason, const struct case_mail *mail,
+                        int64_t user_id, int64_t *contact_id_r,
+                        struct ktd_error *err)
+{
+	struct db_outbox_summary sum;
+	struct db_outbound o;
+	char *subject = NULL, *text = NULL, *masked_reason = NULL;
+	size_t i;
+	int ret;
+
+	if (db_outbox_summary(pg, id, &sum, err) < 0)
+		return -1;
+	/* A CPR number someone wrote into a subject, a contact or the
+	 * reason does not leave by mail. */
+	if (sum.subject)
+		ktd_log_mask_cpr(sum.subject);
+	for (i = 0; i < sum.n; i++) {
+		if (sum.contacts[i].subject)
+			ktd_log_mask_cpr(sum.contacts[i].subject);
+		if (sum.contacts[i].text)
+			ktd_log_mask_cpr(sum.contacts[i].text);
+	}
+	masked_reason = reason ? ktd_strdup(reason) : NULL;
+	if (masked_reason)
+		ktd_log_mask_cpr(masked_reason);
+	subject =
+	        forward_subject(sum.subject, mail->subject_tag, sum.reference);
+	text = forward_text(&sum, masked_reason);
+	memset(&o, 0, sizeof(o));
+	o.case_id = id;
+	o.kind = "forward";
+	o.from_addr = mail->from;
+	o.to_addr = to;
+	o.subject = subject;
+	o.body = text;
+	o.created_by = user_id;
+	ret = queue_mail(pg, &o, sum.reference, contact_id_r, NULL, err);
+	free(masked_reason);
+	free(subject);
+	free(text);
+	db_outbox_summary_free(&sum);
+	return ret;
+}
+
 int case_action_reply(PGconn *pg, int64_t id, int64_t version,
                       const struct case_reply *r,
                       const struct case_actor *actor, bool show_cpr,
@@ -390,7 +536,7 @@ int case_action_reply(PGconn *pg, int64_t id, int64_t version,
 	struct db_case_state st;
 	struct db_outbox_context ctx;
 	struct db_outbound o;
-	char mid[256], detail[64], *subject = NULL;
+	char detail[64], *subject = NULL;
 	const char *to;
 	int64_t contact_id;
 	int ret = -1;
@@ -420,11 +566,9 @@ int case_action_reply(PGconn *pg, int64_t id, int64_t version,
 	}
 	subject = reply_subject(r->subject, ctx.subject, r->subject_tag,
 	                        ctx.reference);
-	message_id(ctx.reference, r->from, mid, sizeof(mid));
 	memset(&o, 0, sizeof(o));
 	o.case_id = id;
 	o.kind = "reply";
-	o.message_id = mid;
 	o.from_addr = r->from;
 	o.to_addr = to;
 	o.subject = subject;
@@ -432,7 +576,7 @@ int case_action_reply(PGconn *pg, int64_t id, int64_t version,
 	o.in_reply_to = ctx.in_reply_to;
 	o.references = ctx.references;
 	o.created_by = r->user_id;
-	if (db_outbox_queue(pg, &o, &contact_id, json_r, err) < 0)
+	if (queue_mail(pg, &o, ctx.reference, &contact_id, json_r, err) < 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "{\"contact_id\": %" PRId64 "}",
 	         contact_id);

@@ -32,15 +32,28 @@ int case_action_resolve(PGconn *pg, int64_t id, int64_t version,
                         char **json_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* Outbound e-mail settings of an action that sends mail. */
+struct case_mail {
+	const char *from;        /* [smtp] from */
+	const char *subject_tag; /* [intake] subject_tag, e.g. "Sag" */
+};
+
 /* Any status but closed, not merged → forwarded to department_id, with
- * the department's target for method copied into the forward. Also
+ * the department's target for method copied into the forward. Method
+ * email also queues, in the same transaction, an outbound_email contact
+ * with an outbox row of kind forward to the department's address (from
+ * mail->from; subject "Videresendt: ... [Sag reference]"; a text with the
+ * case's reference, subject, citizen (never the CPR number; CPR numbers in
+ * the contacts' text masked), its newest contacts' text and reason); mail
+ * KTD_ERR_CONFIG when mail is NULL (no [smtp] from). Also
  * KTD_ERR_UNPROCESSABLE naming department_id (no such active department)
  * or method (the department has no target for it). Audit action
  * forward. */
 int case_action_forward(PGconn *pg, int64_t id, int64_t version,
                         int64_t department_id, const char *method,
-                        const char *reason, const struct case_actor *actor,
-                        bool show_cpr, char **json_r, struct ktd_error *err)
+                        const char *reason, const struct case_mail *mail,
+                        const struct case_actor *actor, bool show_cpr,
+                        char **json_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
 /* An internal note on any case that is not merged. Audit action update,

@@ -21,6 +21,7 @@
 #include "lib/mem.h"
 #include "lib/timeutil.h"
 #include "daemon/janitor.h"
+#include "channels/smtp/ch_smtp.h"
 #include "daemon/settings.h"
 #include "daemon/signals.h"
 #include "db/migrate.h"
@@ -43,10 +44,12 @@ struct app {
 	struct ktd_api api;
 	struct ktd_http_server *http;
 	struct ktd_janitor *janitor;
+	struct ch_smtp *mailer;
 	struct live_hub *live;
 	char *tls_cert;
 	char *tls_key;
 	char *cti_secret;
+	char *smtp_password;
 	int listen_fd;
 };
 
@@ -58,6 +61,10 @@ static void notify(const char *state)
 	(void)state;
 #endif
 }
+
+/* Between two looks of the mail worker at the outbox, besides the NOTIFY
+ * of a new row. */
+#define MAILER_POLL_MS 1000
 
 /* Between two rounds of the janitor (expired sessions, old login
  * failures); the first round is at start. */
@@ -179,8 +186,14 @@ static int check_files(const struct ktd_settings *s,
 	    check_readable(s, "server", "tls_cert", s->tls_cert, err) < 0 ||
 	    check_readable(s, "server", "tls_key", s->tls_key, err) < 0 ||
 	    check_readable(s, "cti", "hmac_secret_file",
-	                   s->cti_hmac_secret_file, err) < 0)
+	                   s->cti_hmac_secret_file, err) < 0 ||
+	    check_readable(s, "smtp", "password_file", s->smtp_password_file,
+	                   err) < 0 ||
+	    check_readable(s, "smtp", "ca_file", s->smtp_ca_file, err) < 0)
 		return -1;
+	if (s->smtp_ca_file[0] &&
+	    ch_smtp_ca_file_check(s->smtp_ca_file, err) < 0)
+		return config_fail(s, "smtp", "ca_file", err);
 	if (s->user[0] && !getpwnam(s->user)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,
 		              "[server] user %s: no such user", s->user);
@@ -374,6 +387,52 @@ static void password_cost(const struct ktd_settings *s)
 		              s->password_hash_passes);
 }
 
+/* Starts the mail worker when [smtp] host is set; without it, outbound
+ * mail stays queued. */
+static void mailer_start(struct app *app, const struct db_pool_config *pc)
+{
+	const struct ktd_settings *s = app->settings;
+	struct ch_smtp_config mc;
+	struct ktd_error err;
+	bool loopback;
+
+	if (!s->smtp_host[0]) {
+		ktd_log_info("event=mail_worker_off msg=\"[smtp] host is not "
+		             "set: outbound mail stays queued\"");
+		return;
+	}
+	loopback = strcmp(s->smtp_host, "localhost") == 0 ||
+	           strncmp(s->smtp_host, "127.", 4) == 0 ||
+	           strcmp(s->smtp_host, "::1") == 0 ||
+	           strcmp(s->smtp_host, "[::1]") == 0;
+	if (strcmp(s->smtp_tls, "none") == 0 && !loopback)
+		ktd_log_warnx("event=smtp_without_tls host=%s msg=\"mail and "
+		              "any password go to the relay unencrypted: set "
+		              "[smtp] tls = starttls\"",
+		              s->smtp_host);
+	memset(&mc, 0, sizeof(mc));
+	mc.db = *pc;
+	mc.db.size = 1;
+	mc.host = s->smtp_host;
+	mc.port = s->smtp_port;
+	mc.starttls = strcmp(s->smtp_tls, "starttls") == 0;
+	mc.user = s->smtp_user;
+	mc.password = app->smtp_password;
+	mc.helo = s->smtp_helo;
+	mc.ca_file = s->smtp_ca_file;
+	mc.timeout_ms = s->smtp_timeout_ms;
+	mc.max_attempts = s->smtp_max_attempts;
+	mc.retry_after_ms = s->smtp_retry_after_ms;
+	mc.poll_ms = MAILER_POLL_MS;
+	app->mailer = ch_smtp_start(&mc, &err);
+	if (!app->mailer)
+		fail(err.code == KTD_ERR_CONFIG ? KTD_EXIT_CONFIG
+		                                : KTD_EXIT_FAILURE,
+		     err.code == KTD_ERR_CONFIG ? "config_error"
+		                                : "mail_worker_start_failed",
+		     err.msg);
+}
+
 static void app_start(struct app *app)
 {
 	struct ktd_http_server_config hc;
@@ -404,6 +463,16 @@ static void app_start(struct app *app)
 			fail(KTD_EXIT_CONFIG, "config_error",
 			     "[cti] hmac_secret_file: the secret must be at "
 			     "least 32 bytes");
+	}
+	if (app->settings->smtp_password_file[0]) {
+		if (slurp(app->settings->smtp_password_file,
+		          &app->smtp_password, &err) < 0)
+			fail(KTD_EXIT_CONFIG, "config_error", err.msg);
+		/* A trailing newline of an editor is not part of it. */
+		app->smtp_password[strcspn(app->smtp_password, "\r\n")] = '\0';
+		if (!app->smtp_password[0])
+			fail(KTD_EXIT_CONFIG, "config_error",
+			     "[smtp] password_file: the file is empty");
 	}
 	app->listen_fd = ktd_http_listen(app->settings->listen,
 	                                 app->settings->port, &err);
@@ -491,6 +560,7 @@ static void app_start(struct app *app)
 	app->janitor = ktd_janitor_start(&jc, &err);
 	if (!app->janitor)
 		fail(KTD_EXIT_FAILURE, "janitor_start_failed", err.msg);
+	mailer_start(app, &pc);
 	ktd_log_info(
 	        "event=started version=%s listen=%s port=%u tls=%s "
 	        "threads=%u pool_size=%u schema_version=%u "
@@ -507,6 +577,7 @@ static void app_start(struct app *app)
 
 static void app_stop(struct app *app)
 {
+	ch_smtp_stop(&app->mailer);
 	ktd_janitor_stop(&app->janitor);
 	/* The HTTP server first: no request may subscribe to a stopped hub. */
 	ktd_http_server_stop(&app->http);
@@ -518,6 +589,7 @@ static void app_stop(struct app *app)
 	free_secret(&app->tls_cert);
 	free_secret(&app->tls_key);
 	free_secret(&app->cti_secret);
+	free_secret(&app->smtp_password);
 	ktd_settings_destroy(&app->settings);
 }
 

@@ -118,6 +118,24 @@ static const struct setting_def setting_defs[] = {
 
         S("smtp", "from", SET_STR, smtp_from, "", SET_NO_RELOAD | SET_EMPTY_OK,
           0, 0),
+        S("smtp", "host", SET_STR, smtp_host, "", SET_NO_RELOAD | SET_EMPTY_OK,
+          0, 0),
+        S("smtp", "port", SET_U32, smtp_port, "25", SET_NO_RELOAD, 1, 65535),
+        S("smtp", "tls", SET_STR, smtp_tls, "starttls", SET_NO_RELOAD, 0, 0),
+        S("smtp", "user", SET_STR, smtp_user, "", SET_NO_RELOAD | SET_EMPTY_OK,
+          0, 0),
+        S("smtp", "password_file", SET_STR, smtp_password_file, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("smtp", "timeout", SET_DURATION, smtp_timeout_ms, "60s",
+          SET_NO_RELOAD, 1000, 3600 * 1000),
+        S("smtp", "max_attempts", SET_U32, smtp_max_attempts, "10",
+          SET_NO_RELOAD, 1, 100),
+        S("smtp", "retry_after", SET_DURATION, smtp_retry_after_ms, "1m",
+          SET_NO_RELOAD, 1000, 24ULL * 3600 * 1000),
+        S("smtp", "helo", SET_STR, smtp_helo, "", SET_NO_RELOAD | SET_EMPTY_OK,
+          0, 0),
+        S("smtp", "ca_file", SET_STR, smtp_ca_file, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
 
         S("cti", "hmac_secret_file", SET_STR, cti_hmac_secret_file, "",
           SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
@@ -471,6 +489,61 @@ static void settings_validate_cti(struct parse_state *st)
 	}
 }
 
+/* A host name or address for [smtp] host and helo: letters, digits,
+ * '.', '-', ':' (IPv6), '[', ']'; nothing a protocol line could be split
+ * on. */
+static bool smtp_host_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 253 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789.-:[]") == n;
+}
+
+/* [smtp]: returns 0 when the section is fine, else fails st. */
+static int settings_validate_smtp(struct parse_state *st)
+{
+	const struct ktd_settings *s = st->s;
+
+	if (strcmp(s->smtp_tls, "tls") == 0) {
+		/* libESMTP speaks STARTTLS only; it has no implicit TLS
+		 * (SMTPS, port 465). */
+		parse_goto_key(st, "smtp", "tls");
+		parse_fail(st, "[smtp] tls = tls (implicit TLS, port 465) is "
+		               "not supported by libESMTP: use tls = starttls "
+		               "(port 587 or 25)");
+	} else if (strcmp(s->smtp_tls, "none") != 0 &&
+	           strcmp(s->smtp_tls, "starttls") != 0) {
+		parse_goto_key(st, "smtp", "tls");
+		parse_fail(st, "[smtp] tls must be one of none, starttls, tls");
+	} else if (s->smtp_host[0] && !smtp_host_valid(s->smtp_host)) {
+		parse_goto_key(st, "smtp", "host");
+		parse_fail(st, "[smtp] host must be a host name or an IP "
+		               "address");
+	} else if (s->smtp_helo[0] && !smtp_host_valid(s->smtp_helo)) {
+		parse_goto_key(st, "smtp", "helo");
+		parse_fail(st, "[smtp] helo must be a host name");
+	} else if (s->smtp_host[0] && !s->smtp_from[0]) {
+		parse_goto_key(st, "smtp", "host");
+		parse_fail(st, "[smtp] host is set but from is not: set [smtp] "
+		               "from, the sender of every message");
+	} else if (!s->smtp_user[0] != !s->smtp_password_file[0]) {
+		parse_goto_key(st, "smtp",
+		               s->smtp_user[0] ? "user" : "password_file");
+		parse_fail(st, "[smtp] user and password_file must be set "
+		               "together");
+	} else if (s->smtp_user[0] &&
+	           (!ktd_utf8_valid(s->smtp_user, strlen(s->smtp_user)) ||
+	            ktd_utf8_has_control(s->smtp_user))) {
+		parse_goto_key(st, "smtp", "user");
+		parse_fail(st, "[smtp] user must be printable text");
+	} else {
+		return 0;
+	}
+	return -1;
+}
+
 static void settings_validate(struct parse_state *st)
 {
 	const struct ktd_settings *s = st->s;
@@ -496,7 +569,7 @@ static void settings_validate(struct parse_state *st)
 		parse_goto_key(st, "smtp", "from");
 		parse_fail(st, "[smtp] from must be one plain e-mail address "
 		               "(kontakt@example.dk)");
-	} else {
+	} else if (settings_validate_smtp(st) == 0) {
 		settings_validate_cti(st);
 	}
 }

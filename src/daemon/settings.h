@@ -57,6 +57,16 @@ struct ktd_settings {
 
 	/* [smtp] */
 	char *smtp_from;
+	char *smtp_host; /* "": sending is off, rows stay queued */
+	uint32_t smtp_port;
+	char *smtp_tls; /* none, starttls (tls: refused, see settings.c) */
+	char *smtp_user;
+	char *smtp_password_file;
+	uint64_t smtp_timeout_ms;
+	uint32_t smtp_max_attempts;
+	uint64_t smtp_retry_after_ms;
+	char *smtp_helo;
+	char *smtp_ca_file; /* "": the system's CAs */
 
 	/* [cti] */
 	char *cti_hmac_secret_file;

@@ -387,7 +387,14 @@ static const struct error_case error_cases[] = {
          "password"},
         {"[database]\nconninfo =\n", 2, "conninfo", "empty"},
         /* the channel sections are accepted, but no key in them yet */
-        {"[smtp]\nhost = mail.example\n", 2, "'host'", "unknown key"},
+        {"[smtp]\nrelay = mail.example\n", 2, "'relay'", "unknown key"},
+        /* [smtp] */
+        {"[smtp]\nhost = mail.example\n", 2, "host", "from is not"},
+        {"[smtp]\ntls = foo\n", 2, "tls", "one of none, starttls"},
+        {"[smtp]\ntls = tls\n", 2, "tls", "not supported by libESMTP"},
+        {"[smtp]\nport = 0\n", 2, "port", "out of range"},
+        {"[smtp]\nfrom = a@b.dk\nuser = x\n", 3, "user", "together"},
+        {"[smtp]\nfrom = a@b.dk\nhost = a b\n", 3, "host", "host name"},
         {"[cti]\nurl = ws://pbx\n", 2, "'url'", "unknown key"},
         {"[digitalpost]\napi = x\n", 2, "'api'", "unknown key"},
         {"[mailbox:main]\nhost = imap.example\n", 2, "'host'", "unknown key"},
