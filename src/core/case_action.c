@@ -382,6 +382,32 @@ static char *reply_subject(const char *given, const char *case_subject,
 	return ktd_strdup_printf("%s%s %s", re ? "Re: " : "", base, tagged);
 }
 
+/* Queues one outbound mail of kind on case id, answering the case's mail
+ * as ctx tells; its Message-ID made now. */
+static int queue_mail(PGconn *pg, int64_t id, const char *kind,
+                      const struct db_outbox_context *ctx, const char *from,
+                      const char *to, const char *subject, const char *text,
+                      int64_t user_id, int64_t *contact_id_r, char **json_r,
+                      struct ktd_error *err)
+{
+	struct db_outbound o;
+	char mid[256];
+
+	message_id(ctx->reference, from, mid, sizeof(mid));
+	memset(&o, 0, sizeof(o));
+	o.case_id = id;
+	o.kind = kind;
+	o.message_id = mid;
+	o.from_addr = from;
+	o.to_addr = to;
+	o.subject = subject;
+	o.body = text;
+	o.in_reply_to = ctx->in_reply_to;
+	o.references = ctx->references;
+	o.created_by = user_id;
+	return db_outbox_queue(pg, &o, contact_id_r, json_r, err);
+}
+
 int case_action_reply(PGconn *pg, int64_t id, int64_t version,
                       const struct case_reply *r,
                       const struct case_actor *actor, bool show_cpr,
@@ -389,8 +415,7 @@ int case_action_reply(PGconn *pg, int64_t id, int64_t version,
 {
 	struct db_case_state st;
 	struct db_outbox_context ctx;
-	struct db_outbound o;
-	char mid[256], detail[64], *subject = NULL;
+	char detail[64], *subject = NULL;
 	const char *to;
 	int64_t contact_id;
 	int ret = -1;
@@ -420,19 +445,8 @@ int case_action_reply(PGconn *pg, int64_t id, int64_t version,
 	}
 	subject = reply_subject(r->subject, ctx.subject, r->subject_tag,
 	                        ctx.reference);
-	message_id(ctx.reference, r->from, mid, sizeof(mid));
-	memset(&o, 0, sizeof(o));
-	o.case_id = id;
-	o.kind = "reply";
-	o.message_id = mid;
-	o.from_addr = r->from;
-	o.to_addr = to;
-	o.subject = subject;
-	o.body = r->text;
-	o.in_reply_to = ctx.in_reply_to;
-	o.references = ctx.references;
-	o.created_by = r->user_id;
-	if (db_outbox_queue(pg, &o, &contact_id, json_r, err) < 0)
+	if (queue_mail(pg, id, "reply", &ctx, r->from, to, subject, r->text,
+	               r->user_id, &contact_id, json_r, err) < 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "{\"contact_id\": %" PRId64 "}",
 	         contact_id);
@@ -442,6 +456,59 @@ out:
 	fail(pg, json_r, err);
 done:
 	free(subject);
+	db_outbox_context_free(&ctx);
+	return ret;
+}
+
+/* The receipt's text (Danish); caller frees. */
+static char *receipt_text(const struct case_receipt *r, const char *reference,
+                          const char *tag)
+{
+	const char *who = r->municipality[0] ? r->municipality : "os";
+	char *hours = NULL, *text;
+
+	if (r->opening_hours[0])
+		hours = ktd_strdup_printf("Vores åbningstider: %s\n\n",
+		                          r->opening_hours);
+	text = ktd_strdup_printf(
+	        "Kære borger\n\n"
+	        "Tak for din henvendelse til %s. Vi har modtaget den og "
+	        "oprettet sag nummer %s.\n\n"
+	        "Skriver du til os igen om det samme, så svar på denne mail, "
+	        "eller skriv [%s %s] i emnefeltet, så kommer din mail på "
+	        "samme sag.\n\n"
+	        "%s"
+	        "Dette er en automatisk kvittering; du skal ikke svare på "
+	        "den for at vi behandler din henvendelse.\n\n"
+	        "Med venlig hilsen\n%s\n",
+	        who, reference, tag, reference, hours ? hours : "",
+	        r->municipality[0] ? r->municipality : "Kontaktcentret");
+	free(hours);
+	return text;
+}
+
+int case_receipt_queue(PGconn *pg, int64_t id, const struct case_receipt *r,
+                       const char *to, int64_t *contact_id_r,
+                       struct ktd_error *err)
+{
+	struct db_outbox_context ctx;
+	char *subject = NULL, *text = NULL, *given = NULL, *json = NULL;
+	int ret = -1;
+
+	if (db_outbox_context(pg, id, &ctx, err) < 0)
+		return -1;
+	given = ktd_strdup_printf("Kvittering: %s",
+	                          ctx.subject && ctx.subject[0]
+	                                  ? ctx.subject
+	                                  : "din henvendelse");
+	subject = reply_subject(given, NULL, r->subject_tag, ctx.reference);
+	text = receipt_text(r, ctx.reference, r->subject_tag);
+	ret = queue_mail(pg, id, "receipt", &ctx, r->from, to, subject, text, 0,
+	                 contact_id_r, &json, err);
+	free(json);
+	free(text);
+	free(subject);
+	free(given);
 	db_outbox_context_free(&ctx);
 	return ret;
 }
