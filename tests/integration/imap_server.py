@@ -16,6 +16,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -122,11 +123,7 @@ class Dovecot:
             # The mail and Dovecot's state belong to its user.
             for sub in ("mail", "state"):
                 os.chown(d / sub, ids.pw_uid, ids.pw_gid)
-            for p in (d, *d.parents):
-                if str(p) in ("/", "/tmp"):
-                    break
-                with contextlib.suppress(OSError):
-                    os.chmod(p, os.stat(p).st_mode | 0o711)
+            os.chmod(d, 0o755)
             os.chmod(d / "passwd", 0o644)
         log = open(d / "dovecot.out", "ab")
         try:
@@ -223,7 +220,11 @@ class Dovecot:
 
 
 @pytest.fixture
-def dovecot(tmp_path_factory):
-    d = Dovecot(tmp_path_factory.mktemp("dovecot")).start()
+def dovecot(run_dir):
+    # Under the session's run directory, which Dovecot's users can reach
+    # (pytest's own temporary folders are root's alone).
+    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    d = Dovecot(path).start()
     yield d
     d.stop()
+    shutil.rmtree(path, ignore_errors=True)

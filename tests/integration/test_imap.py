@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from imap_server import dovecot  # noqa: F401  (fixture)
+from imap_server import dovecot  # noqa: F401  (a fixture)
 from test_auth import new_token
 from utils import wait_until
 
@@ -41,7 +41,8 @@ def mailbox(dovecot, tmp_path):  # noqa: F811
     pw.write_text(dovecot.password + "\n")
 
     def config(**over):
-        mb = dovecot.mailbox_config(pw, **over.pop("mailbox", {}))
+        mb = dovecot.mailbox_config(pw)
+        mb.update(over.pop("mailbox", {}))
         cfg = {"mailbox:main": mb, "smtp": {"from": FROM},
                "receipt": {"municipality": "Testrup Kommune",
                            "opening_hours": "man-fre 8-15"}}
@@ -104,3 +105,232 @@ def test_plain_mail_becomes_case_with_receipt(kontaktd, dovecot, mailbox):  # no
                "the message to be flagged \\Seen")
     d.wait_for_log(rf"event=mail_ingested mailbox=main uid={uid} "
                    rf"contact={cid} case={ref} new_case=yes")
+
+
+def case_of(d, ext):
+    rows = contacts(d, ext)
+    assert len(rows) == 1, (ext, rows)
+    return rows[0][1]
+
+
+def receipts(d):
+    return sql(d, "SELECT ct.case_id, ct.to_addr, ct.external_id "
+                  "FROM outbox o JOIN contacts ct ON ct.id = o.contact_id "
+                  "WHERE o.kind = 'receipt' ORDER BY o.id")
+
+
+def test_threading_by_reply_and_subject_tag(kontaktd, dovecot, mailbox):  # noqa: F811
+    # No threading by sender here: only the tag and the Message-IDs.
+    d = kontaktd(config=mailbox(intake={"thread_window": "0"}))
+    dovecot.append(mail("Parkeringstilladelse", message_id="t1@borger.example"))
+    wait_contacts(d, 1)
+    first = case_of(d, "<t1@borger.example>")
+    ref = sql(d, "SELECT reference FROM cases WHERE id = %s", (first,))[0][0]
+    wait_until(lambda: len(receipts(d)) == 1, 10, "the receipt")
+    receipt_mid = receipts(d)[0][2]
+    assert receipt_mid.startswith("<") and receipt_mid.endswith(">")
+
+    # A reply to the receipt, from another address, without the tag.
+    dovecot.append(mail("Re: Kvittering", sender="jens.h@andet.example",
+                        message_id="t2@andet.example",
+                        headers=[f"In-Reply-To: {receipt_mid}",
+                                 f"References: <t1@borger.example> "
+                                 f"{receipt_mid}"]))
+    # Only References (the citizen's own first mail).
+    dovecot.append(mail("Endnu en ting", sender="x@tredje.example",
+                        message_id="t3@tredje.example",
+                        headers=["References: <t1@borger.example>"]))
+    # The subject tag alone, lower case word.
+    dovecot.append(mail(f"Vedr. [sag {ref}] bilag", sender="y@fjerde.example",
+                        message_id="t4@fjerde.example"))
+    # A tag of no case and an unknown In-Reply-To: a new case.
+    dovecot.append(mail("Hej [Sag 1999-999999]", sender="z@femte.example",
+                        message_id="t5@femte.example",
+                        headers=["In-Reply-To: <unknown@nowhere>"]))
+    wait_contacts(d, 5)
+    assert case_of(d, "<t2@andet.example>") == first
+    assert case_of(d, "<t3@tredje.example>") == first
+    assert case_of(d, "<t4@fjerde.example>") == first
+    assert case_of(d, "<t5@femte.example>") != first
+    # Only the new cases' senders got a receipt.
+    wait_until(lambda: len(receipts(d)) == 2, 10, "the second receipt")
+    assert sorted(r[1] for r in receipts(d)) == ["jens@borger.example",
+                                                 "z@femte.example"]
+
+
+def test_no_receipt_for_automatic_or_own_mail(kontaktd, dovecot, mailbox):  # noqa: F811
+    d = kontaktd(config=mailbox())
+    dovecot.append(mail("Fraværsbesked", sender="a@auto.example",
+                        message_id="auto1@auto.example",
+                        headers=["Auto-Submitted: auto-replied"]))
+    dovecot.append(mail("Nyhedsbrev", sender="b@list.example",
+                        message_id="list1@list.example",
+                        headers=["List-Id: <nyt.list.example>",
+                                 "Precedence: list"]))
+    dovecot.append(mail("Undeliverable", sender="MAILER-DAEMON@mx.example",
+                        message_id="bounce1@mx.example",
+                        headers=["Return-Path: <>"]))
+    dovecot.append(mail("Egen post", sender=FROM,
+                        message_id="own1@kommune.example.dk"))
+    dovecot.append(mail("Ja tak", sender="c@ok.example",
+                        message_id="ok1@ok.example",
+                        headers=["Auto-Submitted: no"]))
+    rows = wait_contacts(d, 5)
+    assert len({r[1] for r in rows}) == 5  # five new cases
+    wait_until(lambda: len(receipts(d)) >= 1, 10, "a receipt")
+    time.sleep(0.5)
+    assert [r[1] for r in receipts(d)] == ["c@ok.example"]
+    for why in ("auto_submitted", "list_id|precedence", "return_path",
+                "own_address"):
+        d.wait_for_log(rf"event=mail_ingested .*receipt=({why})")
+
+
+def test_receipt_at_most_once_per_interval(kontaktd, dovecot, mailbox):  # noqa: F811
+    d = kontaktd(config=mailbox(intake={"thread_window": "0"},
+                                receipt={"interval": "1h"}))
+    for i in range(3):
+        dovecot.append(mail(f"Sag nummer {i}", message_id=f"r{i}@b.example"))
+    rows = wait_contacts(d, 3)
+    assert len({r[1] for r in rows}) == 3
+    time.sleep(0.5)
+    assert len(receipts(d)) == 1
+    d.wait_for_log(r"event=mail_ingested .*receipt=interval")
+
+
+def test_duplicate_delivery_is_one_contact(kontaktd, dovecot, mailbox):  # noqa: F811
+    d = kontaktd(config=mailbox())
+    raw = mail("To gange", message_id="dup@borger.example")
+    u1 = dovecot.append(raw)
+    u2 = dovecot.append(raw)
+    d.wait_for_log(rf"event=mail_duplicate mailbox=main uid={u2}")
+    assert len(contacts(d)) == 1
+    # Both are flagged: the second was handled, not skipped.
+    for uid in (u1, u2):
+        wait_until(lambda: "\\Seen" in (dovecot.flags(uid) or ""), 10,
+                   f"uid {uid} flagged")
+    # Without a Message-ID: the mailbox, UIDVALIDITY and UID name it.
+    u3 = dovecot.append(mail("Uden id"))
+    wait_contacts(d, 2)
+    ext = contacts(d)[-1][5]
+    assert re.fullmatch(rf"main:\d+:{u3}", ext), ext
+
+
+def test_move_after_ingest(kontaktd, dovecot, mailbox):  # noqa: F811
+    d = kontaktd(config=mailbox(mailbox={"after": "move:Done"}))
+    dovecot.append(mail("Flyt mig", message_id="mv@borger.example"))
+    wait_contacts(d, 1)
+    wait_until(lambda: dovecot.count("Done") == 1, 10, "the move")
+    assert dovecot.count("INBOX") == 0
+
+
+def test_too_large_message_becomes_contact(kontaktd, dovecot, mailbox):  # noqa: F811
+    d = kontaktd(config=mailbox(mailbox={"max_message_size": "64k"}))
+    big = "x" * 100 + "\n"
+    uid = dovecot.append(mail("Stor fil", big * 1000,
+                              message_id="big@borger.example"))
+    rows = wait_contacts(d, 1)
+    cid, _, subject, body, from_addr, _ = rows[0]
+    assert subject == "Stor fil" and from_addr == "jens@borger.example"
+    assert "for stor" in body and "65536" in body
+    size, truncated, data = sql(d, "SELECT size, truncated, data FROM "
+                                   "raw_messages WHERE contact_id = %s",
+                                (cid,))[0]
+    assert truncated and size > 100000
+    data = bytes(data)
+    assert b"Subject: Stor fil" in data and b"xxxxxxxx" not in data
+    wait_until(lambda: "\\Seen" in (dovecot.flags(uid) or ""), 10, "\\Seen")
+
+
+def test_kill_mid_batch_each_message_once(kontaktd, dovecot, mailbox):  # noqa: F811
+    cfg = mailbox(intake={"thread_window": "0"})
+    d = kontaktd(config=cfg, wait=True)
+    d.stop()
+    uids = [dovecot.append(mail(f"Besked {i}", f"Tekst {i}\n",
+                                message_id=f"k{i}@borger.example"))
+            for i in range(50)]
+    d.start()
+    wait_until(lambda: len(contacts(d)) >= 5, 30, "some messages")
+    d.signal(signal.SIGKILL)
+    d.wait()
+    n_before = len(contacts(d))
+    d.start()
+    d.wait_ready()
+    rows = wait_contacts(d, 50, timeout=60)
+    time.sleep(1)
+    rows = contacts(d)
+    assert len(rows) == 50, n_before
+    assert sorted(r[5] for r in rows) == sorted(
+        f"<k{i}@borger.example>" for i in range(50))
+    assert sql(d, "SELECT last_uid FROM mailbox_state "
+                  "WHERE name = 'main'")[0][0] == uids[-1]
+    raws = sql(d, "SELECT count(*) FROM raw_messages")[0][0]
+    assert raws == 50
+    for uid in (uids[0], uids[-1]):
+        wait_until(lambda: "\\Seen" in (dovecot.flags(uid) or ""), 10,
+                   "\\Seen")
+
+
+def test_dovecot_restart_resumes(kontaktd, dovecot, mailbox):  # noqa: F811
+    d = kontaktd(config=mailbox(mailbox={"poll_interval": "1s"}))
+    dovecot.append(mail("Før", message_id="before@borger.example"))
+    wait_contacts(d, 1)
+    dovecot.stop()
+    mark = d.log_mark()
+    d.wait_for_log(r"event=imap_error mailbox=main", timeout=20, start=mark)
+    dovecot.start()
+    dovecot.append(mail("Efter", message_id="after@borger.example"))
+    wait_contacts(d, 2, timeout=60)
+    d.wait_for_log(r"event=imap_connected mailbox=main", start=mark)
+
+
+def test_two_processes_each_message_once(kontaktd, dovecot, mailbox):  # noqa: F811
+    cfg = mailbox(intake={"thread_window": "0"},
+                  mailbox={"poll_interval": "1s"})
+    a = kontaktd(config=cfg)
+    b = kontaktd(db=a.db, migrate=False, config=cfg)
+    for i in range(20):
+        dovecot.append(mail(f"P {i}", message_id=f"p{i}@borger.example"))
+    wait_contacts(a, 20)
+    # The one holding the lock goes; the other takes over.
+    holder = a if a.log_contains(r"event=mailbox_locked") else b
+    other = b if holder is a else a
+    holder.stop()
+    for i in range(20, 30):
+        dovecot.append(mail(f"P {i}", message_id=f"p{i}@borger.example"))
+    wait_contacts(other, 30, timeout=30)
+    other.wait_for_log(r"event=mailbox_locked mailbox=main")
+    time.sleep(1)
+    rows = contacts(other)
+    assert len(rows) == 30
+    assert len({r[5] for r in rows}) == 30
+
+
+def test_bad_mailbox_settings(kontaktd_cmd, write_config, tmp_path):
+    cases = [
+        ({"mailbox:main": {"host": "h", "user": "u"}},
+         r"k\.conf:\d+: \[mailbox:main\] password_file is required"),
+        ({"mailbox:main": {"host": "h", "user": "u", "password_file": "/p",
+                           "tls": "yes"}},
+         r"k\.conf:\d+: \[mailbox:main\] tls must be tls, starttls or none"),
+        ({"mailbox:Main!": {"host": "h"}},
+         r"k\.conf:\d+: \[mailbox:Main!\]: a mailbox name"),
+        ({"mailbox:main": {"host": "h", "user": "u", "password_file": "/p",
+                           "colour": "blue"}},
+         r"k\.conf:\d+: unknown key 'colour' in section \[mailbox:main\]"),
+    ]
+    for overrides, pattern in cases:
+        path = write_config(overrides)
+        p = kontaktd_cmd("--config", str(path), "--check-config")
+        assert p.returncode != 0, overrides
+        assert re.search(pattern, p.stderr + p.stdout), (p.stderr, pattern)
+
+
+def test_unreadable_password_file_stops_start(kontaktd, dovecot, mailbox,  # noqa: F811
+                                              tmp_path):
+    cfg = mailbox(mailbox={"password_file": str(tmp_path / "missing")})
+    d = kontaktd(config=cfg, wait=False,
+                 allowed_errors=[r"mailbox_start_failed"])
+    rc = d.wait(timeout=30)
+    assert rc != 0
+    assert "password_file" in d.log() and "missing" in d.log()
+    assert dovecot.password not in d.log()

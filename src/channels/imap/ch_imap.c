@@ -57,6 +57,7 @@ struct ch_imap {
 	PGconn *pg;
 	bool locked;
 	mailimap *imap;
+	bool imap_ok; /* connected, logged in, selected, no error since */
 	bool has_idle;
 	uint32_t uidvalidity;
 };
@@ -77,7 +78,14 @@ static bool wait_ms(struct ch_imap *w, uint64_t ms)
 	struct timespec until;
 	bool s;
 
-	ktd_time_deadline(&until, ms);
+	/* The condition variable runs on CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop &&
 	       pthread_cond_timedwait(&w->cond, &w->mu, &until) != ETIMEDOUT)
@@ -105,8 +113,12 @@ static void imap_close(struct ch_imap *w)
 {
 	if (!w->imap)
 		return;
-	mailimap_logout(w->imap);
+	/* LOGOUT only on a connection that works: libetpan does not survive
+	 * it on one that never connected. */
+	if (w->imap->imap_stream && w->imap_ok)
+		mailimap_logout(w->imap);
 	mailimap_free(w->imap);
+	w->imap_ok = false;
 	w->imap = NULL;
 }
 
@@ -121,6 +133,7 @@ static void pg_close(struct ch_imap *w)
 static int imap_fail(struct ch_imap *w, const char *what, int r,
                      struct ktd_error *err)
 {
+	w->imap_ok = false;
 	return ktd_error_set(err, KTD_ERR_UNAVAILABLE, "%s failed (%d): %s",
 	                     what, r, imap_said(w->imap));
 }
@@ -164,6 +177,7 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
 		                     "SELECT gave no UIDVALIDITY");
 	w->uidvalidity = w->imap->imap_selection_info->sel_uidvalidity;
+	w->imap_ok = true;
 	ktd_log_info("event=imap_connected mailbox=%s host=%s port=%" PRIu32
 	             " folder=%s idle=%s uidvalidity=%" PRIu32,
 	             mb->name, mb->host, mb->port,
