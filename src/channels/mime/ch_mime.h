@@ -36,7 +36,8 @@ struct ch_mime_attachment {
 	unsigned char *data;
 	size_t size;
 	char sha256[65]; /* hex */
-	bool is_inline;  /* Content-Disposition inline with a Content-ID */
+	bool is_inline;  /* has a Content-ID and is not Content-Disposition
+	                  * attachment: an image the HTML shows */
 };
 
 struct ch_mime_message {
@@ -47,11 +48,12 @@ struct ch_mime_message {
 	size_t n_references;
 
 	struct ch_mime_address from;
-	char *reply_to;    /* address of Reply-To; NULL: none */
-	char *to;          /* the To addresses, ", "-joined, UTF-8; NULL */
-	char *cc;          /* likewise */
-	char *subject;     /* decoded (RFC 2047) to UTF-8; NULL: none */
-	char *date;        /* Date as RFC 3339 UTC; NULL: none/unreadable */
+	char *reply_to; /* address of Reply-To; NULL: none */
+	char *to;       /* the To addresses, each "Name <addr>" or "addr",
+	                 * ", "-joined, UTF-8; NULL: none */
+	char *cc;       /* likewise */
+	char *subject;  /* decoded (RFC 2047) to UTF-8; NULL: none */
+	char *date;     /* Date as RFC 3339 UTC; NULL: none/unreadable */
 
 	/* For mail-loop protection (RFC 3834); the raw header values,
 	 * unfolded, NULL when absent. return_path is the address inside
@@ -63,41 +65,56 @@ struct ch_mime_message {
 	bool is_report; /* multipart/report (a bounce or receipt) */
 
 	char *text; /* UTF-8 text: text/plain, else the HTML made
-	             * readable; "" when the message has none */
-	char *html; /* the HTML part as UTF-8 when there was one (kept,
-	             * never served as a page); NULL: none */
+	             * readable; "" when the message has none. LF line
+	             * ends; parts joined by a blank line; a forwarded
+	             * message (message/rfc822) follows its marker line
+	             * "---------- Videresendt besked ----------" and its
+	             * Fra/Dato/Emne/Til lines. At most max_text bytes. */
+	char *html; /* the first HTML part as UTF-8 when there was one
+	             * (kept, never served as a page; at most max_text
+	             * bytes); NULL: none */
 
 	struct ch_mime_attachment *attachments;
 	size_t n_attachments;
 
-	bool partial;      /* something could not be read: see problem */
+	bool partial;      /* something could not be read: see problem;
+	                    * set exactly when problem is not "" */
 	char problem[300]; /* what and where, e.g. "part 1.2: unknown
-	                    * charset x-foo, shown as ISO-8859-1" */
+	                    * charset x-foo, shown as Windows-1252";
+	                    * several joined by "; ", valid UTF-8, cut to
+	                    * fit */
 };
 
 /* Takes raw (len bytes, not necessarily NUL-terminated) apart into *msg_r
  * (zeroed first; free with ch_mime_message_free). lim NULL: the defaults.
+ * raw is the whole message as fetched (IMAP BODY.PEEK[]), CRLF or bare LF
+ * line ends, an mbox "From " line tolerated. The caller bounds len (a
+ * maximum message size): parsing holds a few copies of it at once, and
+ * attachments beyond max_attachments are left out (named in problem).
  * Returns 0, also for a malformed message (msg_r->partial), or -1 with
  * KTD_ERR_INTERNAL when memory ran out. */
-int ch_mime_parse(const char *raw, size_t len,
-                  const struct ch_mime_limits *lim,
+int ch_mime_parse(const char *raw, size_t len, const struct ch_mime_limits *lim,
                   struct ch_mime_message *msg_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
 void ch_mime_message_free(struct ch_mime_message *msg);
 
-/* Readable UTF-8 text of an HTML document (len bytes of UTF-8): block
+/* Readable UTF-8 text (valid, without NUL, whatever came in) of an HTML
+ * document (len bytes of UTF-8; its own charset label is ignored): block
  * elements become line breaks, lists get "- ", links keep their target as
  * "text <url>", script/style/head are dropped, entities decoded, runs of
- * blank lines collapsed. Never NULL (allocation failure aborts, as
+ * blank lines collapsed; what is nested deeper than libxml2's limit
+ * (256 elements) is lost. Never NULL (allocation failure aborts, as
  * ktd_malloc does). The caller frees. */
 char *ch_mime_html_to_text(const char *html, size_t len);
 
 /* Whether the message was sent by a machine and must get no automatic
  * answer (RFC 3834): Auto-Submitted other than "no", Precedence bulk,
- * list or junk, a List-Id, a null or MAILER-DAEMON return path or sender,
- * or a multipart/report. *why_r (may be NULL) names the rule, e.g.
- * "auto_submitted". Our own addresses are the caller's to check. */
+ * list or junk, a List-Id, a null or MAILER-DAEMON return path or From
+ * address, or a multipart/report. *why_r (may be NULL) names the rule:
+ * "auto_submitted", "precedence", "list_id", "return_path",
+ * "mailer_daemon" or "report"; NULL when none applies. Our own addresses
+ * are the caller's to check. */
 bool ch_mime_is_automatic(const struct ch_mime_message *msg,
                           const char **why_r);
 
