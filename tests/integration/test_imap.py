@@ -334,3 +334,60 @@ def test_unreadable_password_file_stops_start(kontaktd, dovecot, mailbox,  # noq
     assert rc != 0
     assert "password_file" in d.log() and "missing" in d.log()
     assert dovecot.password not in d.log()
+
+
+def test_attachments_and_danish_text(kontaktd, ctl, dovecot, mailbox):  # noqa: F811
+    from email.message import EmailMessage
+    from pathlib import Path
+
+    from test_api_directory import new_token as token
+    d = kontaktd(config=mailbox(intake={"thread_window": "0"}))
+    pdf = bytes(range(256)) * 40
+    png = b"\x89PNG\r\n\x1a\n" + bytes(1000)
+    m = EmailMessage()
+    m["From"] = "Søren Ågård <soren@borger.example>"
+    m["To"] = "kontakt@example.dk"
+    m["Subject"] = "Ansøgning med bilag æøå"
+    m["Message-ID"] = "<att@borger.example>"
+    m.set_content("Kære kommune\n\nHer er mine bilag: æøå ÆØÅ.\n")
+    m.add_attachment(pdf, maintype="application", subtype="pdf",
+                     filename="ansøgning.pdf")
+    m.add_attachment(png, maintype="image", subtype="png",
+                     filename="kørekort.png")
+    dovecot.append(m.as_bytes())
+    # A Latin-1, quoted-printable mail from the MIME parser's corpus.
+    latin1 = Path(__file__).resolve().parents[1] / "data" / "mail" / \
+        "01-latin1-qp.eml"
+    dovecot.append(latin1.read_bytes())
+    wait_contacts(d, 2)
+    cid, case_id, subject, body, _ = contacts(d, "<att@borger.example>")[0]
+    assert subject == "Ansøgning med bilag æøå"
+    assert "æøå ÆØÅ" in body
+    name = sql(d, "SELECT citizen_name FROM cases WHERE id = %s",
+               (case_id,))[0][0]
+    assert name == "Søren Ågård"
+    _, _, subject2, body2, _ = contacts(d, "<latin1.1@mail.example.dk>")[0]
+    assert subject2 == "Ansøgning om tilskud til hæk"
+    assert "søge om tilskud til min have på Ærøvej 5" in body2
+
+    tok = token(ctl, d, "reader", "read")
+    auth = {"Authorization": f"Bearer {tok}"}
+    r = d.get(f"/api/v1/cases/{case_id}/contacts/{cid}", headers=auth)
+    assert r.status_code == 200, r.text
+    atts = {a["filename"]: a for a in r.json()["attachments"]}
+    assert set(atts) == {"ansøgning.pdf", "kørekort.png"}
+    for fname, data, ctype in (("ansøgning.pdf", pdf, "application/pdf"),
+                               ("kørekort.png", png, "image/png")):
+        a = atts[fname]
+        assert a["size"] == len(data)
+        assert a["content_type"] == ctype
+        assert a["sha256"] == hashlib.sha256(data).hexdigest()
+        r = d.get(f"/api/v1/cases/{case_id}/attachments/{a['id']}",
+                  headers=auth)
+        assert r.status_code == 200
+        assert hashlib.sha256(r.content).hexdigest() == a["sha256"]
+    # The raw message is kept whole beside the parsed contact.
+    raw = bytes(sql(d, "SELECT data FROM raw_messages WHERE contact_id = %s",
+                    (cid,))[0][0])
+    assert raw.replace(b"\r\n", b"\n") == m.as_bytes().replace(b"\r\n",
+                                                               b"\n")
