@@ -170,6 +170,8 @@ static int check_files(const struct ktd_settings *s,
                        struct ktd_error *err)
 {
 	struct ktd_static *www;
+	char where[512];
+	size_t i;
 
 	if (db_migrations_load(s->sql_dir, migrations_r, err) < 0)
 		return config_fail(s, "database", "sql_dir", err);
@@ -184,6 +186,18 @@ static int check_files(const struct ktd_settings *s,
 	    check_readable(s, "cti", "hmac_secret_file",
 	                   s->cti_hmac_secret_file, err) < 0)
 		return -1;
+	for (i = 0; i < s->n_mailboxes; i++) {
+		const struct ktd_mailbox *mb = &s->mailboxes[i];
+
+		if (access(mb->password_file, R_OK) == 0)
+			continue;
+		return ktd_error_set(
+		        err, KTD_ERR_CONFIG,
+		        "%s: [mailbox:%s] password_file %s: %s",
+		        ktd_settings_mailbox_where(s, mb, "password_file",
+		                                   where, sizeof(where)),
+		        mb->name, mb->password_file, strerror(errno));
+	}
 	if (s->user[0] && !getpwnam(s->user)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,
 		              "[server] user %s: no such user", s->user);

@@ -873,3 +873,17 @@ const char *ktd_settings_where(const struct ktd_settings *s,
 	snprintf(out, outsz, "%s", s->path ? s->path : "(defaults)");
 	return out;
 }
+
+const char *ktd_settings_mailbox_where(const struct ktd_settings *s,
+                                       const struct ktd_mailbox *mb,
+                                       const char *key, char *out, size_t outsz)
+{
+	unsigned line = mb->line;
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++)
+		if (strcmp(mailbox_defs[i].name, key) == 0 && mb->key_line[i])
+			line = mb->key_line[i];
+	snprintf(out, outsz, "%s:%u", s->path ? s->path : "(defaults)", line);
+	return out;
+}

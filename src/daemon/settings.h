@@ -139,6 +139,12 @@ const char *ktd_settings_where(const struct ktd_settings *s,
                                const char *section, const char *key, char *out,
                                size_t outsz);
 
+/* Likewise for key of [mailbox:NAME] mb: its line, or its section's. */
+const char *ktd_settings_mailbox_where(const struct ktd_settings *s,
+                                       const struct ktd_mailbox *mb,
+                                       const char *key, char *out,
+                                       size_t outsz);
+
 struct db_pool_config;
 /* Fills a pool configuration from the [database] keys; the strings are
  * borrowed from s. */

@@ -325,15 +325,20 @@ def test_bad_mailbox_settings(kontaktd_cmd, write_config, tmp_path):
         assert re.search(pattern, p.stderr + p.stdout), (p.stderr, pattern)
 
 
-def test_unreadable_password_file_stops_start(kontaktd, dovecot, mailbox,  # noqa: F811
+def test_unreadable_password_file_stops_start(kontaktd, kontaktd_cmd,
+                                              dovecot, mailbox,  # noqa: F811
                                               tmp_path):
-    cfg = mailbox(mailbox={"password_file": str(tmp_path / "missing")})
-    d = kontaktd(config=cfg, wait=False,
-                 allowed_errors=[r"mailbox_start_failed"])
+    missing = tmp_path / "missing"
+    cfg = mailbox(mailbox={"password_file": str(missing)})
+    d = kontaktd(config=cfg, wait=False, allowed_errors=[r"config_error"])
     rc = d.wait(timeout=30)
     assert rc != 0
-    assert "password_file" in d.log() and "missing" in d.log()
+    assert re.search(r"kontaktd\.conf:\d+: \[mailbox:main\] password_file "
+                     + re.escape(str(missing)), d.log()), d.log()
     assert dovecot.password not in d.log()
+    p = kontaktd_cmd("--config", str(d.config_path), "--check-config")
+    assert p.returncode != 0
+    assert "[mailbox:main] password_file" in p.stderr + p.stdout
 
 
 def test_attachments_and_danish_text(kontaktd, ctl, dovecot, mailbox):  # noqa: F811

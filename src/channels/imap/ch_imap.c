@@ -773,9 +773,8 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 
 	password = read_password(cfg->mb->password_file, err);
 	if (!password) {
-		ktd_error_set(err, KTD_ERR_CONFIG,
-		              "[mailbox:%s] password_file: %s", cfg->mb->name,
-		              err->msg);
+		ktd_error_prefix(err,
+		                 "[mailbox:%s] password_file: ", cfg->mb->name);
 		return NULL;
 	}
 	if (cfg->mb->tls == KTD_MAILBOX_NONE &&
