@@ -396,3 +396,31 @@ def test_attachments_and_danish_text(kontaktd, ctl, dovecot, mailbox):  # noqa: 
                     (cid,))[0][0])
     assert raw.replace(b"\r\n", b"\n") == m.as_bytes().replace(b"\r\n",
                                                                b"\n")
+
+
+def test_message_the_database_refuses_is_kept(kontaktd, dovecot, mailbox):  # noqa: F811
+    d = kontaktd(config=mailbox(), allowed_errors=[])
+    # A rule of the database that this message's text breaks (as a value
+    # out of a column's bounds would).
+    sql(d, """
+        CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.body LIKE '%AFVIS-MIG%' THEN
+                RAISE EXCEPTION 'refused by test' USING ERRCODE = '23514';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_refuse BEFORE INSERT ON contacts
+            FOR EACH ROW EXECUTE FUNCTION test_refuse();
+    """)
+    uid = dovecot.append(mail("Afvist", "AFVIS-MIG\n",
+                              message_id="refuse@borger.example"))
+    dovecot.append(mail("Næste", message_id="next@borger.example"))
+    wait_contacts(d, 2)
+    cid, _, subject, body, _ = contacts(d, "<refuse@borger.example>")[0]
+    assert subject == "Afvist"
+    assert "kunne ikke gemmes" in body and f"UID {uid}" in body
+    raw = bytes(sql(d, "SELECT data FROM raw_messages WHERE contact_id = %s",
+                    (cid,))[0][0])
+    assert b"AFVIS-MIG" in raw
+    d.wait_for_log(rf"event=mail_refused mailbox=main uid={uid}")

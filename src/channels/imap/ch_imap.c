@@ -414,10 +414,13 @@ struct stored {
 	const char *no_receipt;
 };
 
-/* The contact of one message, in the caller's transaction. */
+/* The contact of one message, in the caller's transaction. refused: the
+ * database refused the message as parsed (a value broke a rule): stored
+ * again with that said instead of its text and without attachments, so
+ * that no message blocks the mailbox and none is dropped. */
 static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
-                 const char *raw, size_t len, bool too_big, struct stored *st,
-                 struct ktd_error *err)
+                 const char *raw, size_t len, bool too_big, const char *refused,
+                 struct stored *st, struct ktd_error *err)
 {
 	const struct ktd_mailbox *mb = w->cfg.mb;
 	struct ch_mime_message m;
@@ -448,7 +451,13 @@ static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
 	if (m.from.addr && strlen(m.from.addr) <= 320)
 		from = m.from.addr;
 	subject = cut(m.subject ? m.subject : "", FIELD_MAX);
-	if (too_big)
+	if (refused)
+		body = ktd_strdup_printf(
+		        "[Beskeden kunne ikke gemmes, som den var (%s); den "
+		        "oprindelige besked er gemt uændret og ligger i "
+		        "postkassen %s, UID %" PRIu32 ".]",
+		        refused, mb->name, uid);
+	else if (too_big)
 		body = ktd_strdup_printf(
 		        "[Beskeden var for stor til at blive hentet: %" PRIu32
 		        " bytes, grænsen er %" PRIu64
@@ -483,8 +492,11 @@ static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
 	in.reply_ids = (const char *const *)reply_ids;
 	in.n_reply_ids = n_ids;
 	in.citizen_email = from && case_mail_address_valid(from) ? from : NULL;
-	in.citizen_name =
-	        m.from.name && strlen(m.from.name) <= 200 ? m.from.name : NULL;
+	in.citizen_name = !refused && m.from.name &&
+	                                  ktd_utf8_chars(m.from.name) <= 200 &&
+	                                  !ktd_utf8_has_control(m.from.name)
+	                          ? m.from.name
+	                          : NULL;
 	in.peer = mb->name;
 	if (intake_submit_tx(w->pg, &in, &w->cfg.intake, &st->out, err) < 0) {
 		intake_explain(err);
@@ -505,13 +517,16 @@ static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
 	rm.len = len;
 	if (db_mail_raw_insert(w->pg, &rm, err) < 0)
 		goto out;
-	for (i = 0; i < m.n_attachments; i++) {
+	for (i = 0; i < (refused ? 0 : m.n_attachments); i++) {
 		const struct ch_mime_attachment *a = &m.attachments[i];
+		/* attachments.filename holds 255 characters */
+		char *fname = cut(a->filename, 255);
 
-		if (db_mail_attachment_insert(w->pg, st->out.contact_id,
-		                              a->filename, a->content_type,
-		                              a->data, a->size, a->sha256,
-		                              err) < 0)
+		r = db_mail_attachment_insert(w->pg, st->out.contact_id, fname,
+		                              a->content_type, a->data, a->size,
+		                              a->sha256, err);
+		free(fname);
+		if (r < 0)
 			goto out;
 	}
 	if (st->out.new_case && wants_receipt(w, &m, from, &st->no_receipt)) {
@@ -541,6 +556,17 @@ out:
 	return ret;
 }
 
+/* Whether err is the database refusing a value (a rule, an encoding, a
+ * length) rather than the database being away. */
+static bool refused_by_rules(struct ch_imap *w, const struct ktd_error *err)
+{
+	if (PQstatus(w->pg) != CONNECTION_OK)
+		return false;
+	return err->code == KTD_ERR_UNPROCESSABLE ||
+	       strncmp(err->sqlstate, "22", 2) == 0 ||
+	       strncmp(err->sqlstate, "23", 2) == 0;
+}
+
 /* One message, exactly once: stored with the new last UID in one
  * transaction, then marked. */
 static int ingest_one(struct ch_imap *w, uint32_t uid, uint32_t size,
@@ -559,9 +585,25 @@ static int ingest_one(struct ch_imap *w, uint32_t uid, uint32_t size,
 	memset(&st, 0, sizeof(st));
 	if (db_tx_begin(w->pg, err) < 0)
 		goto fail;
-	if (r == 1 && store(w, uid, size, raw, len, too_big, &st, err) < 0) {
+	if (r == 1 &&
+	    store(w, uid, size, raw, len, too_big, NULL, &st, err) < 0) {
+		char why[KTD_ERROR_MSG_MAX], q[2 * KTD_ERROR_MSG_MAX + 8];
+
 		db_tx_rollback(w->pg);
-		goto fail;
+		if (!refused_by_rules(w, err))
+			goto fail;
+		snprintf(why, sizeof(why), "%s", err->msg);
+		ktd_log_warnx("event=mail_refused mailbox=%s uid=%" PRIu32
+		              " msg=%s action=\"stored without its text\"",
+		              mb->name, uid, quote(why, q, sizeof(q)));
+		memset(&st, 0, sizeof(st));
+		memset(err, 0, sizeof(*err));
+		if (db_tx_begin(w->pg, err) < 0)
+			goto fail;
+		if (store(w, uid, size, raw, len, too_big, why, &st, err) < 0) {
+			db_tx_rollback(w->pg);
+			goto fail;
+		}
 	}
 	if (db_mail_state_set(w->pg, mb->name, w->uidvalidity, uid, err) < 0 ||
 	    db_tx_commit(w->pg, err) < 0) {
