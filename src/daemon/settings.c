@@ -171,6 +171,8 @@ static const struct setting_def mailbox_defs[] = {
         M("host", SET_STR, host, "", SET_EMPTY_OK, 0, 0),
         M("port", SET_U32, port, "0", 0, 0, 65535),
         M("tls", SET_STR, tls_mode, "tls", 0, 0, 0),
+        M("tls_fingerprint", SET_STR, tls_fingerprint_text, "", SET_EMPTY_OK, 0,
+          0),
         M("user", SET_STR, user, "", SET_EMPTY_OK, 0, 0),
         M("password_file", SET_STR, password_file, "", SET_EMPTY_OK, 0, 0),
         M("folder", SET_STR, folder, "INBOX", 0, 0, 0),
@@ -619,6 +621,23 @@ static bool mailbox_folder_valid(const char *s)
 	return true;
 }
 
+/* "AB:CD:..." or "abcd..." (SHA-256, 32 bytes) into 64 lower-case hex
+ * digits; "" stays "". */
+static bool fingerprint_parse(const char *in, char out[65])
+{
+	size_t n = 0;
+
+	for (; *in; in++) {
+		if (*in == ':')
+			continue;
+		if (!isxdigit((unsigned char)*in) || n == 64)
+			return false;
+		out[n++] = (char)tolower((unsigned char)*in);
+	}
+	out[n] = '\0';
+	return n == 0 || n == 64;
+}
+
 static int mailbox_validate(struct parse_state *st, struct ktd_mailbox *mb)
 {
 	static const char *const required[] = {"host", "user", "password_file"};
@@ -647,6 +666,21 @@ static int mailbox_validate(struct parse_state *st, struct ktd_mailbox *mb)
 	}
 	if (mb->port == 0)
 		mb->port = mb->tls == KTD_MAILBOX_TLS ? 993 : 143;
+	if (!fingerprint_parse(mb->tls_fingerprint_text, mb->tls_fingerprint)) {
+		mailbox_goto_key(st, mb, "tls_fingerprint");
+		return parse_fail(st,
+		                  "[mailbox:%s] tls_fingerprint must be the "
+		                  "SHA-256 of the certificate: 64 hex digits, "
+		                  "in pairs separated by ':' or not",
+		                  mb->name);
+	}
+	if (mb->tls_fingerprint[0] && mb->tls == KTD_MAILBOX_NONE) {
+		mailbox_goto_key(st, mb, "tls_fingerprint");
+		return parse_fail(st,
+		                  "[mailbox:%s] tls_fingerprint needs tls "
+		                  "or starttls",
+		                  mb->name);
+	}
 	if (strpbrk(mb->host, " \t/\\\"")) {
 		mailbox_goto_key(st, mb, "host");
 		return parse_fail(st,

@@ -20,7 +20,7 @@ enum ktd_mailbox_tls {
 
 #define KTD_MAILBOX_MAX 32
 #define KTD_MAILBOX_NAME_MAX 32
-#define KTD_MAILBOX_KEYS 9
+#define KTD_MAILBOX_KEYS 10
 
 /* One [mailbox:NAME] section. */
 struct ktd_mailbox {
@@ -29,6 +29,10 @@ struct ktd_mailbox {
 	uint32_t port; /* 0 in the file: 993 for tls, 143 otherwise */
 	char *tls_mode;
 	enum ktd_mailbox_tls tls;
+	/* tls_fingerprint: the SHA-256 of the server's certificate (DER),
+	 * 64 lower-case hex digits; "": not pinned (not verified) */
+	char *tls_fingerprint_text;
+	char tls_fingerprint[65];
 	char *user;
 	char *password_file;
 	char *folder;

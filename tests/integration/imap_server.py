@@ -34,7 +34,7 @@ listen = 127.0.0.1
 base_dir = {dir}/run
 state_dir = {dir}/state
 instance_name = ktd-{port}
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {user}
@@ -53,7 +53,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
   chroot =
 }}
@@ -103,9 +104,14 @@ def _users():
 
 
 class Dovecot:
-    def __init__(self, directory):
+    def __init__(self, directory, tls=False):
         self.dir = Path(directory)
         self.port = free_port()
+        # imaps (and STARTTLS on port) with a self-signed certificate
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
+        self.cert = self.dir / "cert.pem"
+        self.key = self.dir / "key.pem"
         self.proc = None
         self.user = USER
         self.password = PASSWORD
@@ -115,8 +121,19 @@ class Dovecot:
         for sub in ("run", "state", "mail"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         user, group, login = _users()
+        ssl = "ssl = no"
+        if self.tls:
+            if not self.cert.exists():
+                subprocess.run(
+                    ["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                     "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                     "-keyout", str(self.key), "-out", str(self.cert)],
+                    check=True, capture_output=True)
+            ssl = (f"ssl = yes\nssl_cert = <{self.cert}\n"
+                   f"ssl_key = <{self.key}")
         (d / "dovecot.conf").write_text(CONF.format(
-            dir=d, port=self.port, user=user, group=group, login_user=login))
+            dir=d, port=self.port, tls_port=self.tls_port, ssl=ssl,
+            user=user, group=group, login_user=login))
         (d / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         if os.geteuid() == 0:
             ids = pwd.getpwnam(user)
@@ -164,6 +181,13 @@ class Dovecot:
         with socket.socket() as s:
             s.settimeout(0.2)
             return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def fingerprint(self):
+        """SHA-256 of the certificate (DER), as openssl prints it."""
+        p = subprocess.run(["openssl", "x509", "-in", str(self.cert),
+                            "-noout", "-fingerprint", "-sha256"],
+                           check=True, capture_output=True, text=True)
+        return p.stdout.strip().split("=", 1)[1]
 
     def log(self):
         text = ""
@@ -225,6 +249,16 @@ def dovecot(run_dir):
     # (pytest's own temporary folders are root's alone).
     path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
     d = Dovecot(path).start()
+    yield d
+    d.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot_tls(run_dir):
+    """A Dovecot with imaps and STARTTLS (self-signed certificate)."""
+    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    d = Dovecot(path, tls=True).start()
     yield d
     d.stop()
     shutil.rmtree(path, ignore_errors=True)

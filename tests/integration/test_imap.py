@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from imap_server import dovecot  # noqa: F401  (a fixture)
+from imap_server import dovecot, dovecot_tls  # noqa: F401  (fixtures)
 from test_auth import new_token
 from utils import wait_until
 
@@ -424,3 +424,45 @@ def test_message_the_database_refuses_is_kept(kontaktd, dovecot, mailbox):  # no
                     (cid,))[0][0])
     assert b"AFVIS-MIG" in raw
     d.wait_for_log(rf"event=mail_refused mailbox=main uid={uid}")
+
+
+def test_tls_with_pinned_certificate(kontaktd, dovecot_tls, tmp_path):  # noqa: F811
+    srv = dovecot_tls
+    pw = tmp_path / "imap.password"
+    pw.write_text(srv.password + "\n")
+    good = srv.fingerprint()
+    bad = "00:" * 31 + "00"
+    cfg = {
+        # imaps, pinned
+        "mailbox:tls": srv.mailbox_config(pw, tls="tls", port=srv.tls_port,
+                                          tls_fingerprint=good,
+                                          folder="INBOX"),
+        # STARTTLS on the plain port, pinned (hex without colons)
+        "mailbox:starttls": srv.mailbox_config(
+            pw, tls="starttls", port=srv.port,
+            tls_fingerprint=good.replace(":", "").lower(),
+            folder="Other", after="move:Done"),
+        # the wrong certificate: never logs in
+        "mailbox:wrong": srv.mailbox_config(pw, tls="tls", port=srv.tls_port,
+                                            tls_fingerprint=bad,
+                                            folder="Third"),
+    }
+    with srv.client() as m:
+        for f in ("Other", "Third"):
+            m.create(f)
+    d = kontaktd(config=cfg)
+    srv.append(mail("Over TLS", message_id="tls@borger.example"))
+    srv.append(mail("Over STARTTLS", message_id="starttls@borger.example"),
+               folder="Other")
+    srv.append(mail("Forkert certifikat", message_id="wrong@borger.example"),
+               folder="Third")
+    wait_until(lambda: len(contacts(d)) >= 2, 20, "two contacts")
+    d.wait_for_log(r"event=imap_error mailbox=wrong .*is not the one of "
+                   r"tls_fingerprint")
+    time.sleep(1)
+    assert sorted(r[5] for r in contacts(d)) == [
+        "<starttls@borger.example>", "<tls@borger.example>"]
+    # The certificate is checked before LOGIN: that mailbox never got in.
+    assert not d.log_contains(r"event=imap_connected mailbox=wrong")
+    assert d.log_contains(r"event=imap_connected mailbox=tls ")
+    assert d.log_contains(r"event=imap_connected mailbox=starttls ")

@@ -428,6 +428,13 @@ static const struct error_case error_cases[] = {
          "[mailbox:main]\n",
          5, "[mailbox:main]", "appears twice"},
         {"[receipt]\ninterval = soon\n", 2, "interval", "duration"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "tls_fingerprint = ab:cd\n",
+         5, "tls_fingerprint", "64 hex digits"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "tls = none\ntls_fingerprint = "
+         "abababababababababababababababababababababababababababababababab\n",
+         6, "tls_fingerprint", "needs tls"},
         {"[mailbox]\n", 1, "[mailbox]", "unknown section"},
         {"[smtpx]\n", 1, "[smtpx]", "unknown section"},
 };

@@ -138,6 +138,43 @@ static int imap_fail(struct ch_imap *w, const char *what, int r,
 	                     what, r, imap_said(w->imap));
 }
 
+/* Names the server for TLS (SNI), so that a server with several names
+ * shows the certificate of this one. */
+static void tls_setup(struct mailstream_ssl_context *ctx, void *data)
+{
+	struct ch_imap *w = data;
+
+	mailstream_ssl_set_server_name(ctx, w->cfg.mb->host);
+}
+
+/* With tls_fingerprint set: the server's certificate must be that one,
+ * checked before the password goes out. */
+static int check_certificate(struct ch_imap *w, struct ktd_error *err)
+{
+	const char *want = w->cfg.mb->tls_fingerprint;
+	unsigned char *der = NULL, hash[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	ssize_t n;
+
+	if (!want[0])
+		return 0;
+	w->imap_ok = false;
+	n = mailstream_ssl_get_certificate(w->imap->imap_stream, &der);
+	if (n <= 0 || !der)
+		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+		                     "the server showed no certificate");
+	crypto_hash_sha256(hash, der, (unsigned long long)n);
+	free(der);
+	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	if (sodium_memcmp(hex, want, sizeof(hex) - 1) != 0)
+		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+		                     "the server's certificate (SHA-256 %s) is "
+		                     "not the one of tls_fingerprint; not "
+		                     "logging in",
+		                     hex);
+	return 0;
+}
+
 static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 {
 	const struct ktd_mailbox *mb = w->cfg.mb;
@@ -150,7 +187,8 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 		return ktd_error_set(err, KTD_ERR_INTERNAL, "out of memory");
 	mailimap_set_timeout(w->imap, NET_TIMEOUT_S);
 	if (mb->tls == KTD_MAILBOX_TLS)
-		r = mailimap_ssl_connect(w->imap, mb->host, (uint16_t)mb->port);
+		r = mailimap_ssl_connect_with_callback(
+		        w->imap, mb->host, (uint16_t)mb->port, tls_setup, w);
 	else
 		r = mailimap_socket_connect(w->imap, mb->host,
 		                            (uint16_t)mb->port);
@@ -158,10 +196,13 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 	    r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED)
 		return imap_fail(w, "connect", r, err);
 	if (mb->tls == KTD_MAILBOX_STARTTLS) {
-		r = mailimap_socket_starttls(w->imap);
+		r = mailimap_socket_starttls_with_callback(w->imap, tls_setup,
+		                                           w);
 		if (r != MAILIMAP_NO_ERROR)
 			return imap_fail(w, "STARTTLS", r, err);
 	}
+	if (mb->tls != KTD_MAILBOX_NONE && check_certificate(w, err) < 0)
+		return -1;
 	r = mailimap_login(w->imap, mb->user, w->password);
 	if (r != MAILIMAP_NO_ERROR)
 		return imap_fail(w, "LOGIN", r, err);
@@ -819,6 +860,12 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		                 "[mailbox:%s] password_file: ", cfg->mb->name);
 		return NULL;
 	}
+	if (cfg->mb->tls != KTD_MAILBOX_NONE && !cfg->mb->tls_fingerprint[0])
+		ktd_log_warnx(
+		        "event=imap_certificate_not_verified mailbox=%s "
+		        "host=%s msg=\"encrypted, but the server's "
+		        "certificate is not checked: set tls_fingerprint\"",
+		        cfg->mb->name, cfg->mb->host);
 	if (cfg->mb->tls == KTD_MAILBOX_NONE &&
 	    !host_is_loopback(cfg->mb->host))
 		ktd_log_warnx(
