@@ -382,30 +382,17 @@ static char *reply_subject(const char *given, const char *case_subject,
 	return ktd_strdup_printf("%s%s %s", re ? "Re: " : "", base, tagged);
 }
 
-/* Queues one outbound mail of kind on case id, answering the case's mail
- * as ctx tells; its Message-ID made now. */
-static int queue_mail(PGconn *pg, int64_t id, const char *kind,
-                      const struct db_outbox_context *ctx, const char *from,
-                      const char *to, const char *subject, const char *text,
-                      int64_t user_id, int64_t *contact_id_r, char **json_r,
+/* Queues o (its message_id made here) on its case in the caller's
+ * transaction: the one way kontaktd writes outbound mail. */
+static int queue_mail(PGconn *pg, struct db_outbound *o, const char *reference,
+                      int64_t *contact_id_r, char **json_r,
                       struct ktd_error *err)
 {
-	struct db_outbound o;
 	char mid[256];
 
-	message_id(ctx->reference, from, mid, sizeof(mid));
-	memset(&o, 0, sizeof(o));
-	o.case_id = id;
-	o.kind = kind;
-	o.message_id = mid;
-	o.from_addr = from;
-	o.to_addr = to;
-	o.subject = subject;
-	o.body = text;
-	o.in_reply_to = ctx->in_reply_to;
-	o.references = ctx->references;
-	o.created_by = user_id;
-	return db_outbox_queue(pg, &o, contact_id_r, json_r, err);
+	message_id(reference, o->from_addr, mid, sizeof(mid));
+	o->message_id = mid;
+	return db_outbox_queue(pg, o, contact_id_r, json_r, err);
 }
 
 int case_action_reply(PGconn *pg, int64_t id, int64_t version,
@@ -415,6 +402,7 @@ int case_action_reply(PGconn *pg, int64_t id, int64_t version,
 {
 	struct db_case_state st;
 	struct db_outbox_context ctx;
+	struct db_outbound o;
 	char detail[64], *subject = NULL;
 	const char *to;
 	int64_t contact_id;
@@ -445,8 +433,17 @@ int case_action_reply(PGconn *pg, int64_t id, int64_t version,
 	}
 	subject = reply_subject(r->subject, ctx.subject, r->subject_tag,
 	                        ctx.reference);
-	if (queue_mail(pg, id, "reply", &ctx, r->from, to, subject, r->text,
-	               r->user_id, &contact_id, json_r, err) < 0)
+	memset(&o, 0, sizeof(o));
+	o.case_id = id;
+	o.kind = "reply";
+	o.from_addr = r->from;
+	o.to_addr = to;
+	o.subject = subject;
+	o.body = r->text;
+	o.in_reply_to = ctx.in_reply_to;
+	o.references = ctx.references;
+	o.created_by = r->user_id;
+	if (queue_mail(pg, &o, ctx.reference, &contact_id, json_r, err) < 0)
 		goto out;
 	snprintf(detail, sizeof(detail), "{\"contact_id\": %" PRId64 "}",
 	         contact_id);
@@ -492,7 +489,8 @@ int case_receipt_queue(PGconn *pg, int64_t id, const struct case_receipt *r,
                        struct ktd_error *err)
 {
 	struct db_outbox_context ctx;
-	char *subject = NULL, *text = NULL, *given = NULL, *json = NULL;
+	struct db_outbound o;
+	char *subject = NULL, *text = NULL, *given = NULL;
 	int ret = -1;
 
 	if (db_outbox_context(pg, id, &ctx, err) < 0)
@@ -503,9 +501,16 @@ int case_receipt_queue(PGconn *pg, int64_t id, const struct case_receipt *r,
 	                                  : "din henvendelse");
 	subject = reply_subject(given, NULL, r->subject_tag, ctx.reference);
 	text = receipt_text(r, ctx.reference, r->subject_tag);
-	ret = queue_mail(pg, id, "receipt", &ctx, r->from, to, subject, text, 0,
-	                 contact_id_r, &json, err);
-	free(json);
+	memset(&o, 0, sizeof(o));
+	o.case_id = id;
+	o.kind = "receipt";
+	o.from_addr = r->from;
+	o.to_addr = to;
+	o.subject = subject;
+	o.body = text;
+	o.in_reply_to = ctx.in_reply_to;
+	o.references = ctx.references;
+	ret = queue_mail(pg, &o, ctx.reference, contact_id_r, NULL, err);
 	free(text);
 	free(subject);
 	free(given);

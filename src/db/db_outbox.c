@@ -102,8 +102,11 @@ int db_outbox_queue(PGconn *pg, const struct db_outbound *o,
 	if (db_query(pg, sql_outbox, 4, po, NULL, err) < 0 ||
 	    /* A receipt is the system's, not an answer. */
 	    (strcmp(o->kind, "receipt") != 0 &&
-	     db_query(pg, sql_case, 1, pc, NULL, err) < 0) ||
-	    db_query(pg, sql_json, 1, po, &res, err) < 0)
+	     db_query(pg, sql_case, 1, pc, NULL, err) < 0))
+		return -1;
+	if (!json_r)
+		return 0;
+	if (db_query(pg, sql_json, 1, po, &res, err) < 0)
 		return -1;
 	*json_r = db_result_strdup(res, 0, 0);
 	PQclear(res);

@@ -41,7 +41,8 @@ struct db_outbound {
 /* Queues o: the contact and its outbox row, and records the response on
  * the case (a new case becomes open; first response, newest contact,
  * version; not for a receipt). Returns 0 with the contact's
- * id and its JSON text (with the delivery; caller frees), -1. */
+ * id and, when json_r is not NULL, its JSON text (with the delivery;
+ * caller frees), -1. */
 int db_outbox_queue(PGconn *pg, const struct db_outbound *o,
                     int64_t *contact_id_r, char **json_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
