@@ -221,6 +221,34 @@ def test_move_after_ingest(kontaktd, dovecot, mailbox):  # noqa: F811
     wait_contacts(d, 1)
     wait_until(lambda: dovecot.count("Done") == 1, 10, "the move")
     assert dovecot.count("INBOX") == 0
+    # After a restart (all that is stored already moved) the next one too.
+    d.stop()
+    mark = d.log_mark()
+    d.start()
+    d.wait_ready()
+    dovecot.append(mail("Og mig", message_id="mv2@borger.example"))
+    wait_until(lambda: dovecot.count("Done") == 2, 20, "the second move")
+    assert dovecot.count("INBOX") == 0
+    assert not d.log_contains(r"event=imap_error", start=mark)
+
+
+def test_stored_but_not_flagged_is_flagged_after_restart(kontaktd, dovecot,  # noqa: F811
+                                                         mailbox):
+    # As if kontaktd died between the commit and the flag.
+    d = kontaktd(config=mailbox())
+    uid = dovecot.append(mail("Flag mig", message_id="fl@borger.example"))
+    wait_until(lambda: "\\Seen" in (dovecot.flags(uid) or ""), 20, "\\Seen")
+    d.stop()
+    with dovecot.client() as m:
+        m.select("INBOX")
+        typ, _ = m.uid("STORE", str(uid), "-FLAGS.SILENT", "(\\Seen)")
+        assert typ == "OK"
+    assert "\\Seen" not in dovecot.flags(uid)
+    d.start()
+    d.wait_ready()
+    wait_until(lambda: "\\Seen" in (dovecot.flags(uid) or ""), 20,
+               "\\Seen again")
+    assert len(contacts(d)) == 1
 
 
 def test_too_large_message_becomes_contact(kontaktd, dovecot, mailbox):  # noqa: F811

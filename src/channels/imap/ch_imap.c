@@ -59,6 +59,7 @@ struct ch_imap {
 	mailimap *imap;
 	bool imap_ok; /* connected, logged in, selected, no error since */
 	bool has_idle;
+	bool caught_up; /* the messages up to last_uid are marked */
 	uint32_t uidvalidity;
 };
 
@@ -219,6 +220,7 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 		                     "SELECT gave no UIDVALIDITY");
 	w->uidvalidity = w->imap->imap_selection_info->sel_uidvalidity;
 	w->imap_ok = true;
+	w->caught_up = false;
 	ktd_log_info("event=imap_connected mailbox=%s host=%s port=%" PRIu32
 	             " folder=%s idle=%s uidvalidity=%" PRIu32,
 	             mb->name, mb->host, mb->port,
@@ -354,9 +356,10 @@ static int fetch_one(struct ch_imap *w, uint32_t uid, bool header_only,
 }
 
 /* After the commit: \Seen, or moved to after's folder. */
-static int mark_done(struct ch_imap *w, uint32_t uid, struct ktd_error *err)
+static int mark_range(struct ch_imap *w, uint32_t first, uint32_t last,
+                      struct ktd_error *err)
 {
-	struct mailimap_set *set = mailimap_set_new_single(uid);
+	struct mailimap_set *set = mailimap_set_new_interval(first, last);
 	int r;
 
 	if (w->cfg.mb->move_to) {
@@ -376,6 +379,11 @@ static int mark_done(struct ch_imap *w, uint32_t uid, struct ktd_error *err)
 		                 w->cfg.mb->move_to ? "UID MOVE" : "UID STORE",
 		                 r, err);
 	return 0;
+}
+
+static int mark_done(struct ch_imap *w, uint32_t uid, struct ktd_error *err)
+{
+	return mark_range(w, uid, uid, err);
 }
 
 /* The bare address of the first in a header's address list (a
@@ -702,6 +710,14 @@ static int ingest_round(struct ch_imap *w, struct ktd_error *err)
 		if (db_mail_state_set(w->pg, mb->name, w->uidvalidity, 0, err) <
 		    0)
 			return -1;
+	}
+	if (!w->caught_up) {
+		/* Once per connection: what was stored but not yet flagged
+		 * or moved (kontaktd stopped between the commit and the
+		 * flag) is flagged or moved now. */
+		if (last > 0 && mark_range(w, 1, last, err) < 0)
+			return -1;
+		w->caught_up = true;
 	}
 	if (list_new(w, last, list, &n, err) < 0)
 		return -1;
