@@ -104,8 +104,10 @@ def _users():
 
 
 class Dovecot:
-    def __init__(self, directory, tls=False):
+    def __init__(self, directory, tls=False, idle=True):
         self.dir = Path(directory)
+        # idle=False: a server without IDLE (kontaktd polls)
+        self.idle = idle
         self.port = free_port()
         # imaps (and STARTTLS on port) with a self-signed certificate
         self.tls = tls
@@ -131,6 +133,9 @@ class Dovecot:
                     check=True, capture_output=True)
             ssl = (f"ssl = yes\nssl_cert = <{self.cert}\n"
                    f"ssl_key = <{self.key}")
+        if not self.idle:
+            ssl += ("\nimap_capability = IMAP4rev1 LITERAL+ SASL-IR "
+                    "UIDPLUS MOVE")
         (d / "dovecot.conf").write_text(CONF.format(
             dir=d, port=self.port, tls_port=self.tls_port, ssl=ssl,
             user=user, group=group, login_user=login))
@@ -181,6 +186,14 @@ class Dovecot:
         with socket.socket() as s:
             s.settimeout(0.2)
             return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def reset_uids(self):
+        """Stopped: forgets the folders' UIDs, so that Dovecot gives the
+        same messages new UIDs under a new UIDVALIDITY when it starts."""
+        assert self.proc.poll() is not None, "stop Dovecot first"
+        for p in (self.dir / "mail").rglob("dovecot*"):
+            if p.is_file():
+                p.unlink()
 
     def fingerprint(self):
         """SHA-256 of the certificate (DER), as openssl prints it."""
@@ -259,6 +272,16 @@ def dovecot_tls(run_dir):
     """A Dovecot with imaps and STARTTLS (self-signed certificate)."""
     path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
     d = Dovecot(path, tls=True).start()
+    yield d
+    d.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot_no_idle(run_dir):
+    """A Dovecot whose CAPABILITY has no IDLE."""
+    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    d = Dovecot(path, idle=False).start()
     yield d
     d.stop()
     shutil.rmtree(path, ignore_errors=True)

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from imap_server import dovecot, dovecot_tls  # noqa: F401  (fixtures)
+from imap_server import (dovecot, dovecot_no_idle,  # noqa: F401  (fixtures)
+                         dovecot_tls)
 from test_auth import new_token
 from utils import wait_until
 
@@ -497,3 +498,37 @@ def test_tls_with_pinned_certificate(kontaktd, dovecot_tls, tmp_path):  # noqa: 
     # kontaktd stops first: libetpan writes GnuTLS's errors of a dropped
     # TLS connection to stderr, which is not logfmt.
     assert d.stop() == 0
+
+
+def test_uidvalidity_change_rescans_without_duplicates(kontaktd, dovecot,  # noqa: F811
+                                                       mailbox):
+    d = kontaktd(config=mailbox(mailbox={"poll_interval": "1s"}))
+    for i in range(3):
+        dovecot.append(mail(f"U {i}", message_id=f"u{i}@borger.example"))
+    wait_contacts(d, 3)
+    old = sql(d, "SELECT uidvalidity FROM mailbox_state")[0][0]
+    dovecot.stop()
+    time.sleep(1.1)  # Dovecot's UIDVALIDITY is a time in seconds
+    dovecot.reset_uids()
+    mark = d.log_mark()
+    dovecot.start()
+    dovecot.append(mail("U ny", message_id="unew@borger.example"))
+    d.wait_for_log(r"event=imap_uidvalidity_changed mailbox=main", timeout=30,
+                   start=mark)
+    wait_contacts(d, 4, timeout=30)
+    time.sleep(1)
+    assert len(contacts(d)) == 4
+    uv, last = sql(d, "SELECT uidvalidity, last_uid FROM mailbox_state")[0]
+    assert uv != old and last == 4
+    assert len(re.findall(r"event=mail_duplicate", d.log(mark))) == 3
+
+
+def test_polling_without_idle(kontaktd, dovecot_no_idle, tmp_path):  # noqa: F811
+    srv = dovecot_no_idle
+    pw = tmp_path / "imap.password"
+    pw.write_text(srv.password)
+    d = kontaktd(config={"mailbox:main": srv.mailbox_config(
+        pw, poll_interval="1s")})
+    d.wait_for_log(r"event=imap_connected mailbox=main .* idle=no")
+    srv.append(mail("Uden IDLE", message_id="poll@borger.example"))
+    wait_contacts(d, 1, timeout=10)
