@@ -852,10 +852,69 @@ static bool setting_equal(const struct ktd_settings *a,
 	return true;
 }
 
+/* Whether mailbox a and b (of the same name) have the same keys. */
+static bool mailbox_equal(const struct ktd_mailbox *a,
+                          const struct ktd_mailbox *b)
+{
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++) {
+		const struct setting_def *d = &mailbox_defs[i];
+		const char *pa = (const char *)a + d->offset;
+		const char *pb = (const char *)b + d->offset;
+
+		if (d->type == SET_STR
+		            ? strcmp(*(char *const *)(const void *)pa,
+		                     *(char *const *)(const void *)pb) != 0
+		    : d->type == SET_U32
+		            ? *(const uint32_t *)(const void *)pa !=
+		                      *(const uint32_t *)(const void *)pb
+		            : *(const uint64_t *)(const void *)pa !=
+		                      *(const uint64_t *)(const void *)pb)
+			return false;
+	}
+	return true;
+}
+
+/* The [mailbox:NAME] sections that differ (added, removed, changed). */
+static unsigned warn_mailboxes(const struct ktd_settings *old_s,
+                               const struct ktd_settings *new_s)
+{
+	const struct ktd_settings *sides[2] = {old_s, new_s};
+	unsigned n = 0;
+	size_t k, i, j;
+
+	for (k = 0; k < 2; k++) {
+		const struct ktd_settings *a = sides[k], *b = sides[1 - k];
+
+		for (i = 0; i < a->n_mailboxes; i++) {
+			const struct ktd_mailbox *found = NULL;
+
+			for (j = 0; j < b->n_mailboxes; j++)
+				if (strcmp(a->mailboxes[i].name,
+				           b->mailboxes[j].name) == 0)
+					found = &b->mailboxes[j];
+			/* A changed one is counted once, from the old side. */
+			if (found &&
+			    (k == 1 || mailbox_equal(&a->mailboxes[i], found)))
+				continue;
+			ktd_log_warnx(
+			        "event=config_reload section=mailbox:%s "
+			        "msg=\"%s, takes effect after a restart\"",
+			        a->mailboxes[i].name,
+			        found    ? "changed"
+			        : k == 0 ? "removed"
+			                 : "added");
+			n++;
+		}
+	}
+	return n;
+}
+
 unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
                                      const struct ktd_settings *new_s)
 {
-	unsigned n = 0;
+	unsigned n = warn_mailboxes(old_s, new_s);
 	size_t i;
 
 	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {

@@ -672,6 +672,34 @@ static void test_warn_no_reload(void **state)
 	ktd_settings_destroy(&c);
 }
 
+#define MB(name, extra)                                                        \
+	"[mailbox:" name "]\nhost = h\nuser = u\npassword_file = /p\n" extra
+
+/* [mailbox:NAME] sections added, removed or changed need a restart. */
+static void test_warn_no_reload_mailboxes(void **state)
+{
+	struct ktd_settings *a, *b, *c;
+
+	(void)state;
+	a = load_ok(MB("main", "") MB("byg", ""));
+	b = load_ok(MB("byg", "") MB("main", ""));
+	c = load_ok(MB("main", "folder = Andet\n") MB("ny", ""));
+	ktd_log_set_level(KTD_LOG_INFO);
+	ktd_log_set_sink(capture_sink);
+	warned[0] = '\0';
+	nwarned = 0;
+	/* the same sections in another order */
+	assert_int_equal(ktd_settings_warn_no_reload(a, b), 0);
+	assert_int_equal(ktd_settings_warn_no_reload(a, c), 3);
+	assert_non_null(strstr(warned, "section=mailbox:main msg=\"changed"));
+	assert_non_null(strstr(warned, "section=mailbox:byg msg=\"removed"));
+	assert_non_null(strstr(warned, "section=mailbox:ny msg=\"added"));
+	ktd_log_set_sink(NULL);
+	ktd_settings_destroy(&a);
+	ktd_settings_destroy(&b);
+	ktd_settings_destroy(&c);
+}
+
 static void test_pool_config(void **state)
 {
 	struct ktd_settings *s;
@@ -801,6 +829,7 @@ int main(void)
 	        cmocka_unit_test(test_missing_file),
 	        cmocka_unit_test(test_conninfo_has_password),
 	        cmocka_unit_test(test_warn_no_reload),
+	        cmocka_unit_test(test_warn_no_reload_mailboxes),
 	        cmocka_unit_test(test_pool_config),
 	        cmocka_unit_test(test_sample_parses),
 	        cmocka_unit_test(test_sample_keys_accepted),
