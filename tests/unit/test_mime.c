@@ -48,6 +48,8 @@ static const char *const corpus[] = {
         "23-bare-lf.eml",
         "24-wrong-boundary.eml",
         "25-cut-in-first-part.eml",
+        "26-format-flowed.eml",
+        "27-flowed-delsp.eml",
 };
 
 static char *load(const char *name, size_t *len_r)
@@ -578,6 +580,32 @@ static void test_bare_lf(void **state)
 	ch_mime_message_free(&m);
 }
 
+static void test_format_flowed(void **state)
+{
+	struct ch_mime_message m;
+
+	(void)state;
+	parse("26-format-flowed.eml", &m);
+	assert_clean(&m);
+	assert_string_equal(m.text,
+	                    "Dette er en lang linje, som mailprogrammet har "
+	                    "brudt, fordi den var længere end 72 tegn. Den "
+	                    "skal samles igen.\n\n"
+	                    "> Det citerede svar er også brudt.\n"
+	                    ">> Dybere citat, \n"
+	                    "> skift af dybde.\n"
+	                    "From er space-stuffed.\n"
+	                    "-- \n"
+	                    "Signatur Sidste linje");
+	ch_mime_message_free(&m);
+
+	parse("27-flowed-delsp.eml", &m);
+	assert_clean(&m);
+	assert_string_equal(m.text, "Et meget langt ord: "
+	                            "vejvedligeholdelsesafdelingen er åben.");
+	ch_mime_message_free(&m);
+}
+
 static void parse_buf(const char *raw, size_t len,
                       const struct ch_mime_limits *lim,
                       struct ch_mime_message *m)
@@ -628,6 +656,48 @@ static void test_header_fallbacks(void **state)
 	assert_string_equal(why, "return_path");
 	assert_string_equal(m.text, "body");
 	ch_mime_message_free(&m);
+}
+
+static void test_dates(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	        {"Mon, 2 Mar 2026 09:15:00 GMT", "2026-03-02T09:15:00Z"},
+	        {"2 Mar 2026 09:15 +0100", "2026-03-02T08:15:00Z"},
+	        {"Mon, 02 Mar 26 09:15:00 EST", "2026-03-02T14:15:00Z"},
+	        {"Mon,  2 Mar 2026 09:15:00 +0100 (CET)",
+	         "2026-03-02T08:15:00Z"},
+	        {"Thu, 1 Jan 2026 00:30:00 +0100", "2025-12-31T23:30:00Z"},
+	        {"Thu, 29 Feb 2024 12:00:00 -0930", "2024-02-29T21:30:00Z"},
+	        {"Tue, 31 Dec 2024 23:59:60 +0000", "2024-12-31T23:59:59Z"},
+	        {"Sun, 29 Feb 2026 10:00:00 +0000", NULL},
+	        {"Mon, 31 Apr 2026 10:00:00 +0000", NULL},
+	        {"Mon, 2 Mar 2026 25:15:00 +0100", NULL},
+	        {"mandag 2. marts 2026", NULL},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < KTD_N_ELEMENTS(cases); i++) {
+		char raw[256];
+		struct ch_mime_message m;
+		int n = snprintf(raw, sizeof(raw),
+		                 "From: a@example.dk\r\nDate: %s\r\n\r\nx\r\n",
+		                 cases[i].in);
+
+		assert_true(n > 0 && (size_t)n < sizeof(raw));
+		parse_buf(raw, (size_t)n, NULL, &m);
+		if (cases[i].out) {
+			assert_non_null(m.date);
+			assert_string_equal(m.date, cases[i].out);
+			assert_clean(&m);
+		} else {
+			assert_null(m.date);
+			assert_problem(&m, "unreadable Date header");
+		}
+		ch_mime_message_free(&m);
+	}
 }
 
 static void test_limits(void **state)
@@ -736,6 +806,86 @@ static void test_limits(void **state)
 	ch_mime_message_free(&m);
 	ktd_buf_deinit(&b);
 
+	/* 50 nested multiparts whose boundaries never appear, and a chain
+	 * of 50 message/rfc822: libetpan would nest all of them */
+	ktd_buf_init(&b, 1024 * 1024);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk\r\n"), 0);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(
+		        ktd_buf_printf(&b,
+		                       "Content-Type: multipart/mixed; "
+		                       "boundary=\"nope%zu\"\r\n\r\n",
+		                       i),
+		        0);
+	assert_int_equal(ktd_buf_add_str(&b, "krop\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_problem(&m, "MIME structure too complex (nested deeper than 24");
+	assert_string_equal(m.from.addr, "a@example.dk");
+	ch_mime_message_free(&m);
+	ktd_buf_reset(&b);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk\r\n"), 0);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(ktd_buf_add_str(&b,
+		                                 "Content-Type: message/rfc822"
+		                                 "\r\n\r\n"),
+		                 0);
+	assert_int_equal(ktd_buf_add_str(&b, "krop\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_problem(&m, "MIME structure too complex (nested deeper than 24");
+	ch_mime_message_free(&m);
+
+	/* boundaries with blanks, and preamble lines that begin like them
+	 * but are not: they end nothing */
+	ktd_buf_reset(&b);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk\r\n"), 0);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(
+		        ktd_buf_printf(&b,
+		                       "Content-Type: multipart/mixed; "
+		                       "boundary=\"lvl %zu\"\r\n\r\n"
+		                       "--lvl\r\n--lvl %zux\r\n"
+		                       "--lvl %zu\r\n",
+		                       i, i, i),
+		        0);
+	assert_int_equal(ktd_buf_add_str(&b, "krop\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_problem(&m, "MIME structure too complex (nested deeper than 24");
+	ch_mime_message_free(&m);
+
+	/* wide is not deep: 30 forwarded messages side by side, each with
+	 * a mixed and an alternative multipart, are read whole */
+	ktd_buf_reset(&b);
+	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk\r\n"
+	                                     "Content-Type: multipart/mixed; "
+	                                     "boundary=out\r\n\r\n"),
+	                 0);
+	for (i = 0; i < 30; i++)
+		assert_int_equal(
+		        ktd_buf_printf(
+		                &b,
+		                "--out\r\nContent-Type: message/rfc822\r\n\r\n"
+		                "From: f%zu@example.dk\r\nSubject: nr %zu\r\n"
+		                "Content-Type: multipart/mixed; boundary=in\r\n"
+		                "\r\n--in\r\nContent-Type: "
+		                "multipart/alternative;"
+		                " boundary=al\r\n\r\n--al\r\n\r\ntekst %zu\r\n"
+		                "--al\r\nContent-Type: "
+		                "text/html\r\n\r\n<p>h</p>"
+		                "\r\n--al--\r\n--in\r\nContent-Type: "
+		                "application/pdf; "
+		                "name=b%zu.pdf\r\n\r\n%%PDF\r\n"
+		                "--in--\r\n",
+		                i, i, i, i),
+		        0);
+	assert_int_equal(ktd_buf_add_str(&b, "--out--\r\n"), 0);
+	parse_buf(b.data, b.len, NULL, &m);
+	assert_clean(&m);
+	assert_int_equal(m.n_attachments, 30);
+	assert_string_equal(m.attachments[29].filename, "b29.pdf");
+	assert_non_null(strstr(m.text, "Emne: nr 29\n\ntekst 29"));
+	ch_mime_message_free(&m);
+	ktd_buf_deinit(&b);
+
 	/* comments nested 100000 deep (libetpan recurses on each) */
 	ktd_buf_init(&b, 1024 * 1024);
 	assert_int_equal(ktd_buf_add_str(&b, "From: a@example.dk "), 0);
@@ -755,6 +905,19 @@ static void test_limits(void **state)
 	assert_string_equal(m.text, "krop");
 	ch_mime_message_free(&m);
 	ktd_buf_deinit(&b);
+
+	/* a UTF-8 byte order mark */
+	{
+		static const char bom[] = "From: a@example.dk\r\n"
+		                          "Content-Type: text/plain; "
+		                          "charset=utf-8\r\n\r\n"
+		                          "\xEF\xBB\xBFGod morgen\r\n";
+
+		parse_buf(bom, sizeof(bom) - 1, NULL, &m);
+		assert_clean(&m);
+		assert_string_equal(m.text, "God morgen");
+		ch_mime_message_free(&m);
+	}
 
 	/* nothing at all */
 	parse_buf("", 0, NULL, &m);
@@ -1029,7 +1192,9 @@ int main(void)
 	        cmocka_unit_test(test_automatic),
 	        cmocka_unit_test(test_threading),
 	        cmocka_unit_test(test_bare_lf),
+	        cmocka_unit_test(test_format_flowed),
 	        cmocka_unit_test(test_header_fallbacks),
+	        cmocka_unit_test(test_dates),
 	        cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_prefixes_and_damage),
 	        cmocka_unit_test(test_html_to_text),

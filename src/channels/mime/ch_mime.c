@@ -38,8 +38,9 @@
 #define DEF_MAX_ATTACHMENTS (25 * 1024 * 1024)
 /* libetpan's parser recurses once per nested multipart or message and
  * rescans the body at each level, without a bound of its own. A message
- * that names multipart or rfc822 more often than this is not handed to
- * it (its headers still are): see too_complex(). */
+ * that names multipart or rfc822 more often than this, or that nests
+ * deeper than max_depth + 8, is not handed to it (its headers still
+ * are): see too_many_names() and nesting(). */
 #define MAX_COMPOSITE_NAMES 256
 #define MAX_REFERENCES 100
 #define MAX_ID_LEN 998
@@ -144,7 +145,7 @@ static void nb_add(struct ktd_buf *b, const void *p, size_t n)
 static char *repair(struct walk *w, const char *raw, size_t len, size_t *len_r)
 {
 	struct ktd_buf crlf, out;
-	size_t i, pos, garbage = 0, lineno = 0;
+	size_t i, pos, garbage = 0;
 	size_t pend_start = 0, pend_n = 0; /* garbage lines not yet judged */
 	bool first = true;
 	char *s;
@@ -181,7 +182,6 @@ static char *repair(struct walk *w, const char *raw, size_t len, size_t *len_r)
 		const char *line = s + pos;
 		bool cont = n > 0 && (line[0] == ' ' || line[0] == '\t');
 
-		lineno++;
 		if (body_n == 0 && eol)
 			break; /* the empty line: end of the header block */
 		if (first && !is_header_line(line, body_n)) {
@@ -218,10 +218,10 @@ static char *repair(struct walk *w, const char *raw, size_t len, size_t *len_r)
 		nb_add(&out, "\r\n", 2);
 		pos = pend_start;
 	}
-	if (first && pos >= slen && slen > 0 && !out.len)
+	if (first && pos >= slen && slen > 0)
+		/* nothing but an mbox "From " line */
 		nb_add(&out, "\r\n", 2);
 	nb_add(&out, s + pos, slen - pos);
-	(void)lineno;
 	ktd_buf_deinit(&crlf);
 	return ktd_buf_steal(&out, len_r);
 }
@@ -262,7 +262,7 @@ static void flatten_comments(struct walk *w, char *s, size_t len)
  * nesting libetpan will recurse into (each level needs a Content-Type
  * naming one of them; a multipart/digest's parts are messages by
  * default, hence twice). */
-static bool too_complex(const char *s, size_t len)
+static bool too_many_names(const char *s, size_t len)
 {
 	size_t i, n = 0;
 
@@ -278,6 +278,134 @@ static bool too_complex(const char *s, size_t len)
 			return true;
 	}
 	return false;
+}
+
+/* How deep libetpan will nest the entities (twice, as weights): a
+ * Content-Type naming a multipart opens one (weight 2: a digest's parts
+ * are messages) that its close delimiter "--b--" ends (never, when its
+ * boundary is absent: libetpan then takes the whole body as one part);
+ * one naming rfc822 opens one (weight 1) that the next delimiter of an
+ * enclosing multipart ends; a delimiter ends all opened after its
+ * multipart. libetpan rescans the body at each level, so a message
+ * nested beyond need costs it its size again per level: such a message
+ * is refused before it starts. Returns a value > stop as soon as the
+ * depth passes stop. */
+struct nest {
+	char b[72]; /* boundary; "" for a message/rfc822 */
+	unsigned weight;
+};
+
+static void nest_field(const char *s, size_t len, size_t pos, size_t fend,
+                       bool *multi_r, bool *msg_r, char *bnd, size_t bsz)
+{
+	size_t i;
+
+	for (i = pos; i + 6 <= fend && i + 6 <= len; i++) {
+		if (i + 9 <= fend && !strncasecmp(s + i, "multipart", 9))
+			*multi_r = true;
+		if (!strncasecmp(s + i, "rfc822", 6))
+			*msg_r = true;
+		if (i + 9 <= fend && !bnd[0] &&
+		    !strncasecmp(s + i, "boundary=", 9)) {
+			const char *q = s + i + 9;
+			size_t bl = 0;
+			bool quoted = q < s + fend && *q == '"';
+
+			if (quoted)
+				q++;
+			while (q + bl < s + fend && bl < bsz - 1 &&
+			       q[bl] != '"' && q[bl] != '\r' && q[bl] != '\n' &&
+			       (quoted || (q[bl] != ';' && q[bl] != ' ' &&
+			                   q[bl] != '\t')))
+				bl++;
+			memcpy(bnd, q, bl);
+			bnd[bl] = '\0';
+		}
+	}
+}
+
+static unsigned nesting(const char *s, size_t len, unsigned stop)
+{
+	struct nest st[64];
+	size_t n = 0, pos = 0;
+	unsigned depth = 0, max = 0;
+
+	while (pos < len) {
+		const char *eol = memchr(s + pos, '\n', len - pos);
+		size_t end = eol ? (size_t)(eol - s) + 1 : len;
+		const char *l = s + pos;
+		size_t ln = end - pos;
+
+		if (ln > 2 && l[0] == '-' && l[1] == '-') {
+			size_t k;
+
+			for (k = n; k-- > 0;) {
+				size_t bl = strlen(st[k].b);
+
+				const char *r;
+				size_t rl;
+				bool close;
+
+				if (!bl || ln < 2 + bl ||
+				    memcmp(l + 2, st[k].b, bl) != 0)
+					continue;
+				/* the whole boundary, as libetpan wants it:
+				 * a longer one is not this one */
+				r = l + 2 + bl;
+				rl = ln - 2 - bl;
+				close = rl >= 2 && r[0] == '-' && r[1] == '-';
+				if (close) {
+					r += 2;
+					rl -= 2;
+				}
+				while (rl > 0 && (*r == ' ' || *r == '\t' ||
+				                  *r == '\r' || *r == '\n')) {
+					r++;
+					rl--;
+				}
+				if (rl)
+					continue;
+				while (n > k + 1)
+					depth -= st[--n].weight;
+				if (close)
+					depth -= st[--n].weight;
+				break;
+			}
+		} else if (ln > 13 && !strncasecmp(l, "content-type", 12)) {
+			/* the field with its continuation lines */
+			size_t fend = end, v = pos + 12;
+			char bnd[72] = "";
+			bool multi = false, msg = false;
+
+			while (fend < len &&
+			       (s[fend] == ' ' || s[fend] == '\t')) {
+				const char *e2 =
+				        memchr(s + fend, '\n', len - fend);
+
+				fend = e2 ? (size_t)(e2 - s) + 1 : len;
+			}
+			while (v < fend && (s[v] == ' ' || s[v] == '\t'))
+				v++;
+			if (v < fend && s[v] == ':')
+				nest_field(s, len, v, fend, &multi, &msg, bnd,
+				           sizeof(bnd));
+			if ((multi && bnd[0]) || msg) {
+				if (n == KTD_N_ELEMENTS(st))
+					return stop + 1;
+				ktd_strlcpy(st[n].b, multi ? bnd : "",
+				            sizeof(st[n].b));
+				st[n].weight = multi ? 2 : 1;
+				depth += st[n++].weight;
+				if (depth > max)
+					max = depth;
+				if (max > stop)
+					return max;
+			}
+			end = fend;
+		}
+		pos = end;
+	}
+	return max;
 }
 
 /* --- small helpers ----------------------------------------------------- */
@@ -530,6 +658,16 @@ static char *date_rfc3339(const struct mailimf_date_time *d)
 	    d->dt_hour > 23 || d->dt_min < 0 || d->dt_min > 59 ||
 	    d->dt_sec < 0 || d->dt_sec > 60 || zh > 23 || zm > 59)
 		return NULL;
+	{
+		static const int mdays[] = {31, 29, 31, 30, 31, 30,
+		                            31, 31, 30, 31, 30, 31};
+		bool leap =
+		        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+		if (d->dt_day > mdays[d->dt_month - 1] ||
+		    (d->dt_month == 2 && d->dt_day == 29 && !leap))
+			return NULL;
+	}
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = year - 1900;
 	tm.tm_mon = d->dt_month - 1;
@@ -1370,6 +1508,65 @@ static void attachment_add(struct walk *w, const struct mailmime *m,
 static int walk(struct walk *w, struct mailmime *m, unsigned depth,
                 const char *path, struct ktd_buf *t, bool *plain_r);
 
+/* RFC 3676 format=flowed undone: a line ending in a space continues in
+ * the next one of the same quote depth (the space dropped with
+ * DelSp=yes); space-stuffing is removed; "-- " (the signature mark)
+ * never flows. Quoted lines come out as ">> text". Returns a new string
+ * (LF line ends in, LF out). */
+static char *unflow(const char *s, size_t len, bool delsp, size_t *len_r)
+{
+	struct ktd_buf b;
+	size_t pos = 0;
+	int open_depth = -1; /* depth of the paragraph being joined; -1 */
+
+	ktd_buf_init(&b, len * 2 + 16);
+	while (pos < len) {
+		const char *eol = memchr(s + pos, '\n', len - pos);
+		size_t end = eol ? (size_t)(eol - s) : len;
+		const char *l = s + pos;
+		size_t n = end - pos, k;
+		int depth = 0;
+		bool flowed;
+		int r = 0;
+
+		while (n > 0 && *l == '>') {
+			depth++;
+			l++;
+			n--;
+		}
+		if (n > 0 && *l == ' ') {
+			l++;
+			n--;
+		}
+		flowed = n > 0 && l[n - 1] == ' ' &&
+		         !(n == 3 && !memcmp(l, "-- ", 3));
+		if (open_depth >= 0 && open_depth != depth) {
+			/* a quote depth change ends the paragraph */
+			r |= ktd_buf_add(&b, "\n", 1);
+			open_depth = -1;
+		}
+		if (open_depth < 0 && depth > 0) {
+			for (k = 0; k < (size_t)depth; k++)
+				r |= ktd_buf_add(&b, ">", 1);
+			r |= ktd_buf_add(&b, " ", 1);
+		}
+		if (flowed && delsp)
+			n--;
+		r |= ktd_buf_add(&b, l, n);
+		if (flowed) {
+			open_depth = depth;
+		} else {
+			open_depth = -1;
+			if (eol)
+				r |= ktd_buf_add(&b, "\n", 1);
+		}
+		if (r < 0)
+			ktd_panic("ch_mime: unflow buffer");
+		pos = eol ? end + 1 : len;
+	}
+	return ktd_buf_steal(&b, len_r);
+}
+
 static void single_text(struct walk *w, const struct mailmime *m,
                         const char *where, bool html, struct ktd_buf *t,
                         bool *plain_r)
@@ -1396,6 +1593,28 @@ static void single_text(struct walk *w, const struct mailmime *m,
 		charset_problem(w, where, charset, flags, used);
 	ktd_free(&charset);
 	lf_only(u, &ulen);
+	/* a byte order mark is no text */
+	if (ulen >= 3 && !memcmp(u, "\xEF\xBB\xBF", 3)) {
+		memmove(u, u + 3, ulen - 2);
+		ulen -= 3;
+	}
+	if (!html) {
+		char *format = param_value(w, where, p, np, "format");
+		char *delsp = param_value(w, where, p, np, "delsp");
+
+		if (format && !strcasecmp(format, "flowed")) {
+			size_t flen;
+			char *f = unflow(u, ulen,
+			                 delsp && !strcasecmp(delsp, "yes"),
+			                 &flen);
+
+			ktd_free(&u);
+			u = f;
+			ulen = flen;
+		}
+		ktd_free(&format);
+		ktd_free(&delsp);
+	}
 	if (html) {
 		char *txt;
 
@@ -1724,11 +1943,14 @@ int ch_mime_parse(const char *raw, size_t len, const struct ch_mime_limits *lim,
 	s = repair(&w, raw ? raw : "", len, &slen);
 	flatten_comments(&w, s, slen);
 
-	if (too_complex(s, slen)) {
+	if (too_many_names(s, slen) ||
+	    nesting(s, slen, 2 * (w.lim.max_depth + 8)) >
+	            2 * (w.lim.max_depth + 8)) {
 		problem(&w,
-		        "MIME structure too complex (more than %d nested "
-		        "parts possible): body shown as text",
-		        MAX_COMPOSITE_NAMES / 2);
+		        "MIME structure too complex (nested deeper than "
+		        "%u, or more than %d nested parts possible): body "
+		        "shown as text",
+		        w.lim.max_depth + 8, MAX_COMPOSITE_NAMES / 2);
 		r = MAILIMF_ERROR_PARSE;
 	} else {
 		r = mailmime_parse(s, slen, &idx, &mime);
