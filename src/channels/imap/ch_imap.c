@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +179,21 @@ static int check_certificate(struct ch_imap *w, struct ktd_error *err)
 	return 0;
 }
 
+/* Commands go out at once: libetpan writes one in several pieces, and
+ * Nagle's algorithm would hold each piece back for the ACK of the one
+ * before it. */
+static void nodelay(struct ch_imap *w)
+{
+	int one = 1, fd;
+
+	if (!w->imap->imap_stream)
+		return;
+	fd = mailstream_low_get_fd(mailstream_get_low(w->imap->imap_stream));
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		                 sizeof(one));
+}
+
 static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 {
 	const struct ktd_mailbox *mb = w->cfg.mb;
@@ -196,6 +214,7 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 	if (r != MAILIMAP_NO_ERROR_AUTHENTICATED &&
 	    r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED)
 		return imap_fail(w, "connect", r, err);
+	nodelay(w);
 	if (mb->tls == KTD_MAILBOX_STARTTLS) {
 		r = mailimap_socket_starttls_with_callback(w->imap, tls_setup,
 		                                           w);
