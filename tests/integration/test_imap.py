@@ -449,6 +449,9 @@ def test_message_the_database_refuses_is_kept(kontaktd, dovecot, mailbox):  # no
     cid, _, subject, body, _ = contacts(d, "<refuse@borger.example>")[0]
     assert subject == "Afvist"
     assert "kunne ikke gemmes" in body and f"UID {uid}" in body
+    assert "SQLSTATE 23514" in body
+    # Not the database's message, whose DETAIL shows the row.
+    assert "AFVIS-MIG" not in body and "AFVIS-MIG" not in d.log()
     raw = bytes(sql(d, "SELECT data FROM raw_messages WHERE contact_id = %s",
                     (cid,))[0][0])
     assert b"AFVIS-MIG" in raw

@@ -566,10 +566,10 @@ static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
 	                          ? m.from.name
 	                          : NULL;
 	in.peer = mb->name;
-	if (intake_submit_tx(w->pg, &in, &w->cfg.intake, &st->out, err) < 0) {
-		intake_explain(err);
+	/* The database's own error, with its SQLSTATE, for
+	 * refused_by_rules. */
+	if (intake_submit_tx(w->pg, &in, &w->cfg.intake, &st->out, err) < 0)
 		goto out;
-	}
 	if (st->out.duplicate) {
 		ret = 0;
 		goto out;
@@ -660,7 +660,11 @@ static int ingest_one(struct ch_imap *w, uint32_t uid, uint32_t size,
 		db_tx_rollback(w->pg);
 		if (!refused_by_rules(w, err))
 			goto fail;
-		snprintf(why, sizeof(why), "%s", err->msg);
+		/* Not the database's message: its DETAIL would show the
+		 * row, personal data and all. */
+		snprintf(why, sizeof(why),
+		         "databasen afviste en værdi, SQLSTATE %s",
+		         err->sqlstate[0] ? err->sqlstate : "?");
 		ktd_log_warnx("event=mail_refused mailbox=%s uid=%" PRIu32
 		              " msg=%s action=\"stored without its text\"",
 		              mb->name, uid, quote(why, q, sizeof(q)));
@@ -835,6 +839,13 @@ static void *run(void *arg)
 		}
 		if (stopping(w))
 			break;
+		/* A refused row's message shows the row (DETAIL): only
+		 * its SQLSTATE is logged. */
+		if (strncmp(err.sqlstate, "22", 2) == 0 ||
+		    strncmp(err.sqlstate, "23", 2) == 0)
+			snprintf(err.msg, sizeof(err.msg),
+			         "the database refused a value (SQLSTATE %s)",
+			         err.sqlstate);
 		ktd_log_warnx("event=imap_error mailbox=%s retry_ms=%" PRIu64
 		              " msg=%s",
 		              w->cfg.mb->name, backoff,
