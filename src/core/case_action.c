@@ -589,3 +589,64 @@ done:
 	db_outbox_context_free(&ctx);
 	return ret;
 }
+
+/* The receipt's text (Danish); caller frees. */
+static char *receipt_text(const struct case_receipt *r, const char *reference,
+                          const char *tag)
+{
+	const char *who = r->municipality[0] ? r->municipality : "os";
+	char *hours = NULL, *text;
+
+	if (r->opening_hours[0])
+		hours = ktd_strdup_printf("Vores åbningstider: %s\n\n",
+		                          r->opening_hours);
+	text = ktd_strdup_printf(
+	        "Kære borger\n\n"
+	        "Tak for din henvendelse til %s. Vi har modtaget den og "
+	        "oprettet sag nummer %s.\n\n"
+	        "Skriver du til os igen om det samme, så svar på denne mail, "
+	        "eller skriv [%s %s] i emnefeltet, så kommer din mail på "
+	        "samme sag.\n\n"
+	        "%s"
+	        "Dette er en automatisk kvittering; du skal ikke svare på "
+	        "den for at vi behandler din henvendelse.\n\n"
+	        "Med venlig hilsen\n%s\n",
+	        who, reference, tag, reference, hours ? hours : "",
+	        r->municipality[0] ? r->municipality : "Kontaktcentret");
+	free(hours);
+	return text;
+}
+
+int case_receipt_queue(PGconn *pg, int64_t id, const struct case_receipt *r,
+                       const char *to, int64_t *contact_id_r,
+                       struct ktd_error *err)
+{
+	struct db_outbox_context ctx;
+	struct db_outbound o;
+	char *subject = NULL, *text = NULL, *given = NULL;
+	int ret = -1;
+
+	if (db_outbox_context(pg, id, &ctx, err) < 0)
+		return -1;
+	given = ktd_strdup_printf("Kvittering: %s",
+	                          ctx.subject && ctx.subject[0]
+	                                  ? ctx.subject
+	                                  : "din henvendelse");
+	subject = reply_subject(given, NULL, r->subject_tag, ctx.reference);
+	text = receipt_text(r, ctx.reference, r->subject_tag);
+	memset(&o, 0, sizeof(o));
+	o.case_id = id;
+	o.kind = "receipt";
+	o.from_addr = r->from;
+	o.to_addr = to;
+	o.subject = subject;
+	o.body = text;
+	o.in_reply_to = ctx.in_reply_to;
+	o.references = ctx.references;
+	ret = queue_mail(pg, &o, ctx.reference, contact_id_r, NULL, err);
+	free(text);
+	free(subject);
+	free(given);
+	db_outbox_context_free(&ctx);
+	return ret;
+}

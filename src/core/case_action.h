@@ -101,6 +101,25 @@ int case_action_reply(PGconn *pg, int64_t id, int64_t version,
                       const struct case_actor *actor, bool show_cpr,
                       char **json_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* The automatic receipt (kvittering) of a new case, from a Danish
+ * template. */
+struct case_receipt {
+	const char *from;          /* [smtp] from */
+	const char *subject_tag;   /* [intake] subject_tag */
+	const char *municipality;  /* [receipt] municipality; "": none */
+	const char *opening_hours; /* [receipt] opening_hours; "": none */
+};
+
+/* Inside the caller's transaction: queues the receipt of case id to
+ * address to (the citizen who wrote) the way case_action_reply queues a
+ * reply (outbound_email contact and outbox row, here of kind receipt,
+ * In-Reply-To the case's newest inbound mail, the subject tagged with the
+ * case's reference), but leaves the case's status and first response as
+ * they were: a receipt is no answer. Returns 0 with *contact_id_r, -1. */
+int case_receipt_queue(PGconn *pg, int64_t id, const struct case_receipt *r,
+                       const char *to, int64_t *contact_id_r,
+                       struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* Whether s is one plain address, "name@example.dk": no display name,
  * no comments, nothing a mail header could be split on. */
 bool case_mail_address_valid(const char *s);

@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/str.h"
 #include "db/tx.h"
@@ -49,6 +50,52 @@ static int lock_citizen(PGconn *pg, const char *kind, const char *addr,
 	return db_case_lock_key(pg, key, err);
 }
 
+/* The reference inside "[TAG REF]" in subject, into ref; false: none. */
+static bool subject_reference(const char *subject, const char *tag, char *ref,
+                              size_t refsz)
+{
+	const char *p;
+	size_t tl, n;
+
+	if (!subject || !tag || !tag[0])
+		return false;
+	tl = strlen(tag);
+	for (p = strchr(subject, '['); p; p = strchr(p + 1, '[')) {
+		if (strncasecmp(p + 1, tag, tl) != 0 || p[1 + tl] != ' ')
+			continue;
+		n = strspn(p + 2 + tl, "0123456789-");
+		if (n == 0 || n >= refsz || p[2 + tl + n] != ']')
+			continue;
+		memcpy(ref, p + 2 + tl, n);
+		ref[n] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* The case an e-mail belongs to by its subject tag or the Message-IDs it
+ * answers. Returns 1 with *case_id_r, 0: none, -1. */
+static int thread_mail(PGconn *pg, const struct intake_contact *in,
+                       int64_t *case_id_r, struct ktd_error *err)
+{
+	char ref[INTAKE_REFERENCE_SIZE];
+	size_t i;
+	int r;
+
+	if (subject_reference(in->subject, in->subject_tag, ref, sizeof(ref))) {
+		r = db_case_by_reference(pg, ref, case_id_r, err);
+		if (r != 0)
+			return r;
+	}
+	for (i = 0; i < in->n_reply_ids; i++) {
+		r = db_contact_case_by_message_id(pg, in->reply_ids[i],
+		                                  case_id_r, err);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 static int choose_case(PGconn *pg, const struct intake_contact *in,
                        const struct intake_config *cfg,
                        struct intake_result *out, struct ktd_error *err)
@@ -68,6 +115,9 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 			                     in->case_reference);
 		return 0;
 	}
+	r = thread_mail(pg, in, &out->case_id, err);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
 	if (cfg->thread_window_s > 0 &&
 	    (in->citizen_phone || in->citizen_email)) {
 		/* Two first contacts of one citizen at once (two calls, a

@@ -32,6 +32,16 @@ struct intake_contact {
 	/* Threading: an explicit case reference wins; else a case still
 	 * worked of the same citizen phone or e-mail. */
 	const char *case_reference;
+	/* E-mail threading, when case_reference is NULL (before the
+	 * citizen's open case): a subject with the tag "[SUBJECT_TAG REF]"
+	 * (e.g. "[Sag 2026-000123]") joins that case if there is one (an
+	 * unknown reference is ignored); else the first of reply_ids (the
+	 * Message-IDs the mail answers, with angle brackets: In-Reply-To,
+	 * then References newest first) that is a stored e-mail contact's
+	 * (inbound, a reply or a receipt) joins that contact's case. */
+	const char *subject_tag;
+	const char *const *reply_ids;
+	size_t n_reply_ids;
 	/* The citizen, for a new case. */
 	const char *citizen_name;
 	const char *citizen_phone; /* E.164 (call_number_normalise) */

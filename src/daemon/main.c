@@ -20,6 +20,7 @@
 #include "lib/buf.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
+#include "channels/imap/ch_imap.h"
 #include "daemon/janitor.h"
 #include "channels/smtp/ch_smtp.h"
 #include "daemon/settings.h"
@@ -46,6 +47,8 @@ struct app {
 	struct ktd_janitor *janitor;
 	struct ch_smtp *mailer;
 	struct live_hub *live;
+	struct ch_imap *imap[KTD_MAILBOX_MAX];
+	const char *own_addresses[KTD_MAILBOX_MAX + 1];
 	char *tls_cert;
 	char *tls_key;
 	char *cti_secret;
@@ -174,6 +177,8 @@ static int check_files(const struct ktd_settings *s,
                        struct ktd_error *err)
 {
 	struct ktd_static *www;
+	char where[512];
+	size_t i;
 
 	if (db_migrations_load(s->sql_dir, migrations_r, err) < 0)
 		return config_fail(s, "database", "sql_dir", err);
@@ -194,6 +199,18 @@ static int check_files(const struct ktd_settings *s,
 	if (s->smtp_ca_file[0] &&
 	    ch_smtp_ca_file_check(s->smtp_ca_file, err) < 0)
 		return config_fail(s, "smtp", "ca_file", err);
+	for (i = 0; i < s->n_mailboxes; i++) {
+		const struct ktd_mailbox *mb = &s->mailboxes[i];
+
+		if (access(mb->password_file, R_OK) == 0)
+			continue;
+		return ktd_error_set(
+		        err, KTD_ERR_CONFIG,
+		        "%s: [mailbox:%s] password_file %s: %s",
+		        ktd_settings_mailbox_where(s, mb, "password_file",
+		                                   where, sizeof(where)),
+		        mb->name, mb->password_file, strerror(errno));
+	}
 	if (s->user[0] && !getpwnam(s->user)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,
 		              "[server] user %s: no such user", s->user);
@@ -433,6 +450,55 @@ static void mailer_start(struct app *app, const struct db_pool_config *pc)
 		     err.msg);
 }
 
+/* One IMAP worker per [mailbox:NAME]. */
+static void start_mailboxes(struct app *app, const struct db_pool_config *pc)
+{
+	const struct ktd_settings *s = app->settings;
+	struct ch_imap_config ic;
+	struct ktd_error err;
+	size_t i, n_own = 0;
+
+	if (s->smtp_from[0])
+		app->own_addresses[n_own++] = s->smtp_from;
+	for (i = 0; i < s->n_mailboxes; i++)
+		if (strchr(s->mailboxes[i].user, '@'))
+			app->own_addresses[n_own++] = s->mailboxes[i].user;
+	for (i = 0; i < s->n_mailboxes; i++) {
+		memset(&ic, 0, sizeof(ic));
+		ic.mb = &s->mailboxes[i];
+		ic.db = pc;
+		ic.intake.thread_window_s = s->intake_thread_window_ms / 1000;
+		ic.subject_tag = s->intake_subject_tag;
+		ic.receipt_enabled = s->receipt_enabled;
+		ic.receipt.from = s->smtp_from;
+		ic.receipt.subject_tag = s->intake_subject_tag;
+		ic.receipt.municipality = s->receipt_municipality;
+		ic.receipt.opening_hours = s->receipt_opening_hours;
+		ic.receipt_interval_s = s->receipt_interval_ms / 1000;
+		ic.own_addresses = app->own_addresses;
+		ic.n_own_addresses = n_own;
+		app->imap[i] = ch_imap_start(&ic, &err);
+		if (!app->imap[i])
+			fail(err.code == KTD_ERR_CONFIG ? KTD_EXIT_CONFIG
+			                                : KTD_EXIT_FAILURE,
+			     "mailbox_start_failed", err.msg);
+	}
+	if (s->n_mailboxes && s->receipt_enabled && !s->smtp_from[0])
+		ktd_log_warnx("event=receipts_off msg=\"[receipt] enabled but "
+		              "[smtp] from is not set\"");
+}
+
+/* Stops the IMAP workers, all asked at once. */
+static void stop_mailboxes(struct app *app)
+{
+	size_t i;
+
+	for (i = 0; i < KTD_MAILBOX_MAX; i++)
+		ch_imap_signal_stop(app->imap[i]);
+	for (i = 0; i < KTD_MAILBOX_MAX; i++)
+		ch_imap_stop(&app->imap[i]);
+}
+
 static void app_start(struct app *app)
 {
 	struct ktd_http_server_config hc;
@@ -561,6 +627,7 @@ static void app_start(struct app *app)
 	if (!app->janitor)
 		fail(KTD_EXIT_FAILURE, "janitor_start_failed", err.msg);
 	mailer_start(app, &pc);
+	start_mailboxes(app, &pc);
 	ktd_log_info(
 	        "event=started version=%s listen=%s port=%u tls=%s "
 	        "threads=%u pool_size=%u schema_version=%u "
@@ -577,6 +644,7 @@ static void app_start(struct app *app)
 
 static void app_stop(struct app *app)
 {
+	stop_mailboxes(app);
 	ch_smtp_stop(&app->mailer);
 	ktd_janitor_stop(&app->janitor);
 	/* The HTTP server first: no request may subscribe to a stopped hub. */

@@ -137,6 +137,15 @@ static const struct setting_def setting_defs[] = {
         S("smtp", "ca_file", SET_STR, smtp_ca_file, "",
           SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
 
+        S("receipt", "enabled", SET_BOOL, receipt_enabled, "true",
+          SET_NO_RELOAD, 0, 0),
+        S("receipt", "municipality", SET_STR, receipt_municipality, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("receipt", "opening_hours", SET_STR, receipt_opening_hours, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("receipt", "interval", SET_DURATION, receipt_interval_ms, "1h",
+          SET_NO_RELOAD, 0, 30ULL * 24 * 3600 * 1000),
+
         S("cti", "hmac_secret_file", SET_STR, cti_hmac_secret_file, "",
           SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
         S("cti", "signature_max_age", SET_DURATION, cti_signature_max_age_ms,
@@ -168,10 +177,38 @@ static const struct setting_def setting_defs[] = {
           SET_NO_RELOAD, 60 * 1000, 30ULL * 24 * 3600 * 1000),
 };
 
+/* The keys of each [mailbox:NAME] section, applied to a struct
+ * ktd_mailbox; key_line follows this order. */
+#define M(name, type, field, def, flags, min, max)                             \
+	{                                                                      \
+		"mailbox:", name, type, offsetof(struct ktd_mailbox, field),   \
+		        def, flags, min, max                                   \
+	}
+
+static const struct setting_def mailbox_defs[] = {
+        M("host", SET_STR, host, "", SET_EMPTY_OK, 0, 0),
+        M("port", SET_U32, port, "0", 0, 0, 65535),
+        M("tls", SET_STR, tls_mode, "tls", 0, 0, 0),
+        M("tls_fingerprint", SET_STR, tls_fingerprint_text, "", SET_EMPTY_OK, 0,
+          0),
+        M("user", SET_STR, user, "", SET_EMPTY_OK, 0, 0),
+        M("password_file", SET_STR, password_file, "", SET_EMPTY_OK, 0, 0),
+        M("folder", SET_STR, folder, "INBOX", 0, 0, 0),
+        M("after", SET_STR, after, "seen", 0, 0, 0),
+        M("poll_interval", SET_DURATION, poll_interval_ms, "60s", 0, 1000,
+          3600 * 1000),
+        M("max_message_size", SET_SIZE, max_message_size, "25M", 0, 64 * 1024,
+          1024ULL * 1024 * 1024),
+};
+
+_Static_assert(KTD_N_ELEMENTS(mailbox_defs) == KTD_MAILBOX_KEYS,
+               "KTD_MAILBOX_KEYS is the number of mailbox keys");
+
+static const char mailbox_prefix[] = "mailbox:";
+
 /* Sections whose keys come with their channel in a later release; naming
  * them is allowed so that a config file can be laid out ahead. */
 static const char *const placeholder_sections[] = {"digitalpost"};
-static const char placeholder_prefix[] = "mailbox:";
 
 _Static_assert(KTD_N_ELEMENTS(setting_defs) <= KTD_SETTINGS_MAX_KEYS,
                "raise KTD_SETTINGS_MAX_KEYS");
@@ -218,16 +255,26 @@ static bool section_known(const char *name)
 		if (strcmp(placeholder_sections[i], name) == 0)
 			return true;
 	}
-	return ktd_str_has_prefix(name, placeholder_prefix) &&
-	       name[sizeof(placeholder_prefix) - 1] != '\0';
+	return false;
 }
 
-static char **field_str(struct ktd_settings *s, const struct setting_def *d)
+/* A mailbox's name: [a-z0-9_-]{1,32}. */
+static bool mailbox_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= KTD_MAILBOX_NAME_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* s (a struct ktd_settings or a struct ktd_mailbox, as d belongs to one or
+ * the other) */
+static char **field_str(void *s, const struct setting_def *d)
 {
 	return (char **)(void *)((char *)s + d->offset);
 }
 
-static int setting_apply(struct ktd_settings *s, const struct setting_def *d,
+static int setting_apply(void *s, const struct setting_def *d,
                          const char *value, char *why, size_t whysz)
 {
 	void *field = (char *)s + d->offset;
@@ -299,6 +346,76 @@ static int setting_apply(struct ktd_settings *s, const struct setting_def *d,
 	return 0;
 }
 
+/* A key of [mailbox:NAME]: the section's mailbox was made when its header
+ * was read. */
+static int mailbox_key(struct parse_state *st, const char *section,
+                       const char *name, const char *value)
+{
+	struct ktd_mailbox *mb = NULL;
+	const char *mname = section + sizeof(mailbox_prefix) - 1;
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < st->s->n_mailboxes; i++)
+		if (strcmp(st->s->mailboxes[i].name, mname) == 0)
+			mb = &st->s->mailboxes[i];
+	if (!mb)
+		return parse_fail(st, "unknown section [%s]", section);
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++) {
+		if (strcmp(mailbox_defs[i].name, name) != 0)
+			continue;
+		if (mb->key_line[i])
+			return parse_fail(st, "[%s] %s is set twice", section,
+			                  name);
+		mb->key_line[i] = st->line;
+		if (setting_apply(mb, &mailbox_defs[i], value, why,
+		                  sizeof(why)) < 0)
+			return parse_fail(st, "[%s] %s: bad value: %s", section,
+			                  name, why);
+		return 1;
+	}
+	return parse_fail(st, "unknown key '%s' in section [%s]", name,
+	                  section);
+}
+
+/* A [mailbox:NAME] header: a new mailbox with the defaults. */
+static int mailbox_section(struct parse_state *st, const char *section)
+{
+	const char *mname = section + sizeof(mailbox_prefix) - 1;
+	struct ktd_mailbox *mb;
+	char why[256];
+	size_t i;
+
+	if (!mailbox_name_valid(mname))
+		return parse_fail(
+		        st,
+		        "[%s]: a mailbox name is 1 to %d of a-z, 0-9, "
+		        "'_' and '-'",
+		        section, KTD_MAILBOX_NAME_MAX);
+	for (i = 0; i < st->s->n_mailboxes; i++)
+		if (strcmp(st->s->mailboxes[i].name, mname) == 0)
+			return parse_fail(st,
+			                  "[%s] appears twice (first on "
+			                  "line %u)",
+			                  section, st->s->mailboxes[i].line);
+	if (st->s->n_mailboxes >= KTD_MAILBOX_MAX)
+		return parse_fail(st, "more than %d [mailbox:NAME] sections",
+		                  KTD_MAILBOX_MAX);
+	st->s->mailboxes = ktd_realloc(st->s->mailboxes,
+	                               (st->s->n_mailboxes + 1) *
+	                                       sizeof(*st->s->mailboxes));
+	mb = &st->s->mailboxes[st->s->n_mailboxes++];
+	memset(mb, 0, sizeof(*mb));
+	mb->name = ktd_strdup(mname);
+	mb->line = st->line;
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++)
+		if (setting_apply(mb, &mailbox_defs[i], mailbox_defs[i].def,
+		                  why, sizeof(why)) < 0)
+			ktd_panic("bad default for mailbox %s: %s",
+			          mailbox_defs[i].name, why);
+	return 1;
+}
+
 static int settings_ini_handler(void *user, const char *section,
                                 const char *name, const char *value)
 {
@@ -313,6 +430,8 @@ static int settings_ini_handler(void *user, const char *section,
 		                  "key '%s' outside of a section (add e.g. "
 		                  "[server] above it)",
 		                  name);
+	if (ktd_str_has_prefix(section, mailbox_prefix))
+		return mailbox_key(st, section, name, value);
 	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
 		const struct setting_def *d = &setting_defs[i];
 
@@ -369,7 +488,10 @@ static char *settings_ini_reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	*end = '\0';
-	if (!section_known(p + 1)) {
+	if (ktd_str_has_prefix(p + 1, mailbox_prefix)) {
+		if (!mailbox_section(st, p + 1))
+			return NULL;
+	} else if (!section_known(p + 1)) {
 		parse_fail(st, "unknown section [%s]", p + 1);
 		return NULL;
 	}
@@ -468,6 +590,8 @@ static bool subject_tag_valid(const char *s)
 	return true;
 }
 
+static void settings_validate_fixed(struct parse_state *st);
+
 static void settings_validate_cti(struct parse_state *st)
 {
 	const struct ktd_settings *s = st->s;
@@ -544,7 +668,135 @@ static int settings_validate_smtp(struct parse_state *st)
 	return -1;
 }
 
+/* The line of a mailbox's key, or of its section when the key kept its
+ * default. */
+static void mailbox_goto_key(struct parse_state *st,
+                             const struct ktd_mailbox *mb, const char *name)
+{
+	size_t i;
+
+	st->line = mb->line;
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++)
+		if (strcmp(mailbox_defs[i].name, name) == 0 && mb->key_line[i])
+			st->line = mb->key_line[i];
+}
+
+static bool mailbox_folder_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 200 || !ktd_utf8_valid(s, n))
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' ||
+		    s[i] == '\\')
+			return false;
+	return true;
+}
+
+/* "AB:CD:..." or "abcd..." (SHA-256, 32 bytes) into 64 lower-case hex
+ * digits; "" stays "". */
+static bool fingerprint_parse(const char *in, char out[65])
+{
+	size_t n = 0;
+
+	for (; *in; in++) {
+		if (*in == ':')
+			continue;
+		if (!isxdigit((unsigned char)*in) || n == 64)
+			return false;
+		out[n++] = (char)tolower((unsigned char)*in);
+	}
+	out[n] = '\0';
+	return n == 0 || n == 64;
+}
+
+static int mailbox_validate(struct parse_state *st, struct ktd_mailbox *mb)
+{
+	static const char *const required[] = {"host", "user", "password_file"};
+	const char *vals[3] = {mb->host, mb->user, mb->password_file};
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(required); i++) {
+		if (vals[i][0])
+			continue;
+		mailbox_goto_key(st, mb, required[i]);
+		return parse_fail(st, "[mailbox:%s] %s is required", mb->name,
+		                  required[i]);
+	}
+	if (strcmp(mb->tls_mode, "tls") == 0)
+		mb->tls = KTD_MAILBOX_TLS;
+	else if (strcmp(mb->tls_mode, "starttls") == 0)
+		mb->tls = KTD_MAILBOX_STARTTLS;
+	else if (strcmp(mb->tls_mode, "none") == 0)
+		mb->tls = KTD_MAILBOX_NONE;
+	else {
+		mailbox_goto_key(st, mb, "tls");
+		return parse_fail(st,
+		                  "[mailbox:%s] tls must be tls, starttls "
+		                  "or none",
+		                  mb->name);
+	}
+	if (mb->port == 0)
+		mb->port = mb->tls == KTD_MAILBOX_TLS ? 993 : 143;
+	if (!fingerprint_parse(mb->tls_fingerprint_text, mb->tls_fingerprint)) {
+		mailbox_goto_key(st, mb, "tls_fingerprint");
+		return parse_fail(st,
+		                  "[mailbox:%s] tls_fingerprint must be the "
+		                  "SHA-256 of the certificate: 64 hex digits, "
+		                  "in pairs separated by ':' or not",
+		                  mb->name);
+	}
+	if (mb->tls_fingerprint[0] && mb->tls == KTD_MAILBOX_NONE) {
+		mailbox_goto_key(st, mb, "tls_fingerprint");
+		return parse_fail(st,
+		                  "[mailbox:%s] tls_fingerprint needs tls "
+		                  "or starttls",
+		                  mb->name);
+	}
+	if (strpbrk(mb->host, " \t/\\\"")) {
+		mailbox_goto_key(st, mb, "host");
+		return parse_fail(st,
+		                  "[mailbox:%s] host must be a host name "
+		                  "or address",
+		                  mb->name);
+	}
+	if (!mailbox_folder_valid(mb->folder)) {
+		mailbox_goto_key(st, mb, "folder");
+		return parse_fail(st,
+		                  "[mailbox:%s] folder must be a folder "
+		                  "name (no quotes, backslashes or control "
+		                  "characters)",
+		                  mb->name);
+	}
+	if (strcmp(mb->after, "seen") == 0) {
+		mb->move_to = NULL;
+	} else if (ktd_str_has_prefix(mb->after, "move:") &&
+	           mailbox_folder_valid(mb->after + 5) &&
+	           strcmp(mb->after + 5, mb->folder) != 0) {
+		mb->move_to = mb->after + 5;
+	} else {
+		mailbox_goto_key(st, mb, "after");
+		return parse_fail(st,
+		                  "[mailbox:%s] after must be seen or "
+		                  "move:FOLDER (another folder than "
+		                  "folder)",
+		                  mb->name);
+	}
+	return 1;
+}
+
 static void settings_validate(struct parse_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->s->n_mailboxes; i++)
+		if (!mailbox_validate(st, &st->s->mailboxes[i]))
+			return;
+	settings_validate_fixed(st);
+}
+
+static void settings_validate_fixed(struct parse_state *st)
 {
 	const struct ktd_settings *s = st->s;
 	bool cert = s->tls_cert[0] != '\0', key = s->tls_key[0] != '\0';
@@ -630,6 +882,16 @@ void ktd_settings_destroy(struct ktd_settings **settings)
 		if (setting_defs[i].type == SET_STR)
 			ktd_free(field_str(s, &setting_defs[i]));
 	}
+	for (i = 0; i < s->n_mailboxes; i++) {
+		struct ktd_mailbox *mb = &s->mailboxes[i];
+		size_t k;
+
+		for (k = 0; k < KTD_N_ELEMENTS(mailbox_defs); k++)
+			if (mailbox_defs[k].type == SET_STR)
+				ktd_free(field_str(mb, &mailbox_defs[k]));
+		ktd_free(&mb->name);
+	}
+	free(s->mailboxes);
 	ktd_free(&s->path);
 	free(s);
 	*settings = NULL;
@@ -663,10 +925,69 @@ static bool setting_equal(const struct ktd_settings *a,
 	return true;
 }
 
+/* Whether mailbox a and b (of the same name) have the same keys. */
+static bool mailbox_equal(const struct ktd_mailbox *a,
+                          const struct ktd_mailbox *b)
+{
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++) {
+		const struct setting_def *d = &mailbox_defs[i];
+		const char *pa = (const char *)a + d->offset;
+		const char *pb = (const char *)b + d->offset;
+
+		if (d->type == SET_STR
+		            ? strcmp(*(char *const *)(const void *)pa,
+		                     *(char *const *)(const void *)pb) != 0
+		    : d->type == SET_U32
+		            ? *(const uint32_t *)(const void *)pa !=
+		                      *(const uint32_t *)(const void *)pb
+		            : *(const uint64_t *)(const void *)pa !=
+		                      *(const uint64_t *)(const void *)pb)
+			return false;
+	}
+	return true;
+}
+
+/* The [mailbox:NAME] sections that differ (added, removed, changed). */
+static unsigned warn_mailboxes(const struct ktd_settings *old_s,
+                               const struct ktd_settings *new_s)
+{
+	const struct ktd_settings *sides[2] = {old_s, new_s};
+	unsigned n = 0;
+	size_t k, i, j;
+
+	for (k = 0; k < 2; k++) {
+		const struct ktd_settings *a = sides[k], *b = sides[1 - k];
+
+		for (i = 0; i < a->n_mailboxes; i++) {
+			const struct ktd_mailbox *found = NULL;
+
+			for (j = 0; j < b->n_mailboxes; j++)
+				if (strcmp(a->mailboxes[i].name,
+				           b->mailboxes[j].name) == 0)
+					found = &b->mailboxes[j];
+			/* A changed one is counted once, from the old side. */
+			if (found &&
+			    (k == 1 || mailbox_equal(&a->mailboxes[i], found)))
+				continue;
+			ktd_log_warnx(
+			        "event=config_reload section=mailbox:%s "
+			        "msg=\"%s, takes effect after a restart\"",
+			        a->mailboxes[i].name,
+			        found    ? "changed"
+			        : k == 0 ? "removed"
+			                 : "added");
+			n++;
+		}
+	}
+	return n;
+}
+
 unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
                                      const struct ktd_settings *new_s)
 {
-	unsigned n = 0;
+	unsigned n = warn_mailboxes(old_s, new_s);
 	size_t i;
 
 	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {
@@ -716,5 +1037,19 @@ const char *ktd_settings_where(const struct ktd_settings *s,
 		}
 	}
 	snprintf(out, outsz, "%s", s->path ? s->path : "(defaults)");
+	return out;
+}
+
+const char *ktd_settings_mailbox_where(const struct ktd_settings *s,
+                                       const struct ktd_mailbox *mb,
+                                       const char *key, char *out, size_t outsz)
+{
+	unsigned line = mb->line;
+	size_t i;
+
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++)
+		if (strcmp(mailbox_defs[i].name, key) == 0 && mb->key_line[i])
+			line = mb->key_line[i];
+	snprintf(out, outsz, "%s:%u", s->path ? s->path : "(defaults)", line);
 	return out;
 }

@@ -11,6 +11,39 @@
 
 #define KTD_SETTINGS_MAX_KEYS 128
 
+/* How an IMAP mailbox is reached. */
+enum ktd_mailbox_tls {
+	KTD_MAILBOX_TLS,      /* imaps: TLS from the first byte (993) */
+	KTD_MAILBOX_STARTTLS, /* STARTTLS on the plain port (143) */
+	KTD_MAILBOX_NONE,     /* no TLS: for loopback tests only */
+};
+
+#define KTD_MAILBOX_MAX 32
+#define KTD_MAILBOX_NAME_MAX 32
+#define KTD_MAILBOX_KEYS 10
+
+/* One [mailbox:NAME] section. */
+struct ktd_mailbox {
+	char *name; /* [a-z0-9_-]{1,32} */
+	char *host;
+	uint32_t port; /* 0 in the file: 993 for tls, 143 otherwise */
+	char *tls_mode;
+	enum ktd_mailbox_tls tls;
+	/* tls_fingerprint: the SHA-256 of the server's certificate (DER),
+	 * 64 lower-case hex digits; "": not pinned (not verified) */
+	char *tls_fingerprint_text;
+	char tls_fingerprint[65];
+	char *user;
+	char *password_file;
+	char *folder;
+	char *after;
+	const char *move_to; /* after = move:FOLDER (into after); NULL: \Seen */
+	uint64_t poll_interval_ms;
+	uint64_t max_message_size;
+	unsigned line; /* of the section header */
+	unsigned key_line[KTD_MAILBOX_KEYS];
+};
+
 struct ktd_settings {
 	char *path; /* the file these settings came from */
 	/* The line each key was set on (0: a default), in table order. */
@@ -68,6 +101,16 @@ struct ktd_settings {
 	char *smtp_helo;
 	char *smtp_ca_file; /* "": the system's CAs */
 
+	/* [receipt] */
+	bool receipt_enabled;
+	char *receipt_municipality;
+	char *receipt_opening_hours;
+	uint64_t receipt_interval_ms;
+
+	/* [mailbox:NAME], in file order */
+	struct ktd_mailbox *mailboxes;
+	size_t n_mailboxes;
+
 	/* [cti] */
 	char *cti_hmac_secret_file;
 	uint64_t cti_signature_max_age_ms;
@@ -109,6 +152,12 @@ unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
 const char *ktd_settings_where(const struct ktd_settings *s,
                                const char *section, const char *key, char *out,
                                size_t outsz);
+
+/* Likewise for key of [mailbox:NAME] mb: its line, or its section's. */
+const char *ktd_settings_mailbox_where(const struct ktd_settings *s,
+                                       const struct ktd_mailbox *mb,
+                                       const char *key, char *out,
+                                       size_t outsz);
 
 struct db_pool_config;
 /* Fills a pool configuration from the [database] keys; the strings are

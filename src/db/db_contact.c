@@ -30,6 +30,28 @@ int db_contact_find(PGconn *pg, const char *channel, const char *external_id,
 	return ret;
 }
 
+int db_contact_case_by_message_id(PGconn *pg, const char *message_id,
+                                  int64_t *case_id_r, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT coalesce(c.merged_into_id, c.id) FROM contacts ct "
+	        "JOIN cases c ON c.id = ct.case_id "
+	        "WHERE ct.channel IN ('email', 'outbound_email') "
+	        " AND ct.external_id = $1 "
+	        "ORDER BY ct.id LIMIT 1";
+	PGresult *res = NULL;
+	int ret = 0;
+
+	if (db_query_prepared(pg, sql, 1, &message_id, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		*case_id_r = db_result_i64(res, 0, 0);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
 int db_contact_insert(PGconn *pg, const struct db_contact_new *c, int64_t *id_r,
                       struct ktd_error *err)
 {

@@ -27,6 +27,13 @@ int db_contact_find(PGconn *pg, const char *channel, const char *external_id,
                     int64_t *id_r, int64_t *case_id_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* The case (followed to the case it was merged into) of the e-mail
+ * contact, inbound or outbound, whose Message-ID is message_id ("<...>").
+ * Returns 1, 0 when there is none, -1. */
+int db_contact_case_by_message_id(PGconn *pg, const char *message_id,
+                                  int64_t *case_id_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 /* Inserts c unless a contact with its (channel, external_id) exists
  * (committed, or committed by a concurrent transaction this one waited
  * for). Returns 1 with the new id, 0 when the key is taken, -1. */

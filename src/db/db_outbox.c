@@ -103,7 +103,9 @@ int db_outbox_queue(PGconn *pg, const struct db_outbound *o,
 	PQclear(res);
 	snprintf(cid, sizeof(cid), "%" PRId64, *contact_id_r);
 	if (db_query(pg, sql_outbox, 4, po, NULL, err) < 0 ||
-	    db_query(pg, sql_case, 1, pc, NULL, err) < 0 ||
+	    /* A receipt is the system's, not an answer. */
+	    (strcmp(o->kind, "receipt") != 0 &&
+	     db_query(pg, sql_case, 1, pc, NULL, err) < 0) ||
 	    db_query(pg, sql_notify, 0, NULL, NULL, err) < 0)
 		return -1;
 	if (!json_r)

@@ -40,9 +40,10 @@ struct db_outbound {
 
 /* Queues o: the contact and its outbox row, and records the response on
  * the case (a new case becomes open; first response, newest contact,
- * version), and NOTIFYs DB_OUTBOX_CHANNEL at commit so that a mail worker
- * sends it at once. Returns 0 with the contact's id and, when json_r is
- * not NULL, its JSON text (with the delivery; caller frees), -1. */
+ * version; not for a receipt), and NOTIFYs DB_OUTBOX_CHANNEL at commit so
+ * that a mail worker sends it at once. Returns 0 with the contact's id and,
+ * when json_r is not NULL, its JSON text (with the delivery; caller frees),
+ * -1. */
 int db_outbox_queue(PGconn *pg, const struct db_outbound *o,
                     int64_t *contact_id_r, char **json_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;

@@ -397,8 +397,51 @@ static const struct error_case error_cases[] = {
         {"[smtp]\nfrom = a@b.dk\nhost = a b\n", 3, "host", "host name"},
         {"[cti]\nurl = ws://pbx\n", 2, "'url'", "unknown key"},
         {"[digitalpost]\napi = x\n", 2, "'api'", "unknown key"},
-        {"[mailbox:main]\nhost = imap.example\n", 2, "'host'", "unknown key"},
-        {"[mailbox:]\n", 1, "[mailbox:]", "unknown section"},
+        /* [mailbox:NAME] */
+        {"[mailbox:main]\nserver = imap.example\n", 2, "'server'",
+         "unknown key"},
+        {"[mailbox:]\n", 1, "[mailbox:]", "a mailbox name"},
+        {"[mailbox:Main]\n", 1, "[mailbox:Main]", "a mailbox name"},
+        {"[mailbox:a.b]\n", 1, "[mailbox:a.b]", "a mailbox name"},
+        {"[mailbox:main]\nhost = h\nuser = u\n", 1, "password_file",
+         "is required"},
+        {"[mailbox:main]\nuser = u\npassword_file = /p\n", 1, "host",
+         "is required"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "tls = ssl\n",
+         5, "[mailbox:main] tls", "tls, starttls or none"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "after = delete\n",
+         5, "after", "seen or move:FOLDER"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "after = move:INBOX\n",
+         5, "after", "another folder"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "port = 70000\n",
+         5, "port", "out of range"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "poll_interval = 10ms\n",
+         5, "poll_interval", "out of range"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "max_message_size = 1k\n",
+         5, "max_message_size", "out of range"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "host = again\n",
+         5, "host", "set twice"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "folder = a\"b\n",
+         5, "folder", "folder name"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "[mailbox:main]\n",
+         5, "[mailbox:main]", "appears twice"},
+        {"[receipt]\ninterval = soon\n", 2, "interval", "duration"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "tls_fingerprint = ab:cd\n",
+         5, "tls_fingerprint", "64 hex digits"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "tls = none\ntls_fingerprint = "
+         "abababababababababababababababababababababababababababababababab\n",
+         6, "tls_fingerprint", "needs tls"},
         {"[mailbox]\n", 1, "[mailbox]", "unknown section"},
         {"[smtpx]\n", 1, "[smtpx]", "unknown section"},
 };
@@ -479,9 +522,52 @@ static void test_placeholder_sections(void **state)
 	struct ktd_settings *s;
 
 	(void)state;
-	s = load_ok("[smtp]\n[cti]\n[digitalpost]\n[mailbox:main]\n"
-	            "[mailbox:support]\n# comment\n[server]\nport = 9000\n");
+	s = load_ok("[smtp]\n[cti]\n[digitalpost]\n"
+	            "# comment\n[server]\nport = 9000\n");
 	assert_int_equal(s->port, 9000);
+	assert_int_equal(s->n_mailboxes, 0);
+	ktd_settings_destroy(&s);
+}
+
+static void test_mailboxes(void **state)
+{
+	struct ktd_settings *s;
+	const struct ktd_mailbox *a, *b;
+
+	(void)state;
+	s = load_ok("[mailbox:main]\nhost = imap.example.dk\n"
+	            "user = kontakt@example.dk\npassword_file = /etc/p\n"
+	            "[receipt]\nmunicipality = Testrup Kommune\n"
+	            "[mailbox:byg-2]\nhost = 127.0.0.1\nport = 1143\n"
+	            "tls = none\nuser = byg\npassword_file = /etc/q\n"
+	            "folder = Indbakke/Byg\nafter = move:Behandlet\n"
+	            "poll_interval = 5s\nmax_message_size = 1M\n");
+	assert_int_equal(s->n_mailboxes, 2);
+	a = &s->mailboxes[0];
+	assert_string_equal(a->name, "main");
+	assert_string_equal(a->host, "imap.example.dk");
+	assert_int_equal(a->port, 993);
+	assert_int_equal(a->tls, KTD_MAILBOX_TLS);
+	assert_string_equal(a->folder, "INBOX");
+	assert_null(a->move_to);
+	assert_int_equal(a->poll_interval_ms, 60000);
+	assert_int_equal(a->max_message_size, 25 * 1024 * 1024);
+	b = &s->mailboxes[1];
+	assert_string_equal(b->name, "byg-2");
+	assert_int_equal(b->port, 1143);
+	assert_int_equal(b->tls, KTD_MAILBOX_NONE);
+	assert_string_equal(b->folder, "Indbakke/Byg");
+	assert_string_equal(b->move_to, "Behandlet");
+	assert_int_equal(b->poll_interval_ms, 5000);
+	assert_int_equal(b->max_message_size, 1024 * 1024);
+	assert_true(s->receipt_enabled);
+	assert_string_equal(s->receipt_municipality, "Testrup Kommune");
+	assert_int_equal(s->receipt_interval_ms, 3600 * 1000);
+	ktd_settings_destroy(&s);
+
+	s = load_ok("[mailbox:x]\nhost = h\ntls = starttls\nuser = u\n"
+	            "password_file = /p\n");
+	assert_int_equal(s->mailboxes[0].port, 143);
 	ktd_settings_destroy(&s);
 }
 
@@ -593,6 +679,34 @@ static void test_warn_no_reload(void **state)
 	ktd_settings_destroy(&c);
 }
 
+#define MB(name, extra)                                                        \
+	"[mailbox:" name "]\nhost = h\nuser = u\npassword_file = /p\n" extra
+
+/* [mailbox:NAME] sections added, removed or changed need a restart. */
+static void test_warn_no_reload_mailboxes(void **state)
+{
+	struct ktd_settings *a, *b, *c;
+
+	(void)state;
+	a = load_ok(MB("main", "") MB("byg", ""));
+	b = load_ok(MB("byg", "") MB("main", ""));
+	c = load_ok(MB("main", "folder = Andet\n") MB("ny", ""));
+	ktd_log_set_level(KTD_LOG_INFO);
+	ktd_log_set_sink(capture_sink);
+	warned[0] = '\0';
+	nwarned = 0;
+	/* the same sections in another order */
+	assert_int_equal(ktd_settings_warn_no_reload(a, b), 0);
+	assert_int_equal(ktd_settings_warn_no_reload(a, c), 3);
+	assert_non_null(strstr(warned, "section=mailbox:main msg=\"changed"));
+	assert_non_null(strstr(warned, "section=mailbox:byg msg=\"removed"));
+	assert_non_null(strstr(warned, "section=mailbox:ny msg=\"added"));
+	ktd_log_set_sink(NULL);
+	ktd_settings_destroy(&a);
+	ktd_settings_destroy(&b);
+	ktd_settings_destroy(&c);
+}
+
 static void test_pool_config(void **state)
 {
 	struct ktd_settings *s;
@@ -685,6 +799,9 @@ static void test_sample_keys_accepted(void **state)
 			p = line + 1;
 			examples++;
 		}
+		/* the pattern section, as one mailbox */
+		if (ktd_str_has_prefix(line, "#[mailbox:NAME]"))
+			p = "[mailbox:main]\n";
 		if (sample_key_len(p) > 0)
 			keys++;
 		assert_true(len + strlen(p) < cap);
@@ -702,6 +819,7 @@ static void test_sample_keys_accepted(void **state)
 	assert_string_not_equal(s->tls_cert, "");
 	assert_string_not_equal(s->tls_key, "");
 	assert_string_not_equal(s->password_file, "");
+	assert_int_equal(s->n_mailboxes, 1);
 	ktd_settings_destroy(&s);
 	free(text);
 }
@@ -714,9 +832,11 @@ int main(void)
 	        cmocka_unit_test(test_errors_table),
 	        cmocka_unit_test(test_line_length),
 	        cmocka_unit_test(test_placeholder_sections),
+	        cmocka_unit_test(test_mailboxes),
 	        cmocka_unit_test(test_missing_file),
 	        cmocka_unit_test(test_conninfo_has_password),
 	        cmocka_unit_test(test_warn_no_reload),
+	        cmocka_unit_test(test_warn_no_reload_mailboxes),
 	        cmocka_unit_test(test_pool_config),
 	        cmocka_unit_test(test_sample_parses),
 	        cmocka_unit_test(test_sample_keys_accepted),

@@ -1,0 +1,287 @@
+# SPDX-License-Identifier: MPL-2.0
+"""A private Dovecot IMAP server for the e-mail tests (Debian's
+dovecot-imapd): its own configuration, base_dir and maildir in a temporary
+folder, plaintext login without TLS on 127.0.0.1 and a free port, one test
+user from a passwd-file, run in the foreground (dovecot -F) and stopped at
+the end. The system's Dovecot service and /etc/dovecot are not used.
+
+As root, Dovecot's processes run as the packaged users (dovecot, dovenull)
+and the mail belongs to dovecot; the folder is opened up for them.
+"""
+
+import contextlib
+import imaplib
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from utils import free_port, wait_until
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+USER = "kontakt@example.dk"
+PASSWORD = "imap-test-secret"
+
+CONF = """\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {dir}/run
+state_dir = {dir}/state
+instance_name = ktd-{port}
+{ssl}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = {user}
+default_internal_group = {group}
+default_login_user = {login_user}
+log_path = {dir}/dovecot.log
+mail_location = maildir:{dir}/mail/%n
+mail_uid = {user}
+mail_gid = {group}
+first_valid_uid = 1
+mail_max_userip_connections = 100
+imap_idle_notify_interval = 1 secs
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {tls_port}
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dir}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={user} gid={group} home={dir}/mail/%n
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Done {{
+    auto = create
+  }}
+}}
+"""
+
+
+def _users():
+    """(internal user, group, login user) that exist here."""
+    if os.geteuid() != 0:
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        return me, me, me
+    for internal in ("dovecot", "nobody"):
+        with contextlib.suppress(KeyError):
+            pw = pwd.getpwnam(internal)
+            import grp
+            group = grp.getgrgid(pw.pw_gid).gr_name
+            login = "dovenull"
+            try:
+                pwd.getpwnam(login)
+            except KeyError:
+                login = internal
+            return internal, group, login
+    raise RuntimeError("no user for Dovecot's processes")
+
+
+class Dovecot:
+    def __init__(self, directory, tls=False, idle=True):
+        self.dir = Path(directory)
+        # idle=False: a server without IDLE (kontaktd polls)
+        self.idle = idle
+        self.port = free_port()
+        # imaps (and STARTTLS on port) with a self-signed certificate
+        self.tls = tls
+        self.tls_port = free_port() if tls else 0
+        self.cert = self.dir / "cert.pem"
+        self.key = self.dir / "key.pem"
+        self.proc = None
+        self.user = USER
+        self.password = PASSWORD
+
+    def start(self):
+        d = self.dir
+        for sub in ("run", "state", "mail"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        user, group, login = _users()
+        ssl = "ssl = no"
+        if self.tls:
+            if not self.cert.exists():
+                subprocess.run(
+                    ["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                     "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                     "-keyout", str(self.key), "-out", str(self.cert)],
+                    check=True, capture_output=True)
+            ssl = (f"ssl = yes\nssl_cert = <{self.cert}\n"
+                   f"ssl_key = <{self.key}")
+        if not self.idle:
+            ssl += ("\nimap_capability = IMAP4rev1 LITERAL+ SASL-IR "
+                    "UIDPLUS MOVE")
+        (d / "dovecot.conf").write_text(CONF.format(
+            dir=d, port=self.port, tls_port=self.tls_port, ssl=ssl,
+            user=user, group=group, login_user=login))
+        (d / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        if os.geteuid() == 0:
+            ids = pwd.getpwnam(user)
+            # The mail and Dovecot's state belong to its user.
+            for sub in ("mail", "state"):
+                os.chown(d / sub, ids.pw_uid, ids.pw_gid)
+            os.chmod(d, 0o755)
+            os.chmod(d / "passwd", 0o644)
+        log = open(d / "dovecot.out", "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(d / "dovecot.conf")],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        finally:
+            log.close()
+        wait_until(self._accepts, 20, "Dovecot to accept a login")
+        return self
+
+    def _accepts(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"dovecot exited with {self.proc.returncode}"
+                                 f":\n{self.log()}")
+        try:
+            with self.client():
+                return True
+        except (OSError, imaplib.IMAP4.error):
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        # Its children (imap, auth) go with it; wait for the port.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self._port_open():
+            time.sleep(0.1)
+
+    def _port_open(self):
+        import socket
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def reset_uids(self):
+        """Stopped: forgets the folders' UIDs, so that Dovecot gives the
+        same messages new UIDs under a new UIDVALIDITY when it starts."""
+        assert self.proc.poll() is not None, "stop Dovecot first"
+        for p in (self.dir / "mail").rglob("dovecot*"):
+            if p.is_file():
+                p.unlink()
+
+    def fingerprint(self):
+        """SHA-256 of the certificate (DER), as openssl prints it."""
+        p = subprocess.run(["openssl", "x509", "-in", str(self.cert),
+                            "-noout", "-fingerprint", "-sha256"],
+                           check=True, capture_output=True, text=True)
+        return p.stdout.strip().split("=", 1)[1]
+
+    def log(self):
+        text = ""
+        for name in ("dovecot.out", "dovecot.log"):
+            with contextlib.suppress(FileNotFoundError):
+                text += (self.dir / name).read_text(errors="replace")
+        return text
+
+    @contextlib.contextmanager
+    def client(self):
+        m = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        try:
+            m.login(USER, PASSWORD)
+            yield m
+        finally:
+            with contextlib.suppress(Exception):
+                m.logout()
+
+    def append(self, raw, folder="INBOX"):
+        """APPENDs raw (bytes or str; LF made CRLF); returns its UID."""
+        if isinstance(raw, str):
+            raw = raw.encode()
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        with self.client() as m:
+            typ, data = m.append(folder, None, None, raw)
+            assert typ == "OK", data
+            text = data[0].decode()
+        # "[APPENDUID <uidvalidity> <uid>] ..."
+        return int(text.split("APPENDUID ", 1)[1].split()[1].rstrip("]"))
+
+    def flags(self, uid, folder="INBOX"):
+        """The flags of message uid, or None when it is not in folder."""
+        with self.client() as m:
+            m.select(folder)
+            typ, data = m.uid("FETCH", str(uid), "(FLAGS)")
+            assert typ == "OK", data
+            if not data or data[0] is None:
+                return None
+            return data[0].decode()
+
+    def count(self, folder="INBOX"):
+        with self.client() as m:
+            typ, data = m.select(folder)
+            assert typ == "OK", data
+            return int(data[0])
+
+    def mailbox_config(self, password_file, **over):
+        """A [mailbox:NAME] section for kontaktd."""
+        cfg = {"host": "127.0.0.1", "port": self.port, "tls": "none",
+               "user": USER, "password_file": str(password_file),
+               "poll_interval": "2s"}
+        cfg.update(over)
+        return cfg
+
+
+@pytest.fixture
+def dovecot(run_dir):
+    # Under the session's run directory, which Dovecot's users can reach
+    # (pytest's own temporary folders are root's alone).
+    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    d = Dovecot(path).start()
+    yield d
+    d.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot_tls(run_dir):
+    """A Dovecot with imaps and STARTTLS (self-signed certificate)."""
+    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    d = Dovecot(path, tls=True).start()
+    yield d
+    d.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot_no_idle(run_dir):
+    """A Dovecot whose CAPABILITY has no IDLE."""
+    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    d = Dovecot(path, idle=False).start()
+    yield d
+    d.stop()
+    shutil.rmtree(path, ignore_errors=True)
