@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -74,25 +75,37 @@ _port_mutex = threading.Lock()
 _port_lock_fd = None
 
 
+def _port_range():
+    """Ports to hand out: below the kernel's ephemeral range, so that no
+    outgoing connection (to PostgreSQL, Dovecot, an SMTP server) can take
+    a port between the test choosing it and a server binding it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range")
+                  .read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 12000)
+    return 10000, low - 1
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on, found by binding
-    port 0. Each port handed out is also locked for the life of this
-    process (a one-byte record lock at offset port in .run/pytest/ports.lock),
-    so that concurrent test runs on one machine, pytest -n included, never
-    hand out the same port twice."""
+    """A TCP port on 127.0.0.1 that nothing listens on: a random one below
+    the ephemeral range (see _port_range) that binds. Each port handed out
+    is also locked for the life of this process (a one-byte record lock at
+    offset port in a lock file in the system's temporary directory), so
+    that concurrent test runs on one machine, pytest -n and other
+    checkouts included, never hand out the same port twice."""
     global _port_lock_fd
     with _port_mutex:
         if _port_lock_fd is None:
-            RUN_ROOT.mkdir(parents=True, exist_ok=True)
             # Kept open: closing any descriptor of the file would drop
             # every lock this process holds on it.
-            _port_lock_fd = os.open(RUN_ROOT / "ports.lock",
-                                    os.O_CREAT | os.O_RDWR | os.O_CLOEXEC,
-                                    0o600)
-        for _ in range(100):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
+            _port_lock_fd = os.open(
+                Path(tempfile.gettempdir()) / "kontaktd-test-ports.lock",
+                os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o666)
+        lo, hi = _port_range()
+        for _ in range(200):
+            port = random.randint(lo, hi)
             if port in _ports_given:
                 continue
             try:
@@ -100,9 +113,15 @@ def free_port():
                             port)
             except OSError:
                 continue  # another test process has it
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    fcntl.lockf(_port_lock_fd, fcntl.LOCK_UN, 1, port)
+                    continue
             _ports_given.add(port)
             return port
-    raise RuntimeError("no free port found in 100 attempts")
+    raise RuntimeError("no free port found in 200 attempts")
 
 
 # --- sanitizers and processes ---------------------------------------------
