@@ -761,14 +761,6 @@ static int mailbox_validate(struct parse_state *st, struct ktd_mailbox *mb)
 		                  "[mailbox:%s] ca_file needs tls or starttls",
 		                  mb->name);
 	}
-	if (mb->ca_file[0] && mb->tls_fingerprint[0]) {
-		mailbox_goto_key(st, mb, "ca_file");
-		return parse_fail(st,
-		                  "[mailbox:%s] ca_file and tls_fingerprint "
-		                  "exclude each other: a pinned certificate "
-		                  "is not checked against CAs",
-		                  mb->name);
-	}
 	if (strpbrk(mb->host, " \t/\\\"")) {
 		mailbox_goto_key(st, mb, "host");
 		return parse_fail(st,

@@ -585,16 +585,29 @@ def test_tls_refused_when_not_trusted_or_other_host(kontaktd, dovecot_ca,  # noq
 
 def test_tls_pin_replaces_ca_check(kontaktd, dovecot_ca, tmp_path):  # noqa: F811
     """A pinned certificate is accepted without any CA that trusts it and
-    whatever names it holds."""
+    whatever names it holds; a ca_file beside the pin is not used."""
     srv = dovecot_ca
     pw = tmp_path / "imap.password"
     pw.write_text(srv.password + "\n")
-    d = kontaktd(config={"mailbox:main": srv.mailbox_config(
-        pw, tls="tls", port=srv.tls_port, host="localhost",
-        tls_fingerprint=srv.fingerprint())})
+    # Another CA, which did not issue the server's certificate.
+    other_root, _, _ = make_test_pki(tmp_path / "other", "DNS:x.example")
+    d = kontaktd(config={
+        "mailbox:main": srv.mailbox_config(
+            pw, tls="tls", port=srv.tls_port, host="localhost",
+            tls_fingerprint=srv.fingerprint()),
+        "mailbox:withca": srv.mailbox_config(
+            pw, tls="starttls", port=srv.port, folder="Other",
+            tls_fingerprint=srv.fingerprint(), ca_file=str(other_root))})
+    with srv.client() as m:
+        m.create("Other")
     srv.append(mail("Fastlåst", message_id="pin@borger.example"))
-    wait_contacts(d, 1)
+    srv.append(mail("Fastlåst 2", message_id="pin2@borger.example"),
+               folder="Other")
+    wait_contacts(d, 2)
     assert d.log_contains(r"event=imap_connected mailbox=main .* tls=pinned")
+    assert d.log_contains(
+        r"event=imap_connected mailbox=withca .* tls=pinned")
+    assert d.log_contains(r"event=imap_ca_file_unused mailbox=withca ")
     assert d.stop() == 0
 
 
@@ -624,8 +637,6 @@ def test_bad_ca_file(kontaktd, kontaktd_cmd, write_config, tmp_path):
          r"certificate after 0 good ones"),
         ({"ca_file": str(garbage), "tls": "none"},
          r"\[mailbox:main\] ca_file needs tls or starttls"),
-        ({"ca_file": str(garbage), "tls_fingerprint": "00" * 32},
-         r"\[mailbox:main\] ca_file and tls_fingerprint exclude each other"),
     ]
     for over, pattern in cases:
         path = write_config({"mailbox:main": dict(base, **over)})

@@ -906,6 +906,11 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		                 "[mailbox:%s] password_file: ", cfg->mb->name);
 		return NULL;
 	}
+	if (cfg->mb->tls_fingerprint[0] && cfg->mb->ca_file[0])
+		ktd_log_warnx("event=imap_ca_file_unused mailbox=%s "
+		              "msg=\"tls_fingerprint is set: the pin replaces "
+		              "the check against ca_file\"",
+		              cfg->mb->name);
 	if (cfg->mb->tls == KTD_MAILBOX_NONE &&
 	    !host_is_loopback(cfg->mb->host))
 		ktd_log_warnx(
