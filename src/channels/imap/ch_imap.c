@@ -145,12 +145,14 @@ static int imap_fail(struct ch_imap *w, const char *what, int r,
 }
 
 /* Names the server for TLS (SNI), so that a server with several names
- * shows the certificate of this one. */
+ * shows the certificate of this one; not an address (RFC 6066 section 3
+ * allows only DNS names). */
 static void tls_setup(struct mailstream_ssl_context *ctx, void *data)
 {
 	struct ch_imap *w = data;
 
-	mailstream_ssl_set_server_name(ctx, w->cfg.mb->host);
+	if (!ch_imap_tls_host_is_ip(w->cfg.mb->host))
+		mailstream_ssl_set_server_name(ctx, w->cfg.mb->host);
 }
 
 /* The server must prove who it is before the password goes out in LOGIN:

@@ -145,6 +145,14 @@ static int verify_pin(const struct ch_imap_tls *t, const unsigned char *der,
 	return 0;
 }
 
+bool ch_imap_tls_host_is_ip(const char *host)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, host, addr) == 1 ||
+	       inet_pton(AF_INET6, host, addr) == 1;
+}
+
 static X509 *der_to_x509(const MMAPString *s)
 {
 	const unsigned char *p = (const unsigned char *)s->str;
@@ -166,7 +174,6 @@ static int verify_chain(const struct ch_imap_tls *t, carray *chain,
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
 	X509 *leaf = NULL, *x;
-	unsigned char addr[16];
 	unsigned i;
 	int ret = -1, r, e;
 
@@ -198,8 +205,7 @@ static int verify_chain(const struct ch_imap_tls *t, carray *chain,
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_hostflags(param,
 	                                X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (inet_pton(AF_INET, host, addr) == 1 ||
-	    inet_pton(AF_INET6, host, addr) == 1)
+	if (ch_imap_tls_host_is_ip(host))
 		r = X509_VERIFY_PARAM_set1_ip_asc(param, host);
 	else
 		r = X509_VERIFY_PARAM_set1_host(param, host, 0);

@@ -45,6 +45,9 @@ void ch_imap_tls_destroy(struct ch_imap_tls **t);
 KTD_ATTR_NODISCARD int ch_imap_tls_ca_file_check(const char *path,
                                                  struct ktd_error *err);
 
+/* Whether host is an IPv4 or IPv6 address rather than a DNS name. */
+bool ch_imap_tls_host_is_ip(const char *host);
+
 /* Checks the server of stream, a TLS connection whose handshake is done
  * and on which nothing was sent yet. 0 with *trust_r, or -1 with err: its
  * message is the reason (safe to log: certificate facts only). Borrows
