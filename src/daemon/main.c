@@ -21,6 +21,7 @@
 #include "lib/mem.h"
 #include "lib/timeutil.h"
 #include "channels/imap/ch_imap.h"
+#include "channels/imap/ch_imap_tls.h"
 #include "daemon/janitor.h"
 #include "channels/smtp/ch_smtp.h"
 #include "daemon/settings.h"
@@ -202,14 +203,23 @@ static int check_files(const struct ktd_settings *s,
 	for (i = 0; i < s->n_mailboxes; i++) {
 		const struct ktd_mailbox *mb = &s->mailboxes[i];
 
-		if (access(mb->password_file, R_OK) == 0)
-			continue;
-		return ktd_error_set(
-		        err, KTD_ERR_CONFIG,
-		        "%s: [mailbox:%s] password_file %s: %s",
-		        ktd_settings_mailbox_where(s, mb, "password_file",
-		                                   where, sizeof(where)),
-		        mb->name, mb->password_file, strerror(errno));
+		if (access(mb->password_file, R_OK) < 0)
+			return ktd_error_set(
+			        err, KTD_ERR_CONFIG,
+			        "%s: [mailbox:%s] password_file %s: %s",
+			        ktd_settings_mailbox_where(
+			                s, mb, "password_file", where,
+			                sizeof(where)),
+			        mb->name, mb->password_file, strerror(errno));
+		if (mb->ca_file[0] &&
+		    ch_imap_tls_ca_file_check(mb->ca_file, err) < 0) {
+			ktd_error_prefix(
+			        err, "%s: [mailbox:%s] ca_file",
+			        ktd_settings_mailbox_where(
+			                s, mb, "ca_file", where, sizeof(where)),
+			        mb->name);
+			return -1;
+		}
 	}
 	if (s->user[0] && !getpwnam(s->user)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,

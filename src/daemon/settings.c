@@ -191,6 +191,7 @@ static const struct setting_def mailbox_defs[] = {
         M("tls", SET_STR, tls_mode, "tls", 0, 0, 0),
         M("tls_fingerprint", SET_STR, tls_fingerprint_text, "", SET_EMPTY_OK, 0,
           0),
+        M("ca_file", SET_STR, ca_file, "", SET_EMPTY_OK, 0, 0),
         M("user", SET_STR, user, "", SET_EMPTY_OK, 0, 0),
         M("password_file", SET_STR, password_file, "", SET_EMPTY_OK, 0, 0),
         M("folder", SET_STR, folder, "INBOX", 0, 0, 0),
@@ -752,6 +753,12 @@ static int mailbox_validate(struct parse_state *st, struct ktd_mailbox *mb)
 		return parse_fail(st,
 		                  "[mailbox:%s] tls_fingerprint needs tls "
 		                  "or starttls",
+		                  mb->name);
+	}
+	if (mb->ca_file[0] && mb->tls == KTD_MAILBOX_NONE) {
+		mailbox_goto_key(st, mb, "ca_file");
+		return parse_fail(st,
+		                  "[mailbox:%s] ca_file needs tls or starttls",
 		                  mb->name);
 	}
 	if (strpbrk(mb->host, " \t/\\\"")) {

@@ -20,7 +20,7 @@ enum ktd_mailbox_tls {
 
 #define KTD_MAILBOX_MAX 32
 #define KTD_MAILBOX_NAME_MAX 32
-#define KTD_MAILBOX_KEYS 10
+#define KTD_MAILBOX_KEYS 11
 
 /* One [mailbox:NAME] section. */
 struct ktd_mailbox {
@@ -30,9 +30,11 @@ struct ktd_mailbox {
 	char *tls_mode;
 	enum ktd_mailbox_tls tls;
 	/* tls_fingerprint: the SHA-256 of the server's certificate (DER),
-	 * 64 lower-case hex digits; "": not pinned (not verified) */
+	 * 64 lower-case hex digits; "": not pinned, the chain and the host
+	 * name are verified instead (channels/imap/ch_imap_tls.h) */
 	char *tls_fingerprint_text;
 	char tls_fingerprint[65];
+	char *ca_file; /* the CAs to trust (PEM); "": the system's */
 	char *user;
 	char *password_file;
 	char *folder;

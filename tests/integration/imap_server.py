@@ -5,6 +5,11 @@ folder, plaintext login without TLS on 127.0.0.1 and a free port, one test
 user from a passwd-file, run in the foreground (dovecot -F) and stopped at
 the end. The system's Dovecot service and /etc/dovecot are not used.
 
+The TLS variants: dovecot_tls has a self-signed certificate (for the
+tls_fingerprint pin); dovecot_ca one issued by a test CA made here with
+openssl (root -> intermediate -> server, the server sending the
+intermediate along), whose root a test names as ca_file.
+
 As root, Dovecot's processes run as the packaged users (dovecot, dovenull)
 and the mail belongs to dovecot; the folder is opened up for them.
 """
@@ -13,6 +18,7 @@ import contextlib
 import imaplib
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -101,6 +107,78 @@ def _users():
                 login = internal
             return internal, group, login
     raise RuntimeError("no user for Dovecot's processes")
+
+
+CA_CNF = """\
+[req]
+distinguished_name = dn
+x509_extensions = ext
+prompt = no
+[dn]
+CN = Testrup Test Root CA
+[ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+"""
+
+INTERMEDIATE_EXT = """\
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+SERVER_EXT = """\
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = {san}
+"""
+
+
+def _openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def _issue(d, name, subject, ext, ca_cert, ca_key, serial):
+    """A key and a certificate signed by ca_cert/ca_key: (cert, key)."""
+    key, csr, cert = d / f"{name}.key", d / f"{name}.csr", d / f"{name}.pem"
+    extfile = d / f"{name}.ext"
+    extfile.write_text(ext)
+    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
+             "-keyout", str(key), "-out", str(csr))
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_cert),
+             "-CAkey", str(ca_key), "-set_serial", str(serial), "-days", "2",
+             "-extfile", str(extfile), "-out", str(cert))
+    return cert, key
+
+
+def make_test_pki(d, san):
+    """In folder d: a root CA, an intermediate CA and a server certificate
+    for san (an openssl subjectAltName value). Returns (root certificate,
+    server chain (server then intermediate, as a server sends it),
+    server key)."""
+    d = Path(d)
+    d.mkdir(parents=True, exist_ok=True)
+    cnf = d / "ca.cnf"
+    cnf.write_text(CA_CNF)
+    root, root_key = d / "root.pem", d / "root.key"
+    _openssl("req", "-x509", "-config", str(cnf), "-newkey", "ec",
+             "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+             "-keyout", str(root_key), "-out", str(root))
+    inter, inter_key = _issue(d, "intermediate",
+                              "/CN=Testrup Test Intermediate CA",
+                              INTERMEDIATE_EXT, root, root_key, 2)
+    server, server_key = _issue(d, "server", "/CN=imap.testrup.example",
+                                SERVER_EXT.format(san=san), inter, inter_key,
+                                3)
+    chain = d / "server-chain.pem"
+    chain.write_text(server.read_text() + inter.read_text())
+    return root, chain, server_key
 
 
 class Dovecot:
@@ -202,6 +280,12 @@ class Dovecot:
                            check=True, capture_output=True, text=True)
         return p.stdout.strip().split("=", 1)[1]
 
+    def tls_logins(self):
+        """Dovecot's log lines of logins over TLS (the tests' own client
+        logs in without TLS)."""
+        return [line for line in self.log().splitlines()
+                if "Login: " in line and re.search(r", TLS\b", line)]
+
     def log(self):
         text = ""
         for name in ("dovecot.out", "dovecot.log"):
@@ -272,6 +356,24 @@ def dovecot_tls(run_dir):
     """A Dovecot with imaps and STARTTLS (self-signed certificate)."""
     path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
     d = Dovecot(path, tls=True).start()
+    yield d
+    d.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot_ca(run_dir):
+    """A Dovecot with imaps and STARTTLS whose certificate a test CA issued
+    for 127.0.0.1 and imap.testrup.example (not for localhost); the CA's
+    root certificate is its ca_file."""
+    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    d = Dovecot(path, tls=True)
+    root, chain, key = make_test_pki(
+        path / "pki", "IP:127.0.0.1, DNS:imap.testrup.example")
+    shutil.copy(chain, d.cert)
+    shutil.copy(key, d.key)
+    d.ca_file = root
+    d.start()
     yield d
     d.stop()
     shutil.rmtree(path, ignore_errors=True)

@@ -5,7 +5,9 @@ a kill -9, a Dovecot restart and two kontaktd processes), threaded by the
 subject tag and by In-Reply-To/References, with their raw bytes and
 attachments; a new case's sender gets a receipt queued unless the mail is
 automatic; the message is flagged \\Seen or moved only after it is stored;
-bad [mailbox:NAME] sections are refused with file:line."""
+bad [mailbox:NAME] sections are refused with file:line. Over TLS the
+server's certificate is verified (chain to ca_file or the system's CAs,
+host name) or pinned before LOGIN."""
 
 import hashlib
 import re
@@ -14,8 +16,8 @@ import time
 
 import pytest
 
-from imap_server import (dovecot, dovecot_no_idle,  # noqa: F401  (fixtures)
-                         dovecot_tls)
+from imap_server import (dovecot, dovecot_ca,  # noqa: F401  (fixtures)
+                         dovecot_no_idle, dovecot_tls, make_test_pki)
 from test_auth import new_token
 from utils import wait_until
 
@@ -501,6 +503,157 @@ def test_tls_with_pinned_certificate(kontaktd, dovecot_tls, tmp_path):  # noqa: 
     # kontaktd stops first: libetpan writes GnuTLS's errors of a dropped
     # TLS connection to stderr, which is not logfmt.
     assert d.stop() == 0
+
+
+def test_tls_verified_with_ca_file(kontaktd, dovecot_ca, tmp_path):  # noqa: F811
+    srv = dovecot_ca
+    pw = tmp_path / "imap.password"
+    pw.write_text(srv.password + "\n")
+    cfg = {
+        # imaps; the certificate names 127.0.0.1 (an iPAddress entry)
+        "mailbox:tls": srv.mailbox_config(pw, tls="tls", port=srv.tls_port,
+                                          ca_file=str(srv.ca_file)),
+        # STARTTLS on the plain port
+        "mailbox:starttls": srv.mailbox_config(
+            pw, tls="starttls", port=srv.port, ca_file=str(srv.ca_file),
+            folder="Other", after="move:Done"),
+    }
+    with srv.client() as m:
+        m.create("Other")
+    d = kontaktd(config=cfg)
+    srv.append(mail("Over TLS", message_id="tls@borger.example"))
+    srv.append(mail("Over STARTTLS", message_id="starttls@borger.example"),
+               folder="Other")
+    wait_until(lambda: len(contacts(d)) >= 2, 20, "two contacts")
+    assert sorted(r[5] for r in contacts(d)) == [
+        "<starttls@borger.example>", "<tls@borger.example>"]
+    assert d.log_contains(r"event=imap_connected mailbox=tls .* tls=verified")
+    assert d.log_contains(
+        r"event=imap_connected mailbox=starttls .* tls=verified")
+    assert not d.log_contains(r"event=imap_tls_failed")
+    # Both logged in over TLS (what the refusals below look for).
+    assert len(srv.tls_logins()) >= 2, srv.log()
+    assert d.stop() == 0
+
+
+def test_tls_refused_when_not_trusted_or_other_host(kontaktd, dovecot_ca,  # noqa: F811
+                                                   tmp_path):
+    srv = dovecot_ca
+    pw = tmp_path / "imap.password"
+    pw.write_text(srv.password + "\n")
+    cfg = {
+        # No ca_file: the system's CAs, which do not know the test CA.
+        "mailbox:system": srv.mailbox_config(pw, tls="tls",
+                                             port=srv.tls_port),
+        "mailbox:systemstarttls": srv.mailbox_config(
+            pw, tls="starttls", port=srv.port, folder="Other"),
+        # The right CA, but the certificate is not for localhost.
+        "mailbox:otherhost": srv.mailbox_config(
+            pw, tls="tls", port=srv.tls_port, host="localhost",
+            ca_file=str(srv.ca_file), folder="Third"),
+    }
+    with srv.client() as m:
+        for f in ("Other", "Third"):
+            m.create(f)
+    srv.append(mail("Ikke betroet", message_id="sys@borger.example"))
+    srv.append(mail("Ikke betroet 2", message_id="sys2@borger.example"),
+               folder="Other")
+    srv.append(mail("Forkert navn", message_id="host@borger.example"),
+               folder="Third")
+    d = kontaktd(config=cfg)
+    for name in ("system", "systemstarttls"):
+        d.wait_for_log(rf"event=imap_tls_failed mailbox={name} .*"
+                       r"reason=.*not trusted: unable to get local issuer "
+                       r"certificate")
+    d.wait_for_log(r"event=imap_tls_failed mailbox=otherhost host=localhost "
+                   r".*reason=.*not for host localhost")
+    # ... and tried again with the backoff.
+    d.wait_for_log(r"event=imap_error mailbox=otherhost retry_ms=\d+ "
+                   r"msg=\"TLS: not logging in: ")
+    time.sleep(1.5)
+    assert d.log_contains(r"event=imap_tls_failed mailbox=otherhost .*"
+                          r"not for host localhost")
+    assert len(re.findall(r"event=imap_tls_failed mailbox=otherhost ",
+                          d.log())) >= 2
+    assert contacts(d) == []
+    assert not d.log_contains(r"event=imap_connected")
+    # None of them got as far as LOGIN: Dovecot saw no login over TLS.
+    assert srv.tls_logins() == [], srv.tls_logins()
+    assert srv.password not in d.log()
+    assert d.stop() == 0
+
+
+def test_tls_pin_replaces_ca_check(kontaktd, dovecot_ca, tmp_path):  # noqa: F811
+    """A pinned certificate is accepted without any CA that trusts it and
+    whatever names it holds; a ca_file beside the pin is not used."""
+    srv = dovecot_ca
+    pw = tmp_path / "imap.password"
+    pw.write_text(srv.password + "\n")
+    # Another CA, which did not issue the server's certificate.
+    other_root, _, _ = make_test_pki(tmp_path / "other", "DNS:x.example")
+    d = kontaktd(config={
+        "mailbox:main": srv.mailbox_config(
+            pw, tls="tls", port=srv.tls_port, host="localhost",
+            tls_fingerprint=srv.fingerprint()),
+        "mailbox:withca": srv.mailbox_config(
+            pw, tls="starttls", port=srv.port, folder="Other",
+            tls_fingerprint=srv.fingerprint(), ca_file=str(other_root))})
+    with srv.client() as m:
+        m.create("Other")
+    srv.append(mail("Fastlåst", message_id="pin@borger.example"))
+    srv.append(mail("Fastlåst 2", message_id="pin2@borger.example"),
+               folder="Other")
+    wait_contacts(d, 2)
+    assert d.log_contains(r"event=imap_connected mailbox=main .* tls=pinned")
+    assert d.log_contains(
+        r"event=imap_connected mailbox=withca .* tls=pinned")
+    assert d.log_contains(r"event=imap_ca_file_unused mailbox=withca ")
+    assert d.stop() == 0
+
+
+def test_bad_ca_file(kontaktd, kontaktd_cmd, write_config, tmp_path):
+    pw = tmp_path / "imap.password"
+    pw.write_text("x\n")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nAAAA!!\n"
+                      "-----END CERTIFICATE-----\n")
+    _, _, key = make_test_pki(tmp_path / "pki", "DNS:x.example")
+    base = {"host": "h", "user": "u", "password_file": str(pw),
+            "tls": "tls"}
+    cases = [
+        ({"ca_file": str(tmp_path / "missing.pem")},
+         r"\[mailbox:main\] ca_file: .*missing\.pem: cannot open: No such "
+         r"file"),
+        ({"ca_file": str(garbage)},
+         r"\[mailbox:main\] ca_file: .*garbage\.pem: no PEM certificate "
+         r"in it"),
+        # a key is not a certificate
+        ({"ca_file": str(key)},
+         r"\[mailbox:main\] ca_file: .*server\.key: no PEM certificate"),
+        ({"ca_file": str(broken)},
+         r"\[mailbox:main\] ca_file: .*broken\.pem: not a PEM "
+         r"certificate after 0 good ones"),
+        ({"ca_file": str(garbage), "tls": "none"},
+         r"\[mailbox:main\] ca_file needs tls or starttls"),
+    ]
+    for over, pattern in cases:
+        path = write_config({"mailbox:main": dict(base, **over)})
+        # The error names the line of the ca_file key.
+        line = next(i for i, t in enumerate(path.read_text().splitlines(),
+                                            1)
+                    if t.startswith("ca_file"))
+        p = kontaktd_cmd("--config", str(path), "--check-config")
+        assert p.returncode != 0, over
+        assert re.search(rf"k\.conf:{line}: " + pattern,
+                         p.stderr + p.stdout), (p.stderr, pattern)
+    # The daemon does not start with one either.
+    d = kontaktd(config={"mailbox:main": dict(base, ca_file=str(garbage))},
+                 wait=False, allowed_errors=[r"config_error"])
+    assert d.wait(timeout=30) != 0
+    assert re.search(r"kontaktd\.conf:\d+: \[mailbox:main\] ca_file: .*"
+                     r"no PEM certificate in it", d.log()), d.log()
 
 
 def test_uidvalidity_change_rescans_without_duplicates(kontaktd, dovecot,  # noqa: F811

@@ -442,6 +442,9 @@ static const struct error_case error_cases[] = {
          "tls = none\ntls_fingerprint = "
          "abababababababababababababababababababababababababababababababab\n",
          6, "tls_fingerprint", "needs tls"},
+        {"[mailbox:main]\nhost = imap.example\nuser = u\npassword_file = /p\n"
+         "ca_file = /etc/kontaktd/ca.pem\ntls = none\n",
+         5, "ca_file", "needs tls"},
         {"[mailbox]\n", 1, "[mailbox]", "unknown section"},
         {"[smtpx]\n", 1, "[smtpx]", "unknown section"},
 };

@@ -28,6 +28,7 @@
 #include "db/db_mail.h"
 #include "channels/mime/ch_mime.h"
 #include "channels/imap/ch_imap.h"
+#include "channels/imap/ch_imap_tls.h"
 
 /* Messages taken per round; a full round is followed by another at once. */
 #define BATCH 50
@@ -51,6 +52,7 @@ struct ch_imap {
 	struct ch_imap_config cfg;
 	struct db_pool_config db;
 	char *password;
+	struct ch_imap_tls *tls; /* NULL for tls = none */
 
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -143,39 +145,37 @@ static int imap_fail(struct ch_imap *w, const char *what, int r,
 }
 
 /* Names the server for TLS (SNI), so that a server with several names
- * shows the certificate of this one. */
+ * shows the certificate of this one; not an address (RFC 6066 section 3
+ * allows only DNS names). */
 static void tls_setup(struct mailstream_ssl_context *ctx, void *data)
 {
 	struct ch_imap *w = data;
 
-	mailstream_ssl_set_server_name(ctx, w->cfg.mb->host);
+	if (!ch_imap_tls_host_is_ip(w->cfg.mb->host))
+		mailstream_ssl_set_server_name(ctx, w->cfg.mb->host);
 }
 
-/* With tls_fingerprint set: the server's certificate must be that one,
- * checked before the password goes out. */
-static int check_certificate(struct ch_imap *w, struct ktd_error *err)
+/* The server must prove who it is before the password goes out in LOGIN:
+ * libetpan's TLS (GnuTLS) takes any certificate, so it is checked here
+ * (ch_imap_tls.h). A failure is logged as such and ends the attempt; the
+ * worker retries with its backoff. */
+static int check_certificate(struct ch_imap *w, const char **trust_r,
+                             struct ktd_error *err)
 {
-	const char *want = w->cfg.mb->tls_fingerprint;
-	unsigned char *der = NULL, hash[crypto_hash_sha256_BYTES];
-	char hex[2 * crypto_hash_sha256_BYTES + 1];
-	ssize_t n;
+	enum ch_imap_tls_trust trust;
+	char q[2 * KTD_ERROR_MSG_MAX + 8];
 
-	if (!want[0])
-		return 0;
 	w->imap_ok = false;
-	n = mailstream_ssl_get_certificate(w->imap->imap_stream, &der);
-	if (n <= 0 || !der)
-		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-		                     "the server showed no certificate");
-	crypto_hash_sha256(hash, der, (unsigned long long)n);
-	free(der);
-	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-	if (sodium_memcmp(hex, want, sizeof(hex) - 1) != 0)
-		return ktd_error_set(err, KTD_ERR_UNAVAILABLE,
-		                     "the server's certificate (SHA-256 %s) is "
-		                     "not the one of tls_fingerprint; not "
-		                     "logging in",
-		                     hex);
+	if (ch_imap_tls_verify(w->tls, w->imap->imap_stream, &trust, err) < 0) {
+		ktd_log_warnx("event=imap_tls_failed mailbox=%s host=%s "
+		              "port=%" PRIu32 " reason=%s action=\"not "
+		              "logging in\"",
+		              w->cfg.mb->name, w->cfg.mb->host, w->cfg.mb->port,
+		              quote(err->msg, q, sizeof(q)));
+		ktd_error_prefix(err, "TLS: not logging in");
+		return -1;
+	}
+	*trust_r = trust == CH_IMAP_TLS_PINNED ? "pinned" : "verified";
 	return 0;
 }
 
@@ -198,6 +198,7 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 {
 	const struct ktd_mailbox *mb = w->cfg.mb;
 	struct mailimap_capability_data *cap = NULL;
+	const char *trust = "none";
 	char q[600];
 	int r;
 
@@ -221,7 +222,8 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 		if (r != MAILIMAP_NO_ERROR)
 			return imap_fail(w, "STARTTLS", r, err);
 	}
-	if (mb->tls != KTD_MAILBOX_NONE && check_certificate(w, err) < 0)
+	if (mb->tls != KTD_MAILBOX_NONE &&
+	    check_certificate(w, &trust, err) < 0)
 		return -1;
 	r = mailimap_login(w->imap, mb->user, w->password);
 	if (r != MAILIMAP_NO_ERROR)
@@ -241,10 +243,10 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 	w->imap_ok = true;
 	w->caught_up = false;
 	ktd_log_info("event=imap_connected mailbox=%s host=%s port=%" PRIu32
-	             " folder=%s idle=%s uidvalidity=%" PRIu32,
+	             " folder=%s idle=%s uidvalidity=%" PRIu32 " tls=%s",
 	             mb->name, mb->host, mb->port,
 	             quote(mb->folder, q, sizeof(q)),
-	             w->has_idle ? "yes" : "no", w->uidvalidity);
+	             w->has_idle ? "yes" : "no", w->uidvalidity, trust);
 	return 0;
 }
 
@@ -906,12 +908,11 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		                 "[mailbox:%s] password_file: ", cfg->mb->name);
 		return NULL;
 	}
-	if (cfg->mb->tls != KTD_MAILBOX_NONE && !cfg->mb->tls_fingerprint[0])
-		ktd_log_warnx(
-		        "event=imap_certificate_not_verified mailbox=%s "
-		        "host=%s msg=\"encrypted, but the server's "
-		        "certificate is not checked: set tls_fingerprint\"",
-		        cfg->mb->name, cfg->mb->host);
+	if (cfg->mb->tls_fingerprint[0] && cfg->mb->ca_file[0])
+		ktd_log_warnx("event=imap_ca_file_unused mailbox=%s "
+		              "msg=\"tls_fingerprint is set: the pin replaces "
+		              "the check against ca_file\"",
+		              cfg->mb->name);
 	if (cfg->mb->tls == KTD_MAILBOX_NONE &&
 	    !host_is_loopback(cfg->mb->host))
 		ktd_log_warnx(
@@ -920,6 +921,18 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		        "unencrypted\"",
 		        cfg->mb->name, cfg->mb->host);
 	w = ktd_calloc(1, sizeof(*w));
+	if (cfg->mb->tls != KTD_MAILBOX_NONE) {
+		w->tls = ch_imap_tls_create(cfg->mb, err);
+		if (!w->tls) {
+			ktd_error_prefix(err, "[mailbox:%s] %s", cfg->mb->name,
+			                 cfg->mb->ca_file[0] ? "ca_file"
+			                                     : "TLS");
+			sodium_memzero(password, strlen(password));
+			free(password);
+			free(w);
+			return NULL;
+		}
+	}
 	w->cfg = *cfg;
 	w->db = *cfg->db;
 	w->password = password;
@@ -934,6 +947,7 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		pthread_mutex_destroy(&w->mu);
 		sodium_memzero(w->password, strlen(w->password));
 		free(w->password);
+		ch_imap_tls_destroy(&w->tls);
 		free(w);
 		ktd_error_set(err, KTD_ERR_INTERNAL,
 		              "cannot start the thread of mailbox %s: %s",
@@ -965,6 +979,7 @@ void ch_imap_stop(struct ch_imap **wp)
 	pthread_mutex_destroy(&w->mu);
 	sodium_memzero(w->password, strlen(w->password));
 	free(w->password);
+	ch_imap_tls_destroy(&w->tls);
 	free(w);
 	*wp = NULL;
 }
