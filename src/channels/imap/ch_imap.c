@@ -758,7 +758,12 @@ static void log_ingested(struct ch_imap *w, const struct mail *m)
 /* The messages of list, exactly once: fetched in one UID FETCH (their
  * sizes together at most BATCH_BYTES; the rest waits for the next round),
  * stored with the new last UID in one transaction, then marked with one
- * UID STORE or UID MOVE. *taken_r: how many of list. */
+ * UID STORE or UID MOVE. *taken_r: how many of list. The transaction holds
+ * the intake's advisory locks (Message-ID, citizen) of all its messages
+ * until the commit: two mailboxes whose rounds take the same two in
+ * opposite order deadlock, PostgreSQL ends one (40P01), and that round
+ * fails whole and comes again after the backoff, each message still
+ * once. */
 static int ingest_batch(struct ch_imap *w, const struct uid_size *list,
                         size_t n, size_t *taken_r, struct ktd_error *err)
 {
