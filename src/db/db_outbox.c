@@ -39,7 +39,7 @@ int db_outbox_context(PGconn *pg, int64_t case_id,
 
 	memset(ctx, 0, sizeof(*ctx));
 	snprintf(id, sizeof(id), "%" PRId64, case_id);
-	if (db_query(pg, sql, 1, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 1, params, &res, err) < 0)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -97,16 +97,16 @@ int db_outbox_queue(PGconn *pg, const struct db_outbound *o,
 
 	snprintf(case_id, sizeof(case_id), "%" PRId64, o->case_id);
 	snprintf(by, sizeof(by), "%" PRId64, o->created_by);
-	if (db_query(pg, sql_contact, 7, pc, &res, err) < 0)
+	if (db_query_prepared(pg, sql_contact, 7, pc, &res, err) < 0)
 		return -1;
 	*contact_id_r = db_result_i64(res, 0, 0);
 	PQclear(res);
 	snprintf(cid, sizeof(cid), "%" PRId64, *contact_id_r);
-	if (db_query(pg, sql_outbox, 4, po, NULL, err) < 0 ||
+	if (db_query_prepared(pg, sql_outbox, 4, po, NULL, err) < 0 ||
 	    /* A receipt is the system's, not an answer. */
 	    (strcmp(o->kind, "receipt") != 0 &&
 	     db_query(pg, sql_case, 1, pc, NULL, err) < 0) ||
-	    db_query(pg, sql_notify, 0, NULL, NULL, err) < 0)
+	    db_query_prepared(pg, sql_notify, 0, NULL, NULL, err) < 0)
 		return -1;
 	if (!json_r)
 		return 0;

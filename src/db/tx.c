@@ -43,3 +43,21 @@ void db_tx_rollback(PGconn *pg)
 		        "event=db_rollback_failed error=%s",
 		        ktd_log_quote(ignored.msg, quoted, sizeof(quoted)));
 }
+
+int db_tx_savepoint(PGconn *pg, struct ktd_error *err)
+{
+	return db_query_prepared(pg, "SAVEPOINT ktd_sp", 0, NULL, NULL, err);
+}
+
+int db_tx_release(PGconn *pg, struct ktd_error *err)
+{
+	return db_query_prepared(pg, "RELEASE SAVEPOINT ktd_sp", 0, NULL, NULL,
+	                         err);
+}
+
+int db_tx_rollback_to(PGconn *pg, struct ktd_error *err)
+{
+	/* Unnamed: a prepared statement cannot run in a failed
+	 * transaction any more than another, but ROLLBACK TO can. */
+	return db_query(pg, "ROLLBACK TO SAVEPOINT ktd_sp", 0, NULL, NULL, err);
+}

@@ -460,6 +460,47 @@ def test_message_the_database_refuses_is_kept(kontaktd, dovecot, mailbox):  # no
     d.wait_for_log(rf"event=mail_refused mailbox=main uid={uid}")
 
 
+def test_refused_message_in_a_round_keeps_the_others(kontaktd, dovecot,  # noqa: F811
+                                                     mailbox):
+    """One round takes the five messages in one transaction: the refused
+    one is rolled back to its savepoint and stored without its text, the
+    others before and after it keep theirs, and all are marked."""
+    d = kontaktd(config=mailbox(intake={"thread_window": "0"}),
+                 allowed_errors=[], wait=True)
+    sql(d, """
+        CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.body LIKE '%AFVIS-MIG%' THEN
+                RAISE EXCEPTION 'refused by test' USING ERRCODE = '23514';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_refuse BEFORE INSERT ON contacts
+            FOR EACH ROW EXECUTE FUNCTION test_refuse();
+    """)
+    d.stop()
+    uids = [dovecot.append(mail(f"Besked {i}",
+                                "AFVIS-MIG\n" if i == 2 else f"Tekst {i}\n",
+                                message_id=f"r{i}@borger.example"))
+            for i in range(5)]
+    d.start()
+    d.wait_ready()
+    wait_contacts(d, 5)
+    for i in range(5):
+        body = contacts(d, f"<r{i}@borger.example>")[0][3]
+        if i == 2:
+            assert "kunne ikke gemmes" in body and f"UID {uids[2]}" in body
+        else:
+            assert body.strip() == f"Tekst {i}"
+    d.wait_for_log(rf"event=mail_refused mailbox=main uid={uids[2]}")
+    assert sql(d, "SELECT count(*) FROM raw_messages")[0][0] == 5
+    assert sql(d, "SELECT last_uid FROM mailbox_state "
+                  "WHERE name = 'main'")[0][0] == uids[-1]
+    for uid in uids:
+        wait_until(lambda: "\\Seen" in (dovecot.flags(uid) or ""), 10,
+                   "\\Seen")
+
+
 def test_tls_with_pinned_certificate(kontaktd, dovecot_tls, tmp_path):  # noqa: F811
     srv = dovecot_tls
     pw = tmp_path / "imap.password"

@@ -30,8 +30,19 @@
 #include "channels/imap/ch_imap.h"
 #include "channels/imap/ch_imap_tls.h"
 
-/* Messages taken per round; a full round is followed by another at once. */
-#define BATCH 50
+/* Messages taken per round, at most, all in one transaction with a
+ * savepoint each. 64: a transaction's subtransactions beyond that no
+ * longer fit the cache PostgreSQL keeps of them per backend
+ * (PGPROC_MAX_CACHED_SUBXIDS), and every other session's snapshot would
+ * get dearer while the round runs. A full round is followed by another at
+ * once. */
+#define BATCH 64
+/* Bytes fetched per round, at most (the RFC822.SIZE of the messages taken
+ * whole); a larger message goes alone. libetpan holds the answer while
+ * the round copies it: about twice this in memory. */
+#define BATCH_BYTES (8u << 20)
+/* UIDs looked at above last_uid before asking for all of them. */
+#define LIST_WINDOW (4 * BATCH)
 /* Seconds a network read or write may take before the connection counts
  * as gone. */
 #define NET_TIMEOUT_S 30
@@ -262,19 +273,20 @@ static int cmp_uid(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* The UIDs above last_uid with their sizes, at most BATCH, ascending. */
-static int list_new(struct ch_imap *w, uint32_t last_uid, struct uid_size *out,
-                    size_t *n_r, struct ktd_error *err)
+/* Adds the UIDs of from:to (to 0: "*") with their sizes to all[*n_r],
+ * up to max; only UIDs from on ("N:*" names the last message even when N
+ * is above it). */
+static int list_range(struct ch_imap *w, uint32_t from, uint32_t to,
+                      struct uid_size *all, size_t max, size_t *n_r,
+                      struct ktd_error *err)
 {
 	struct mailimap_set *set;
 	struct mailimap_fetch_type *ft;
 	clist *list = NULL;
 	clistiter *it, *ia;
-	struct uid_size all[BATCH * 4];
-	size_t n = 0;
 	int r;
 
-	set = mailimap_set_new_interval(last_uid + 1, 0);
+	set = mailimap_set_new_interval(from, to);
 	ft = mailimap_fetch_type_new_fetch_att_list_empty();
 	mailimap_fetch_type_new_fetch_att_list_add(
 	        ft, mailimap_fetch_att_new_uid());
@@ -303,12 +315,33 @@ static int list_new(struct ch_imap *w, uint32_t last_uid, struct uid_size *out,
 				us.size = item->att_data.att_static->att_data
 				                  .att_rfc822_size;
 		}
-		/* "N:*" names the last message even when N is above it. */
-		if (us.uid > last_uid && n < KTD_N_ELEMENTS(all))
-			all[n++] = us;
+		if (us.uid >= from && (to == 0 || us.uid <= to) && *n_r < max)
+			all[(*n_r)++] = us;
 	}
 	mailimap_fetch_list_free(list);
+	return 0;
+}
+
+/* The UIDs above last_uid with their sizes, at most BATCH, ascending;
+ * *more_r: there are more than BATCH. A window of UIDs first, so that a
+ * full folder is not listed whole in every round. */
+static int list_new(struct ch_imap *w, uint32_t last_uid, struct uid_size *out,
+                    size_t *n_r, bool *more_r, struct ktd_error *err)
+{
+	struct uid_size all[LIST_WINDOW * 2];
+	uint32_t hi = last_uid <= UINT32_MAX - LIST_WINDOW
+	                      ? last_uid + LIST_WINDOW
+	                      : 0;
+	size_t n = 0;
+
+	if (list_range(w, last_uid + 1, hi, all, KTD_N_ELEMENTS(all), &n, err) <
+	    0)
+		return -1;
+	if (n < BATCH && hi != 0 &&
+	    list_range(w, hi + 1, 0, all, KTD_N_ELEMENTS(all), &n, err) < 0)
+		return -1;
 	qsort(all, n, sizeof(all[0]), cmp_uid);
+	*more_r = n > BATCH;
 	if (n > BATCH)
 		n = BATCH;
 	memcpy(out, all, n * sizeof(all[0]));
@@ -316,18 +349,48 @@ static int list_new(struct ch_imap *w, uint32_t last_uid, struct uid_size *out,
 	return 0;
 }
 
-/* The message uid (only its header when header_only) into a new buffer.
- * Returns 1, 0 when the message is gone, -1. */
-static int fetch_one(struct ch_imap *w, uint32_t uid, bool header_only,
-                     char **data_r, size_t *len_r, struct ktd_error *err)
+/* One message of a round. */
+struct mail {
+	uint32_t uid;
+	uint32_t size;
+	bool too_big; /* only its header is fetched */
+	char *raw;    /* NULL: gone from the folder */
+	size_t len;
+	bool refused;
+	struct stored *st;
+};
+
+static int cmp_mail(const void *key, const void *elem)
 {
-	struct mailimap_set *set = mailimap_set_new_single(uid);
+	uint32_t uid = *(const uint32_t *)key;
+	const struct mail *m = elem;
+
+	return uid < m->uid ? -1 : uid > m->uid;
+}
+
+/* The messages of ms (ascending UIDs) whose too_big is header_only, in
+ * one UID FETCH: whole, or only their headers. A message not in the
+ * answer is gone (raw stays NULL). */
+static int fetch_set(struct ch_imap *w, struct mail *ms, size_t n,
+                     bool header_only, struct ktd_error *err)
+{
+	struct mailimap_set *set = mailimap_set_new_empty();
 	struct mailimap_fetch_type *ft;
 	struct mailimap_section *sec;
 	clist *list = NULL;
 	clistiter *it, *ia;
-	int r, ret = 0;
+	size_t i, k = 0;
+	int r;
 
+	for (i = 0; i < n; i++)
+		if (ms[i].too_big == header_only) {
+			mailimap_set_add_single(set, ms[i].uid);
+			k++;
+		}
+	if (k == 0) {
+		mailimap_set_free(set);
+		return 0;
+	}
 	sec = header_only ? mailimap_section_new_header()
 	                  : mailimap_section_new(NULL);
 	ft = mailimap_fetch_type_new_fetch_att_list_empty();
@@ -340,11 +403,12 @@ static int fetch_one(struct ch_imap *w, uint32_t uid, bool header_only,
 	mailimap_set_free(set);
 	if (r != MAILIMAP_NO_ERROR)
 		return imap_fail(w, "UID FETCH (body)", r, err);
-	for (it = clist_begin(list); it && !ret; it = clist_next(it)) {
+	for (it = clist_begin(list); it; it = clist_next(it)) {
 		struct mailimap_msg_att *ma = clist_content(it);
 		uint32_t got_uid = 0;
 		const char *body = NULL;
 		size_t blen = 0;
+		struct mail *m;
 
 		for (ia = clist_begin(ma->att_list); ia; ia = clist_next(ia)) {
 			struct mailimap_msg_att_item *item = clist_content(ia);
@@ -364,16 +428,16 @@ static int fetch_one(struct ch_imap *w, uint32_t uid, bool header_only,
 				               ->sec_length;
 			}
 		}
-		if (got_uid == uid && body) {
-			*data_r = ktd_malloc(blen + 1);
-			memcpy(*data_r, body, blen);
-			(*data_r)[blen] = '\0';
-			*len_r = blen;
-			ret = 1;
-		}
+		m = bsearch(&got_uid, ms, n, sizeof(ms[0]), cmp_mail);
+		if (!m || !body || m->raw || m->too_big != header_only)
+			continue;
+		m->raw = ktd_malloc(blen + 1);
+		memcpy(m->raw, body, blen);
+		m->raw[blen] = '\0';
+		m->len = blen;
 	}
 	mailimap_fetch_list_free(list);
-	return ret;
+	return 0;
 }
 
 /* After the commit: \Seen, or moved to after's folder. */
@@ -400,11 +464,6 @@ static int mark_range(struct ch_imap *w, uint32_t first, uint32_t last,
 		                 w->cfg.mb->move_to ? "UID MOVE" : "UID STORE",
 		                 r, err);
 	return 0;
-}
-
-static int mark_done(struct ch_imap *w, uint32_t uid, struct ktd_error *err)
-{
-	return mark_range(w, uid, uid, err);
 }
 
 /* The bare address of the first in a header's address list (a
@@ -637,86 +696,140 @@ static bool refused_by_rules(struct ch_imap *w, const struct ktd_error *err)
 	       strncmp(err->sqlstate, "23", 2) == 0;
 }
 
-/* One message, exactly once: stored with the new last UID in one
- * transaction, then marked. */
-static int ingest_one(struct ch_imap *w, uint32_t uid, uint32_t size,
-                      struct ktd_error *err)
+/* The message m in the round's transaction, behind a savepoint: a
+ * message the database refuses as parsed is undone alone and stored
+ * again without its text; any other failure fails the round. */
+static int ingest_one(struct ch_imap *w, struct mail *m, struct ktd_error *err)
 {
 	const struct ktd_mailbox *mb = w->cfg.mb;
-	bool too_big = size > mb->max_message_size;
-	struct stored st;
-	char *raw = NULL;
-	size_t len = 0;
-	int r;
+	char why[KTD_ERROR_MSG_MAX], q[2 * KTD_ERROR_MSG_MAX + 8];
+	struct ktd_error e2;
 
-	r = fetch_one(w, uid, too_big, &raw, &len, err);
-	if (r < 0)
+	if (db_tx_savepoint(w->pg, err) < 0)
 		return -1;
-	memset(&st, 0, sizeof(st));
-	if (db_tx_begin(w->pg, err) < 0)
-		goto fail;
-	if (r == 1 &&
-	    store(w, uid, size, raw, len, too_big, NULL, &st, err) < 0) {
-		char why[KTD_ERROR_MSG_MAX], q[2 * KTD_ERROR_MSG_MAX + 8];
+	if (store(w, m->uid, m->size, m->raw, m->len, m->too_big, NULL, m->st,
+	          err) == 0)
+		return db_tx_release(w->pg, err);
+	if (!refused_by_rules(w, err))
+		return -1;
+	memset(&e2, 0, sizeof(e2));
+	if (db_tx_rollback_to(w->pg, &e2) < 0) {
+		*err = e2;
+		return -1;
+	}
+	/* Not the database's message: its DETAIL would show the row,
+	 * personal data and all. */
+	snprintf(why, sizeof(why), "databasen afviste en værdi, SQLSTATE %s",
+	         err->sqlstate[0] ? err->sqlstate : "?");
+	ktd_log_warnx("event=mail_refused mailbox=%s uid=%" PRIu32
+	              " msg=%s action=\"stored without its text\"",
+	              mb->name, m->uid, quote(why, q, sizeof(q)));
+	memset(m->st, 0, sizeof(*m->st));
+	memset(err, 0, sizeof(*err));
+	m->refused = true;
+	if (store(w, m->uid, m->size, m->raw, m->len, m->too_big, why, m->st,
+	          err) < 0)
+		return -1;
+	return db_tx_release(w->pg, err);
+}
 
-		db_tx_rollback(w->pg);
-		if (!refused_by_rules(w, err))
-			goto fail;
-		/* Not the database's message: its DETAIL would show the
-		 * row, personal data and all. */
-		snprintf(why, sizeof(why),
-		         "databasen afviste en værdi, SQLSTATE %s",
-		         err->sqlstate[0] ? err->sqlstate : "?");
-		ktd_log_warnx("event=mail_refused mailbox=%s uid=%" PRIu32
-		              " msg=%s action=\"stored without its text\"",
-		              mb->name, uid, quote(why, q, sizeof(q)));
-		memset(&st, 0, sizeof(st));
-		memset(err, 0, sizeof(*err));
-		if (db_tx_begin(w->pg, err) < 0)
-			goto fail;
-		if (store(w, uid, size, raw, len, too_big, why, &st, err) < 0) {
-			db_tx_rollback(w->pg);
-			goto fail;
-		}
-	}
-	if (db_mail_state_set(w->pg, mb->name, w->uidvalidity, uid, err) < 0 ||
-	    db_tx_commit(w->pg, err) < 0) {
-		db_tx_rollback(w->pg);
-		goto fail;
-	}
-	free(raw);
-	if (r == 0) {
+static void log_ingested(struct ch_imap *w, const struct mail *m)
+{
+	const struct ktd_mailbox *mb = w->cfg.mb;
+	const struct stored *st = m->st;
+
+	if (!m->raw)
 		ktd_log_info("event=mail_gone mailbox=%s uid=%" PRIu32,
-		             mb->name, uid);
-		return 0;
-	}
-	if (st.out.duplicate)
+		             mb->name, m->uid);
+	else if (st->out.duplicate)
 		ktd_log_info("event=mail_duplicate mailbox=%s uid=%" PRIu32
 		             " contact=%" PRId64,
-		             mb->name, uid, st.out.contact_id);
+		             mb->name, m->uid, st->out.contact_id);
 	else
 		ktd_log_info("event=mail_ingested mailbox=%s uid=%" PRIu32
 		             " contact=%" PRId64 " case=%s new_case=%s "
 		             "size=%" PRIu32 " too_large=%s receipt=%s",
-		             mb->name, uid, st.out.contact_id, st.out.reference,
-		             st.out.new_case ? "yes" : "no", size,
-		             too_big ? "yes" : "no",
-		             st.receipt      ? "queued"
-		             : st.no_receipt ? st.no_receipt
-		                             : "no");
-	return mark_done(w, uid, err);
-fail:
-	free(raw);
-	return -1;
+		             mb->name, m->uid, st->out.contact_id,
+		             st->out.reference, st->out.new_case ? "yes" : "no",
+		             m->size, m->too_big ? "yes" : "no",
+		             st->receipt      ? "queued"
+		             : st->no_receipt ? st->no_receipt
+		                              : "no");
 }
 
-/* One round: the new messages, at most BATCH. Returns how many, -1. */
+/* The messages of list, exactly once: fetched in one UID FETCH (their
+ * sizes together at most BATCH_BYTES; the rest waits for the next round),
+ * stored with the new last UID in one transaction, then marked with one
+ * UID STORE or UID MOVE. *taken_r: how many of list. The transaction holds
+ * the intake's advisory locks (Message-ID, citizen) of all its messages
+ * until the commit: two mailboxes whose rounds take the same two in
+ * opposite order deadlock, PostgreSQL ends one (40P01), and that round
+ * fails whole and comes again after the backoff, each message still
+ * once. */
+static int ingest_batch(struct ch_imap *w, const struct uid_size *list,
+                        size_t n, size_t *taken_r, struct ktd_error *err)
+{
+	const struct ktd_mailbox *mb = w->cfg.mb;
+	struct mail *ms;
+	struct stored *sts;
+	uint64_t bytes = 0;
+	size_t k, i;
+	int ret = -1;
+
+	for (k = 0; k < n; k++) {
+		uint64_t sz =
+		        list[k].size > mb->max_message_size ? 0 : list[k].size;
+
+		if (k > 0 && bytes + sz > BATCH_BYTES)
+			break;
+		bytes += sz;
+	}
+	*taken_r = k;
+	ms = ktd_calloc(k, sizeof(*ms));
+	sts = ktd_calloc(k, sizeof(*sts));
+	for (i = 0; i < k; i++) {
+		ms[i].uid = list[i].uid;
+		ms[i].size = list[i].size;
+		ms[i].too_big = list[i].size > mb->max_message_size;
+		ms[i].st = &sts[i];
+	}
+	if (fetch_set(w, ms, k, false, err) < 0 ||
+	    fetch_set(w, ms, k, true, err) < 0)
+		goto out;
+	if (db_tx_begin(w->pg, err) < 0)
+		goto out;
+	for (i = 0; i < k; i++)
+		if (ms[i].raw && ingest_one(w, &ms[i], err) < 0)
+			goto rollback;
+	if (db_mail_state_set(w->pg, mb->name, w->uidvalidity, ms[k - 1].uid,
+	                      err) < 0 ||
+	    db_tx_commit(w->pg, err) < 0)
+		goto rollback;
+	for (i = 0; i < k; i++)
+		log_ingested(w, &ms[i]);
+	/* The round's UIDs are the folder's first ones above last_uid:
+	 * from its first to its last there is no other message. */
+	ret = mark_range(w, ms[0].uid, ms[k - 1].uid, err);
+	goto out;
+rollback:
+	db_tx_rollback(w->pg);
+out:
+	for (i = 0; i < k; i++)
+		free(ms[i].raw);
+	free(ms);
+	free(sts);
+	return ret;
+}
+
+/* One round: the new messages, at most BATCH. Returns 1 when more wait,
+ * 0 when none, -1. */
 static int ingest_round(struct ch_imap *w, struct ktd_error *err)
 {
 	const struct ktd_mailbox *mb = w->cfg.mb;
 	struct uid_size list[BATCH];
 	uint32_t uv = 0, last = 0;
-	size_t n = 0, i;
+	size_t n = 0, taken = 0;
+	bool more = false;
 	int r;
 
 	r = db_mail_state_get(w->pg, mb->name, &uv, &last, err);
@@ -744,12 +857,13 @@ static int ingest_round(struct ch_imap *w, struct ktd_error *err)
 			return -1;
 		w->caught_up = true;
 	}
-	if (list_new(w, last, list, &n, err) < 0)
+	if (list_new(w, last, list, &n, &more, err) < 0)
 		return -1;
-	for (i = 0; i < n && !stopping(w); i++)
-		if (ingest_one(w, list[i].uid, list[i].size, err) < 0)
-			return -1;
-	return (int)i;
+	if (n == 0)
+		return 0;
+	if (ingest_batch(w, list, n, &taken, err) < 0)
+		return -1;
+	return more || taken < n;
 }
 
 /* Waits in IDLE until the server says something, poll_interval passes
@@ -817,7 +931,7 @@ static int step(struct ch_imap *w, struct ktd_error *err)
 	r = ingest_round(w, err);
 	if (r < 0)
 		return -1;
-	if (r == BATCH || stopping(w))
+	if (r > 0 || stopping(w))
 		return 0;
 	if (w->has_idle)
 		return idle_wait(w, err);
