@@ -310,7 +310,12 @@ void ktd_fatal(enum ktd_exit code, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(KTD_LOG_FATAL, fmt, ap, NULL);
 	va_end(ap);
-	exit((int)code);
+	/* _exit, not exit: other threads (the pool's, the channel workers')
+	 * may be inside a library whose exit-time destructors would run
+	 * under them. Seen: libpq's Kerberos mutex aborting a kontaktd that
+	 * failed to start, turning exit code 78 into SIGABRT. */
+	fflush(NULL);
+	_exit((int)code);
 }
 
 void ktd_panic_at(const char *file, int line, const char *fmt, ...)

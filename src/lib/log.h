@@ -52,7 +52,8 @@ void ktd_log(enum ktd_log_level level, const char *fmt, ...)
 /* Like ktd_log_warnx, with errno=<n> error="<strerror>" appended. */
 void ktd_log_warn(const char *fmt, ...) KTD_ATTR_FORMAT(1, 2);
 
-/* A startup or configuration error: logs at FATAL and exits with code. */
+/* A startup or configuration error: logs at FATAL and exits with code at
+ * once (_exit: no atexit handlers, other threads are not waited for). */
 KTD_ATTR_NORETURN void ktd_fatal(enum ktd_exit code, const char *fmt, ...)
         KTD_ATTR_FORMAT(2, 3);
 

@@ -340,11 +340,19 @@ class Dovecot:
         return cfg
 
 
+def server_dir():
+    """A new folder for one Dovecot, in the system's temporary directory:
+    Dovecot's unprivileged users must reach it wherever the checkout is (a
+    checkout in /root is closed to them, and pytest's own temporary folders
+    are root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="ktd-dovecot-"))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture
 def dovecot(run_dir):
-    # Under the session's run directory, which Dovecot's users can reach
-    # (pytest's own temporary folders are root's alone).
-    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    path = server_dir()
     d = Dovecot(path).start()
     yield d
     d.stop()
@@ -354,7 +362,7 @@ def dovecot(run_dir):
 @pytest.fixture
 def dovecot_tls(run_dir):
     """A Dovecot with imaps and STARTTLS (self-signed certificate)."""
-    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    path = server_dir()
     d = Dovecot(path, tls=True).start()
     yield d
     d.stop()
@@ -366,7 +374,7 @@ def dovecot_ca(run_dir):
     """A Dovecot with imaps and STARTTLS whose certificate a test CA issued
     for 127.0.0.1 and imap.testrup.example (not for localhost); the CA's
     root certificate is its ca_file."""
-    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    path = server_dir()
     d = Dovecot(path, tls=True)
     root, chain, key = make_test_pki(
         path / "pki", "IP:127.0.0.1, DNS:imap.testrup.example")
@@ -382,7 +390,7 @@ def dovecot_ca(run_dir):
 @pytest.fixture
 def dovecot_no_idle(run_dir):
     """A Dovecot whose CAPABILITY has no IDLE."""
-    path = Path(tempfile.mkdtemp(prefix="dovecot-", dir=run_dir))
+    path = server_dir()
     d = Dovecot(path, idle=False).start()
     yield d
     d.stop()
