@@ -1061,17 +1061,6 @@ mime_encoding(const struct mailmime_fields *f)
 	return NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static size_t unquote_len(const char **v)
 {
 	const char *s = *v;
@@ -1191,8 +1180,10 @@ static char *param_value(struct walk *w, const char *where,
 			char c = v[k];
 
 			if (ext[i] && c == '%' && k + 2 < vl) {
-				int hi = hexval(v[k + 1]),
-				    lo = hexval(v[k + 2]);
+				int hi = ch_mime_hexval(
+				            (unsigned char)v[k + 1]),
+				    lo = ch_mime_hexval(
+				            (unsigned char)v[k + 2]);
 
 				if (hi >= 0 && lo >= 0) {
 					c = (char)(hi * 16 + lo);

@@ -306,7 +306,7 @@ char *ch_mime_charset_to_utf8(const char *charset, const char *in, size_t len,
 
 /* --- RFC 2047 ---------------------------------------------------------- */
 
-static int hexval(int c)
+int ch_mime_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -346,10 +346,10 @@ static void ew_decode(struct ktd_buf *b, char enc, const char *t, size_t n,
 			if (c == '_') {
 				c = ' ';
 			} else if (c == '=' && i + 2 < n &&
-			           hexval(t[i + 1]) >= 0 &&
-			           hexval(t[i + 2]) >= 0) {
-				c = (char)(hexval(t[i + 1]) * 16 +
-				           hexval(t[i + 2]));
+			           ch_mime_hexval(t[i + 1]) >= 0 &&
+			           ch_mime_hexval(t[i + 2]) >= 0) {
+				c = (char)(ch_mime_hexval(t[i + 1]) * 16 +
+				           ch_mime_hexval(t[i + 2]));
 				i += 2;
 			}
 			if (ktd_buf_add(b, &c, 1) < 0)
