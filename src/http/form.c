@@ -9,17 +9,6 @@
 #include "lib/str.h"
 #include "http/form.h"
 
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes s (n bytes) into a new string; NULL for a bad escape, a NUL
  * or invalid UTF-8. */
 static char *decode(const char *s, size_t n)
@@ -35,8 +24,8 @@ static char *decode(const char *s, size_t n)
 
 			if (i + 2 >= n)
 				goto bad;
-			h = hex(s[i + 1]);
-			l = hex(s[i + 2]);
+			h = ktd_hex_digit(s[i + 1]);
+			l = ktd_hex_digit(s[i + 2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0))
 				goto bad;
 			*o++ = (char)(h << 4 | l);

@@ -146,17 +146,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	              ktd_log_quote(msg, quoted, sizeof(quoted)));
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes "%HH" in the path and the query arguments as libmicrohttpd's
  * default does, except "%00": a NUL would cut the string short, and
  * "/app.css%00.html" would be routed, served and logged as "/app.css".
@@ -169,8 +158,8 @@ static size_t url_unescape(void *cls, struct MHD_Connection *conn, char *s)
 	while (*r) {
 		/* r[2] is read only when r[1] is a hex digit, so not past
 		 * the end. */
-		int hi = r[0] == '%' ? hex_value(r[1]) : -1;
-		int lo = hi >= 0 ? hex_value(r[2]) : -1;
+		int hi = r[0] == '%' ? ktd_hex_digit(r[1]) : -1;
+		int lo = hi >= 0 ? ktd_hex_digit(r[2]) : -1;
 
 		if (lo >= 0 && (hi | lo) != 0) {
 			*w++ = (char)(hi << 4 | lo);

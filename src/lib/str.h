@@ -43,4 +43,7 @@ bool ktd_utf8_has_control(const char *s);
 bool ktd_str_has_prefix(const char *s, const char *prefix);
 bool ktd_str_has_suffix(const char *s, const char *suffix);
 
+/* The value of the hex digit c (either case), or -1. */
+int ktd_hex_digit(int c);
+
 #endif

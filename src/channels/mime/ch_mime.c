@@ -1180,10 +1180,8 @@ static char *param_value(struct walk *w, const char *where,
 			char c = v[k];
 
 			if (ext[i] && c == '%' && k + 2 < vl) {
-				int hi = ch_mime_hexval(
-				            (unsigned char)v[k + 1]),
-				    lo = ch_mime_hexval(
-				            (unsigned char)v[k + 2]);
+				int hi = ktd_hex_digit((unsigned char)v[k + 1]),
+				    lo = ktd_hex_digit((unsigned char)v[k + 2]);
 
 				if (hi >= 0 && lo >= 0) {
 					c = (char)(hi * 16 + lo);

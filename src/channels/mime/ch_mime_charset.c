@@ -306,17 +306,6 @@ char *ch_mime_charset_to_utf8(const char *charset, const char *in, size_t len,
 
 /* --- RFC 2047 ---------------------------------------------------------- */
 
-int ch_mime_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int b64val(int c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -346,10 +335,10 @@ static void ew_decode(struct ktd_buf *b, char enc, const char *t, size_t n,
 			if (c == '_') {
 				c = ' ';
 			} else if (c == '=' && i + 2 < n &&
-			           ch_mime_hexval(t[i + 1]) >= 0 &&
-			           ch_mime_hexval(t[i + 2]) >= 0) {
-				c = (char)(ch_mime_hexval(t[i + 1]) * 16 +
-				           ch_mime_hexval(t[i + 2]));
+			           ktd_hex_digit(t[i + 1]) >= 0 &&
+			           ktd_hex_digit(t[i + 2]) >= 0) {
+				c = (char)(ktd_hex_digit(t[i + 1]) * 16 +
+				           ktd_hex_digit(t[i + 2]));
 				i += 2;
 			}
 			if (ktd_buf_add(b, &c, 1) < 0)

@@ -34,7 +34,4 @@ char *ch_mime_header_decode(const char *raw, size_t len, unsigned *flags_r);
  * iconv. "" when nothing is left. */
 char *ch_mime_charset_name(const char *s);
 
-/* The value of one hex digit, or -1. */
-int ch_mime_hexval(int c);
-
 #endif
