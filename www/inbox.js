@@ -219,7 +219,8 @@ export function onLive(type, data) {
 			if (atTop) els.tbody.prepend(tr);
 			else els.tbody.append(tr);
 			els.empty.hidden = true;
-			// keep what the agent looks at where it is
+			// keep what the agent looks at where it is (app.css turns the
+			// browser's scroll anchoring off here: it would move it twice)
 			if (atTop && window.scrollY > 0) window.scrollBy(0, document.documentElement.scrollHeight - before);
 		}
 	}

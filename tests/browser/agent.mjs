@@ -375,6 +375,101 @@ AGENT_SCENARIOS.paging = async function paging(page, url, a) {
 	a.email_rows = (await rows()).length;
 };
 
+// Live updates keep the agent's place: scrolled down, with the focus on a
+// row, a new case arrives at the top and the focused case changes; the
+// row under the eye stays where it was and keeps the focus.
+AGENT_SCENARIOS.keep_place = async function keepPlace(page, url, a) {
+	await login(page, a);
+	await inboxLoaded(page);
+	const sel = `section.inbox tr[data-case-id="${P.focus_id}"]`;
+	await page.waitForSelector(sel, { timeout: WAIT_MS });
+	await page.evaluate((s) => {
+		const link = document.querySelector(`${s} a.ref`);
+		link.scrollIntoView({ block: 'center' });
+		link.focus({ preventScroll: true });
+	}, sel);
+	const where = (s) => page.evaluate((q) => ({
+		y: window.scrollY,
+		top: document.querySelector(q)?.getBoundingClientRect().top ?? null,
+		focused: document.activeElement?.closest('tr')?.dataset.caseId ?? null,
+		rows: document.querySelectorAll('section.inbox tbody tr').length,
+	}), s);
+	a.before = await where(sel);
+	await handshake('live');
+	await page.waitForSelector(`section.inbox tr[data-case-id="${P.new_id}"]`, { state: 'attached', timeout: WAIT_MS });
+	await page.waitForSelector(`${sel}.changed`, { state: 'attached', timeout: WAIT_MS });
+	await page.waitForTimeout(300); // a late scroll would show by now
+	a.after = await where(sel);
+	a.first_row = await page.$eval('section.inbox tbody tr', (tr) => tr.dataset.caseId);
+	a.new_fresh = await page.$eval(`section.inbox tr[data-case-id="${P.new_id}"]`, (tr) => tr.classList.contains('fresh'));
+	a.changed_subject = await page.textContent(`${sel} td.subject`);
+	await shot(page, 'inbox-live');
+};
+
+// The stream's reload: the daemon is stopped, the events the page missed
+// are pruned and a case changes behind its back; on reconnecting the
+// stream says reload, and the page fetches its list again, in place.
+AGENT_SCENARIOS.reload = async function reload(page, url, a) {
+	await login(page, a);
+	await inboxLoaded(page);
+	await page.evaluate(() => { window.__ktdSamePage = true; });
+	a.subject_before = await page.textContent(`section.inbox tr[data-case-id="${P.case_id}"] td.subject`);
+	await handshake('stop');
+	await page.waitForSelector('#banner:not([hidden])', { timeout: WAIT_MS });
+	await handshake('start');
+	await page.waitForSelector('html[data-live="ready"]', { timeout: 20_000 });
+	await page.waitForFunction((id, s) => document.querySelector(`section.inbox tr[data-case-id="${id}"] td.subject`)?.textContent === s,
+		[P.case_id, P.new_subject], { timeout: WAIT_MS }).catch(() => {});
+	a.subject_after = await page.textContent(`section.inbox tr[data-case-id="${P.case_id}"] td.subject`);
+	a.toast = (await page.textContent('#toast'))?.trim();
+	a.same_page = await page.evaluate(() => window.__ktdSamePage === true);
+	a.session_kept = await page.evaluate(() => document.documentElement.dataset.session === 'yes');
+	await page.waitForSelector('#banner[hidden]', { state: 'attached', timeout: WAIT_MS });
+	a.banner_hidden = true;
+};
+
+// A colleague answers the call that popped up: the pop closes.
+AGENT_SCENARIOS.pop_colleague = async function popColleague(page, url, a) {
+	await login(page, a);
+	await inboxLoaded(page);
+	const r = await postCti(url, { call_id: P.call_id, event: 'offered', at: new Date().toISOString(), from: P.phone, to: '36373839', queue: 'borgerservice' });
+	a.offered_status = r.status;
+	await page.waitForSelector('#screenpop:not([hidden])', { timeout: WAIT_MS });
+	a.pop_call = await page.getAttribute('#screenpop', 'data-call-id');
+	const r2 = await postCti(url, { call_id: P.call_id, event: 'answered', at: new Date().toISOString(), agent: P.colleague });
+	a.answered_status = r2.status;
+	a.answered_body = r2.body;
+	await page.waitForSelector('#screenpop', { state: 'hidden', timeout: WAIT_MS });
+	a.pop_hidden = await page.$eval('#screenpop', (e) => e.hidden);
+	// a call the agent answers herself pops (and stays)
+	const r3 = await postCti(url, { call_id: P.own_call_id, event: 'offered', at: new Date().toISOString(), from: P.phone, to: '36373839' });
+	a.own_offered_status = r3.status;
+	await page.waitForSelector(`#screenpop:not([hidden])[data-call-id="${P.own_call_id}"]`, { timeout: WAIT_MS });
+	const r4 = await postCti(url, { call_id: P.own_call_id, event: 'answered', at: new Date().toISOString(), agent: P.login });
+	a.own_answered_status = r4.status;
+	await page.waitForSelector(`#screenpop:not([hidden])[data-state="answered"]`, { timeout: WAIT_MS });
+	a.own_pop_title = (await page.textContent('#pop-title'))?.trim();
+};
+
+// An e-mail's attachment in the case view downloads under its own name.
+AGENT_SCENARIOS.attachment = async function attachment(page, url, a) {
+	await login(page, a);
+	await openCase(page, P.case_id);
+	const link = '.attachments a';
+	await page.waitForSelector(link, { timeout: WAIT_MS });
+	a.link_text = await page.textContent(link);
+	a.link_download = await page.getAttribute(link, 'download');
+	const [dl] = await Promise.all([
+		page.waitForEvent('download', { timeout: WAIT_MS }),
+		page.click(link),
+	]);
+	a.suggested = dl.suggestedFilename();
+	a.failure = await dl.failure();
+	const file = await dl.path();
+	a.content = file ? fs.readFileSync(file, 'utf8') : null;
+	a.url_path = new URL(dl.url()).pathname;
+};
+
 export async function runAgent(scenario, page, url, result) {
 	const a = result.agent;
 	try {
@@ -393,7 +488,7 @@ export function expectedAgentConsoleError(scenario, m, urlPath) {
 	if (scenario === 'login' && urlPath === '/api/v1/session' && /status of 401\b/.test(m.text)) return 'a wrong password answers 401';
 	if (scenario === 'actions' && urlPath?.startsWith('/api/v1/cases/') && /status of 409\b/.test(m.text)) return 'the test changed the case first: 409';
 	if (scenario === 'expiry' && urlPath?.startsWith('/api/v1/') && /status of 401\b/.test(m.text)) return 'the session was ended by the test';
-	if (scenario === 'reconnect' && (urlPath?.startsWith('/api/v1/') || urlPath === '/readyz') &&
+	if ((scenario === 'reconnect' || scenario === 'reload') && (urlPath?.startsWith('/api/v1/') || urlPath === '/readyz') &&
 		/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|status of 503\b/.test(m.text)) return 'the daemon was down';
 	return null;
 }

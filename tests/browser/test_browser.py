@@ -515,3 +515,122 @@ def test_agent_inbox_paging_search_mine(centre, tmp_path):
     assert a["search"] == [str(mine["id"])], show(res)
     assert a["mine"] == [str(mine["id"])], show(res)
     assert a["email_rows"] == 0, show(res)
+
+
+# --- live updates, the stream's reload, a colleague's answer ---------------
+
+def test_agent_inbox_keeps_place_on_live_updates(centre, tmp_path):
+    """Scrolled down with the focus on a row: a new case arrives at the top
+    and the focused case changes, over the live stream; the focused row
+    stays where it was on the screen and keeps the focus."""
+    d = centre
+    agent = Client(d, "agnete")
+    made = [new_case(agent, subject=f"Henvendelse nr. {i}",
+                     citizen={"phone": f"+45300000{i:02d}"})
+            for i in range(45)]
+    focus = made[10]  # the 35th row from the top: below the fold
+    new = {}
+
+    def live():
+        new.update(new_case(agent, subject="Ny sag mens agenten læser"))
+        cur = agent.get(f"/api/v1/cases/{focus['id']}").json()
+        r = agent.s.patch(d.url(f"/api/v1/cases/{focus['id']}"),
+                          json={"subject": "Ændret emne",
+                                "version": cur["version"]}, timeout=10)
+        assert r.status_code == 200, r.text
+
+    # The new case's id is the next one; the driver waits for its row.
+    next_id = made[-1]["id"] + 1
+    res = browse("keep_place", d.url("/"), tmp_path,
+                 agent_params(d, focus_id=focus["id"], new_id=next_id),
+                 {"live": live})
+    check_clean(res)
+    assert new["id"] == next_id, new
+    a = res["agent"]
+    before, after = a["before"], a["after"]
+    assert before["y"] > 0, show(res)
+    assert before["focused"] == str(focus["id"]), show(res)
+    assert after["focused"] == str(focus["id"]), show(res)
+    assert after["rows"] == before["rows"] + 1, show(res)
+    # the row under the eye did not move; the page scrolled by the new row
+    assert abs(after["top"] - before["top"]) <= 1, show(res)
+    assert after["y"] > before["y"], show(res)
+    assert a["first_row"] == str(next_id) and a["new_fresh"] is True, \
+        show(res)
+    assert a["changed_subject"] == "Ændret emne", show(res)
+    assert_png(tmp_path / "shots" / "inbox-live.png")
+
+
+def test_agent_stream_reload(centre, tmp_path):
+    """The stream's reload event (the events a reconnecting page missed
+    are pruned) makes the page fetch its list again, without a page load
+    and without errors."""
+    d = centre
+    c = new_case(Client(d, "agnete"), subject="Før genindlæsning")
+
+    def stop():
+        assert d.stop(timeout=30) == 0
+        # behind the page's back: a change without an event, and the
+        # events it might have missed pruned
+        sql(d, "UPDATE cases SET subject = 'Efter genindlæsning'"
+               " WHERE id = %s", (c["id"],))
+        sql(d, "UPDATE live_events_pruned SET upto ="
+               " (SELECT coalesce(max(id), 0) + 1 FROM live_events)")
+
+    def start():
+        d.start()
+        d.wait_ready()
+
+    res = browse("reload", d.url("/"), tmp_path,
+                 agent_params(d, case_id=c["id"],
+                              new_subject="Efter genindlæsning"),
+                 {"stop": stop, "start": start})
+    check_clean(res)
+    a = res["agent"]
+    assert a["subject_before"] == "Før genindlæsning", show(res)
+    assert a["subject_after"] == "Efter genindlæsning", show(res)
+    assert a["toast"].startswith("Listen er hentet igen"), show(res)
+    assert a["same_page"] is True and a["session_kept"] is True, show(res)
+
+
+def test_agent_screen_pop_colleague_answers(centre, tmp_path):
+    """The pop of an offered call closes when a colleague answers it; a
+    call the agent answers herself stays up, as answered."""
+    d = centre
+    res = browse("pop_colleague", d.url("/"), tmp_path,
+                 agent_params(d, call_id="pop-colleague", own_call_id="pop-own",
+                              phone="12345678", colleague="kurt"))
+    check_clean(res)
+    a = res["agent"]
+    assert a["offered_status"] in (200, 201), show(res)
+    assert a["pop_call"] == "pop-colleague", show(res)
+    assert a["answered_status"] in (200, 201), show(res)
+    assert a["pop_hidden"] is True, show(res)
+    assert a["own_answered_status"] in (200, 201), show(res)
+    assert a["own_pop_title"], show(res)
+
+
+def test_agent_attachment_download(centre, tmp_path):
+    """An attachment of a contact (as e-mail intake stores it) downloads
+    from the case view under its own name, with its bytes."""
+    d = centre
+    c = new_case(Client(d, "agnete"), channel="web")
+    name = "Tegning af carport æøå.txt"
+    data = "Carporten er 3 × 6 m.\n"
+    contact = sql(d, "SELECT id FROM contacts WHERE case_id = %s"
+                     " ORDER BY id LIMIT 1", (c["id"],))[0][0]
+    att = sql(d, "INSERT INTO attachments (contact_id, filename,"
+                 " content_type, size, sha256, data) VALUES"
+                 " (%s, %s, 'text/plain', length(convert_to(%s, 'UTF8')),"
+                 " sha256(convert_to(%s, 'UTF8')), convert_to(%s, 'UTF8'))"
+                 " RETURNING id", (contact, name, data, data, data))[0][0]
+    res = browse("attachment", d.url("/"), tmp_path,
+                 agent_params(d, case_id=c["id"]))
+    check_clean(res)
+    a = res["agent"]
+    assert a["link_text"] == name and a["link_download"] == name, show(res)
+    assert a["failure"] is None, show(res)
+    assert a["suggested"] == name, show(res)
+    assert a["content"] == data, show(res)
+    assert a["url_path"] == f"/api/v1/cases/{c['id']}/attachments/{att}", \
+        show(res)
