@@ -174,6 +174,19 @@ static void api_events(struct api_call *call)
 			                           strlen(data));
 		}
 	}
+	if (!has_last) {
+		/* A new client starts after everything committed before it
+		 * asked, which this process's hub may not have read yet. */
+		int64_t newest;
+
+		if (live_position(call->pg, &newest, &err) < 0) {
+			live_hub_cancel(api->live, sub);
+			api_fail(call, &err); /* drops the stream */
+			goto out;
+		}
+		if (newest > after)
+			after = newest;
+	}
 	snprintf(data, sizeof(data),
 	         "{\"type\": \"ready\", \"id\": %" PRId64 ", \"replayed\": %u}",
 	         after, rp.count);

@@ -533,6 +533,11 @@ void live_hub_stats(struct live_hub *hub, struct live_hub_stats *st)
 	st->events = atomic_load(&hub->events);
 }
 
+int live_position(PGconn *pg, int64_t *id_r, struct ktd_error *err)
+{
+	return db_live_position(pg, id_r, err);
+}
+
 const char *live_replay_result_name(enum live_replay_result r)
 {
 	switch (r) {

@@ -136,6 +136,10 @@ int live_replay(PGconn *pg, int64_t last_seen, unsigned max, size_t max_bytes,
                 struct live_replay_out *out, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* The newest event id committed so far (0 when none). Borrows pg. */
+int live_position(PGconn *pg, int64_t *id_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 /* "ok", "pruned", "too_many", "unknown". */
 const char *live_replay_result_name(enum live_replay_result r);
 
