@@ -28,23 +28,21 @@ static int find_existing(PGconn *pg, const struct intake_contact *in,
 	return r;
 }
 
-/* The case the contact belongs to, existing or new. */
 /* A transaction lock on one of the citizen's addresses (NULL: none). The
  * e-mail address is compared without case, as db_case_find_open does. */
 static int lock_citizen(PGconn *pg, const char *kind, const char *addr,
                         struct ktd_error *err)
 {
 	char key[600];
-	size_t i, n;
+	size_t i;
 
 	if (!addr || !addr[0])
 		return 0;
-	n = (size_t)snprintf(key, sizeof(key), "citizen:%s:%s", kind, addr);
-	if (n >= sizeof(key))
-		n = sizeof(key) - 1;
+	/* A key cut at the buffer's end still names one citizen. */
+	snprintf(key, sizeof(key), "citizen:%s:%s", kind, addr);
 	/* ASCII only: a key that differs in a non-ASCII letter's case
 	 * only loses this guard, not a contact. */
-	for (i = 0; i < n; i++)
+	for (i = 0; key[i]; i++)
 		if (key[i] >= 'A' && key[i] <= 'Z')
 			key[i] = (char)(key[i] - 'A' + 'a');
 	return db_case_lock_key(pg, key, err);
@@ -96,6 +94,7 @@ static int thread_mail(PGconn *pg, const struct intake_contact *in,
 	return 0;
 }
 
+/* The case the contact belongs to, existing or new. */
 static int choose_case(PGconn *pg, const struct intake_contact *in,
                        const struct intake_config *cfg,
                        struct intake_result *out, struct ktd_error *err)

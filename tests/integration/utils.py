@@ -102,7 +102,8 @@ def free_port():
             # every lock this process holds on it.
             _port_lock_fd = os.open(
                 Path(tempfile.gettempdir()) / "kontaktd-test-ports.lock",
-                os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o666)
+                os.O_CREAT | os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW,
+                0o666)
         lo, hi = _port_range()
         for _ in range(200):
             port = random.randint(lo, hi)
