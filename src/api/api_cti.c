@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/timeutil.h"
 #include "api/api_int.h"
@@ -141,6 +142,29 @@ static int parse_event(json_t *o, struct cti_event *e, struct numbers *n,
 	return 0;
 }
 
+/* Checks o into e, filled in for this request. */
+static int prepare(struct api_call *call, json_t *o, struct cti_event *e,
+                   struct numbers *n, struct ktd_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	if (parse_event(o, e, n, err) < 0)
+		return -1;
+	e->source = "native";
+	e->token_name = call->who.token_name[0] ? call->who.token_name : NULL;
+	e->peer = call->req->peer;
+	return 0;
+}
+
+/* The result object of a taken-in event. */
+static json_t *taken(const struct cti_event *e, const struct cti_result *r)
+{
+	return json_pack("{s:s, s:s, s:s?, s:I, s:I}", "status",
+	                 r->duplicate ? "duplicate" : "stored", "call_id",
+	                 e->call_id, "state", r->duplicate ? NULL : r->state,
+	                 "case_id", (json_int_t)r->case_id, "contact_id",
+	                 (json_int_t)r->contact_id);
+}
+
 /* Parses and takes in one event. Returns its result object, or NULL with
  * err. */
 static json_t *one(struct api_call *call, json_t *o, struct ktd_error *err)
@@ -151,19 +175,10 @@ static json_t *one(struct api_call *call, json_t *o, struct ktd_error *err)
 	struct cti_result r;
 	struct numbers n;
 
-	memset(err, 0, sizeof(*err));
-	if (parse_event(o, &e, &n, err) < 0)
+	if (prepare(call, o, &e, &n, err) < 0 ||
+	    cti_ingest(call->pg, &e, &cfg, &r, err) < 0)
 		return NULL;
-	e.source = "native";
-	e.token_name = call->who.token_name[0] ? call->who.token_name : NULL;
-	e.peer = call->req->peer;
-	if (cti_ingest(call->pg, &e, &cfg, &r, err) < 0)
-		return NULL;
-	return json_pack("{s:s, s:s, s:s?, s:I, s:I}", "status",
-	                 r.duplicate ? "duplicate" : "stored", "call_id",
-	                 e.call_id, "state", r.duplicate ? NULL : r.state,
-	                 "case_id", (json_int_t)r.case_id, "contact_id",
-	                 (json_int_t)r.contact_id);
+	return taken(&e, &r);
 }
 
 /* The result of a refused event in a batch. Database troubles are
@@ -188,11 +203,82 @@ static json_t *refused(const json_t *o, const struct ktd_error *err)
 	        "code", ktd_error_code_name(err->code), "message", msg);
 }
 
+/* The events of a batch body (an array of n >= 1): those that pass their
+ * checks are taken in together in one transaction (cti_ingest_batch); if
+ * that fails, one by one, so that only the event at fault is refused.
+ * Returns the result list in the body's order. */
+static json_t *batch(struct api_call *call, json_t *body, size_t *rejected,
+                     size_t *retry)
+{
+	struct cti_config cfg = {call->api->intake_thread_window_s,
+	                         call->api->cti.return_window_s};
+	size_t i, k, n = json_array_size(body), ok = 0;
+	struct cti_event *ev = ktd_calloc(n, sizeof(*ev));
+	struct cti_result *res = ktd_calloc(n, sizeof(*res));
+	struct numbers *num = ktd_calloc(n, sizeof(*num));
+	struct ktd_error *errs = ktd_calloc(n, sizeof(*errs));
+	size_t *at = ktd_calloc(n, sizeof(*at));
+	bool *done = ktd_calloc(n, sizeof(*done));
+	json_t *results = json_array(), *r, *v;
+	struct ktd_error err;
+
+	/* ev[k] is the body's event at[k]; a bad one keeps its error. */
+	json_array_foreach (body, i, v) {
+		if (prepare(call, v, &ev[ok], &num[ok], &errs[i]) < 0)
+			continue;
+		at[ok++] = i;
+	}
+	if (ok > 0 &&
+	    cti_ingest_batch(call->pg, ev, ok, &cfg, res, &err) == 0) {
+		for (k = 0; k < ok; k++)
+			done[k] = true;
+	} else {
+		if (ok > 0) {
+			char quoted[2 * KTD_ERROR_MSG_MAX + 8];
+
+			ktd_log_info(
+			        "event=cti_batch_one_by_one events=%zu "
+			        "code=%s msg=%s",
+			        ok, ktd_error_code_name(err.code),
+			        ktd_log_quote(err.msg, quoted, sizeof(quoted)));
+		}
+		for (k = 0; k < ok; k++)
+			done[k] = cti_ingest(call->pg, &ev[k], &cfg, &res[k],
+			                     &errs[at[k]]) == 0;
+	}
+	for (i = 0, k = 0; i < n; i++) {
+		v = json_array_get(body, i);
+		if (k < ok && at[k] == i) {
+			r = done[k] ? taken(&ev[k], &res[k]) : NULL;
+			k++;
+		} else {
+			r = NULL;
+		}
+		if (!r) {
+			r = refused(v, &errs[i]);
+			if (errs[i].code == KTD_ERR_UNAVAILABLE ||
+			    errs[i].code == KTD_ERR_CONFLICT)
+				(*retry)++;
+			else
+				(*rejected)++;
+		}
+		json_object_set_new(r, "index", json_integer((json_int_t)i));
+		json_array_append_new(results, r);
+	}
+	free(done);
+	free(at);
+	free(errs);
+	free(num);
+	free(res);
+	free(ev);
+	return results;
+}
+
 static void api_cti_events(struct api_call *call)
 {
-	json_t *body = NULL, *results, *r, *v;
+	json_t *body = NULL, *results, *r;
 	struct ktd_error err;
-	size_t i, n, rejected = 0, retry = 0;
+	size_t n, rejected = 0, retry = 0;
 	unsigned status;
 
 	if (api_json_body_any(call, &body) < 0)
@@ -222,20 +308,7 @@ static void api_cti_events(struct api_call *call)
 		json_decref(body);
 		return;
 	}
-	results = json_array();
-	json_array_foreach (body, i, v) {
-		r = one(call, v, &err);
-		if (!r) {
-			r = refused(v, &err);
-			if (err.code == KTD_ERR_UNAVAILABLE ||
-			    err.code == KTD_ERR_CONFLICT)
-				retry++;
-			else
-				rejected++;
-		}
-		json_object_set_new(r, "index", json_integer((json_int_t)i));
-		json_array_append_new(results, r);
-	}
+	results = batch(call, body, &rejected, &retry);
 	json_decref(body);
 	status = retry ? 503 : rejected ? 207 : 200;
 	if (retry)

@@ -148,41 +148,37 @@ static int learn_caller(PGconn *pg, const struct cti_event *e,
 	return 1;
 }
 
-int cti_ingest(PGconn *pg, const struct cti_event *e,
-               const struct cti_config *cfg, struct cti_result *out,
-               struct ktd_error *err)
+/* Takes in e inside the caller's transaction, which holds the call's lock.
+ * A repeat returns 0 with out->duplicate: it may have filled numbers the
+ * call lacked, nothing else (cti_ingest rolls that back). */
+static int ingest_tx(PGconn *pg, const struct cti_event *e,
+                     const struct cti_config *cfg, struct cti_result *out,
+                     struct ktd_error *err)
 {
-	struct intake_result ir;
+	struct intake_result *ir = &out->intake;
 	struct db_call_event_new ne;
 	struct db_call_known known;
-	char key[256], prev[16] = "", type[32];
+	char prev[16] = "", type[32];
 	bool rethreaded = false;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	memset(&ir, 0, sizeof(ir));
-	if (db_tx_begin(pg, err) < 0)
-		return -1;
-	/* Every event of one call waits here for the one before it. */
-	snprintf(key, sizeof(key), "cti:%s", e->call_id);
-	if (db_case_lock_key(pg, key, err) < 0)
-		goto fail;
 	r = db_call_find(pg, e->call_id, &out->call_row_id, &out->contact_id,
 	                 &out->case_id, &known, err);
 	if (r < 0)
-		goto fail;
-	if (r == 0 && make_call(pg, e, cfg, out, &ir, err) < 0)
-		goto fail;
+		return -1;
+	if (r == 0 && make_call(pg, e, cfg, out, ir, err) < 0)
+		return -1;
 	if (r == 1 && adds_to(e, &known)) {
 		/* Threads the call first: db_call_fill gives the number to
 		 * the case the call is on then. */
 		r = learn_caller(pg, e, &known, cfg, out, err);
 		if (r < 0)
-			goto fail;
+			return -1;
 		rethreaded = r == 1;
 		if (db_call_fill(pg, out->call_row_id, e->from, e->to,
 		                 e->direction, e->orig_call_id, err) < 0)
-			goto fail;
+			return -1;
 	}
 
 	memset(&ne, 0, sizeof(ne));
@@ -202,18 +198,18 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 	else if (r == 1)
 		r = 0;
 	if (r < 0)
-		goto fail;
+		return -1;
 	if (r == 0) {
 		/* The same event again: nothing to change. (A new call
 		 * cannot get here: its first event is new.) */
-		db_tx_rollback(pg);
 		out->duplicate = true;
 		return 0;
 	}
 	/* A forward that came back: said so by the phone system, or the
 	 * caller is back on the case's line soon after the forward. */
 	if (e->type == CALL_EV_TRANSFER_RETURNED ||
-	    (((out->new_call && !ir.new_case && !ir.duplicate) || rethreaded) &&
+	    (((out->new_call && !ir->new_case && !ir->duplicate) ||
+	      rethreaded) &&
 	     cfg->return_window_s > 0)) {
 		r = db_case_forward_returned(
 		        pg, out->case_id, e->at,
@@ -222,7 +218,7 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 		                : cfg->return_window_s,
 		        err);
 		if (r < 0)
-			goto fail;
+			return -1;
 		out->returned = r == 1;
 	}
 	/* The IVR asked for a callback: a task, once per call, to the
@@ -236,32 +232,100 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
 		r = db_callback_from_call(pg, out->call_row_id,
 		                          given ? number : NULL, err);
 		if (r < 0)
-			goto fail;
+			return -1;
 	}
 	if (derive(pg, out, prev, err) < 0)
-		goto fail;
+		return -1;
 	if ((out->returned || rethreaded) &&
 	    db_case_notify(pg, "case.updated", out->case_id, err) < 0)
-		goto fail;
+		return -1;
 	if (out->new_call || strcmp(prev, out->state) != 0) {
 		/* The live event carries the call (and the screen pop). */
 		snprintf(type, sizeof(type), "call.%s", out->state);
 		if (db_live_add(pg, type, out->case_id, out->call_row_id, err) <
 		    0)
-			goto fail;
+			return -1;
+	}
+	return 0;
+}
+
+/* The log line of a committed event that made a call. */
+static void log_new_call(const struct cti_result *out)
+{
+	if (out->new_call && !out->intake.duplicate) {
+		struct intake_contact in = {.channel = "phone"};
+
+		intake_log(&in, &out->intake);
+	}
+}
+
+int cti_ingest(PGconn *pg, const struct cti_event *e,
+               const struct cti_config *cfg, struct cti_result *out,
+               struct ktd_error *err)
+{
+	char key[256];
+
+	memset(out, 0, sizeof(*out));
+	if (db_tx_begin(pg, err) < 0)
+		return -1;
+	/* Every event of one call waits here for the one before it. */
+	snprintf(key, sizeof(key), "cti:%s", e->call_id);
+	if (db_case_lock_key(pg, key, err) < 0 ||
+	    ingest_tx(pg, e, cfg, out, err) < 0)
+		goto fail;
+	if (out->duplicate) {
+		db_tx_rollback(pg);
+		return 0;
 	}
 	if (db_tx_commit(pg, err) < 0) {
 		intake_explain(err);
 		return -1;
 	}
-	if (out->new_call && !ir.duplicate) {
-		struct intake_contact in = {.channel = "phone"};
-
-		intake_log(&in, &ir);
-	}
+	log_new_call(out);
 	return 0;
 fail:
 	db_tx_rollback(pg);
 	intake_explain(err);
 	return -1;
+}
+
+int cti_ingest_batch(PGconn *pg, const struct cti_event *events, size_t n,
+                     const struct cti_config *cfg, struct cti_result *out,
+                     struct ktd_error *err)
+{
+	const char **keys;
+	char(*bufs)[256];
+	size_t i;
+	int ret = -1;
+
+	keys = ktd_calloc(n ? n : 1, sizeof(*keys));
+	bufs = ktd_calloc(n ? n : 1, sizeof(*bufs));
+	for (i = 0; i < n; i++) {
+		snprintf(bufs[i], sizeof(bufs[i]), "cti:%s", events[i].call_id);
+		keys[i] = bufs[i];
+	}
+	if (db_tx_begin(pg, err) < 0)
+		goto out;
+	/* Every call of the batch locked at once, in one order for all
+	 * batches: two batches never wait for each other in a circle over
+	 * their calls. */
+	if (db_case_lock_keys(pg, keys, n, err) < 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (ingest_tx(pg, &events[i], cfg, &out[i], err) < 0)
+			goto fail;
+	if (db_tx_commit(pg, err) < 0)
+		goto fail_committed;
+	for (i = 0; i < n; i++)
+		log_new_call(&out[i]);
+	ret = 0;
+	goto out;
+fail:
+	db_tx_rollback(pg);
+fail_committed:
+	intake_explain(err);
+out:
+	free(bufs);
+	free(keys);
+	return ret;
 }

@@ -10,6 +10,7 @@
 
 #include "core/core_common.h"
 #include "core/call.h"
+#include "core/intake.h"
 
 #include <libpq-fe.h>
 
@@ -51,6 +52,7 @@ struct cti_result {
 	bool new_call;  /* this event made the call */
 	bool returned;  /* this event marked a forward of the case returned */
 	char state[16]; /* the call's state after the event */
+	struct intake_result intake; /* of the event that made the call */
 };
 
 /* Takes in one event; borrows pg (no transaction open). Returns 0 with
@@ -59,5 +61,15 @@ struct cti_result {
 int cti_ingest(PGconn *pg, const struct cti_event *e,
                const struct cti_config *cfg, struct cti_result *out,
                struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Takes in n events (of a batch) in one transaction: out[i] is events[i]'s
+ * result. All or nothing: on -1 nothing of the batch was stored, and the
+ * caller takes the events in one by one (cti_ingest) to learn which one
+ * failed and keep the others; a deadlock with another batch is such a
+ * failure too. One transaction instead of one an event is what makes a
+ * batch cheaper than single events (tools/bench cti). */
+int cti_ingest_batch(PGconn *pg, const struct cti_event *events, size_t n,
+                     const struct cti_config *cfg, struct cti_result *out,
+                     struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 #endif

@@ -3,6 +3,7 @@
 #include "db/db_common.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,35 @@ int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
 	        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 
 	return db_query_prepared(pg, sql, 1, &key, NULL, err);
+}
+
+int db_case_lock_keys(PGconn *pg, const char *const *keys, size_t n,
+                      struct ktd_error *err)
+{
+	/* The keys go as one JSON array (jansson quotes them); the sort is
+	 * in the subquery, so the locks are taken in its order. */
+	static const char sql[] =
+	        "SELECT count(pg_advisory_xact_lock(s.h)) FROM ("
+	        " SELECT DISTINCT hashtextextended(k, 0) AS h "
+	        " FROM jsonb_array_elements_text($1::jsonb) k ORDER BY 1) s";
+	json_t *a = json_array();
+	char *text = NULL;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(a, json_string(keys[i])) < 0)
+			break; /* not UTF-8 */
+	if (i == n)
+		text = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (!text)
+		return ktd_error_set(err, KTD_ERR_INTERNAL,
+		                     "lock keys: not valid UTF-8");
+	r = db_query_prepared(pg, sql, 1, (const char *const *)&text, NULL,
+	                      err);
+	free(text);
+	return r;
 }
 
 int db_case_notify(PGconn *pg, const char *type, int64_t case_id,

@@ -58,6 +58,11 @@ int db_case_touch(PGconn *pg, int64_t case_id, bool response,
 int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* The same for n keys at once (repeats allowed), taken in the order of
+ * their lock ids, which is the same for every caller. */
+int db_case_lock_keys(PGconn *pg, const char *const *keys, size_t n,
+                      struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* Records a live event of the case in the caller's transaction
  * (db_live_add): a row of live_events, and NOTIFY kontaktd {"id", "type",
  * "case_id"} at commit. */

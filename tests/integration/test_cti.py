@@ -272,6 +272,82 @@ def test_batch(env):
     assert call_row(d, "c1")[1] == "transferred"
 
 
+def test_batch_is_one_transaction(env):
+    """A batch's good events are taken in together, in one transaction;
+    the whole of a call in one batch ends in the right state."""
+    d, hdr = env
+    r = post(d, hdr, ANSWERED + [ev("c2", "offered", 3, **{
+        "from": "+4540506070", "to": "+4536373800"}), ev("c2", "ended", 9)])
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == ["stored"] * 7
+    assert call_row(d, "c1")[:2] == ("ended", "transferred")
+    assert call_row(d, "c2")[:2] == ("ended", "abandoned")
+    assert tables(d) == (2, 2, 2, 7)
+    assert sql(d, "SELECT count(*) FROM live_events WHERE call_id IS NOT"
+                  " NULL") == [(6,)]
+    # Written by one transaction.
+    assert sql(d, "SELECT count(DISTINCT xmin::text) FROM (SELECT xmin"
+                  " FROM call_events UNION ALL SELECT xmin FROM contacts"
+                  " UNION ALL SELECT xmin FROM calls) x") == [(1,)]
+
+
+def test_batch_failing_in_the_database_keeps_the_others(env):
+    """An event that passes its checks but that the database refuses: the
+    batch is taken in again one event at a time, so only that event is
+    refused and the others are stored."""
+    d, hdr = env
+    sql(d, "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
+           " AS $$ BEGIN IF NEW.agent = 'boom' THEN"
+           " RAISE EXCEPTION 'refused by the test'; END IF;"
+           " RETURN NEW; END $$")
+    sql(d, "CREATE TRIGGER test_refuse BEFORE INSERT ON call_events"
+           " FOR EACH ROW EXECUTE FUNCTION test_refuse()")
+    mark = d.log_mark()
+    batch = [ANSWERED[0], ANSWERED[1], ev("c1", "answered", 35,
+                                          agent="boom"), ANSWERED[4]]
+    r = post(d, hdr, batch)
+    assert r.status_code == 207, r.text
+    res = r.json()["results"]
+    assert [x["status"] for x in res] == ["stored", "stored", "rejected",
+                                          "stored"]
+    assert res[2]["error"]["code"] == "internal_error"
+    assert "refused by the test" not in r.text
+    assert call_row(d, "c1")[:2] == ("ended", "abandoned")
+    assert tables(d) == (1, 1, 1, 3)
+    d.wait_for_log(r"event=cti_batch_one_by_one events=4", start=mark)
+
+
+def test_crossing_batches_do_not_deadlock(env):
+    """Batches that carry the same calls in opposite orders, at once: every
+    event stored once, no batch refused (the calls' locks are taken in one
+    order)."""
+    d, hdr = env
+    calls = [f"x{i}" for i in range(12)]
+    forward = [ev(c, "offered", i, **{"from": f"+45{20000000 + i}",
+                                     "to": "+4536373800"})
+               for i, c in enumerate(calls)]
+    later = [ev(c, "ended", 50 + i) for i, c in enumerate(calls)]
+    bodies = [forward + later, list(reversed(later)) +
+              list(reversed(forward))] * 3
+    answers = [None] * len(bodies)
+    mark = d.log_mark()
+
+    def send(k):
+        answers[k] = post(d, hdr, bodies[k])
+
+    threads = [threading.Thread(target=send, args=(k,))
+               for k in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a in answers:
+        assert a.status_code == 200, a.text
+    assert tables(d) == (12, 12, 12, 24)
+    assert all(call_row(d, c)[0] == "ended" for c in calls)
+    assert "cti_batch_one_by_one" not in d.log(mark)
+
+
 @pytest.mark.parametrize("patch,field", [
     ({"call_id": None}, "call_id"),
     ({"call_id": ""}, "call_id"),
