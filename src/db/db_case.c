@@ -676,7 +676,7 @@ int db_case_forward_returned(PGconn *pg, int64_t id, const char *at,
 
 	I64(idt, id);
 	snprintf(win, sizeof(win), "%llu", (unsigned long long)window_s);
-	if (db_query(pg, sql, 3, params, &res, err) < 0)
+	if (db_query_prepared(pg, sql, 3, params, &res, err) < 0)
 		return -1;
 	ret = strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);

@@ -79,8 +79,8 @@ int db_mail_raw_insert(PGconn *pg, const struct db_mail_raw *r,
 	snprintf(uv, sizeof(uv), "%" PRIu32, r->uidvalidity);
 	snprintf(uid, sizeof(uid), "%" PRIu32, r->uid);
 	snprintf(size, sizeof(size), "%" PRIu64, r->size);
-	return db_query_ex(pg, sql, 7, params, lengths, formats, false, NULL,
-	                   err);
+	return db_query_prepared_ex(pg, sql, 7, params, lengths, formats, false,
+	                            NULL, err);
 }
 
 int db_mail_attachment_insert(PGconn *pg, int64_t contact_id,
@@ -100,8 +100,8 @@ int db_mail_attachment_insert(PGconn *pg, int64_t contact_id,
 
 	snprintf(id, sizeof(id), "%" PRId64, contact_id);
 	snprintf(sz, sizeof(sz), "%zu", size);
-	return db_query_ex(pg, sql, 6, params, lengths, formats, false, NULL,
-	                   err);
+	return db_query_prepared_ex(pg, sql, 6, params, lengths, formats, false,
+	                            NULL, err);
 }
 
 int db_mail_receipt_claim(PGconn *pg, const char *address, uint64_t interval_s,

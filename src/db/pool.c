@@ -514,6 +514,15 @@ int db_query_prepared(PGconn *pg, const char *sql, int nparams,
                       const char *const *params, PGresult **res_r,
                       struct ktd_error *err)
 {
+	return db_query_prepared_ex(pg, sql, nparams, params, NULL, NULL, false,
+	                            res_r, err);
+}
+
+int db_query_prepared_ex(PGconn *pg, const char *sql, int nparams,
+                         const char *const *params, const int *lengths,
+                         const int *formats, bool binary_result,
+                         PGresult **res_r, struct ktd_error *err)
+{
 	struct prep_cache *pc = PQinstanceData(pg, prep_event);
 	char name[16];
 	unsigned i;
@@ -521,12 +530,14 @@ int db_query_prepared(PGconn *pg, const char *sql, int nparams,
 	if (res_r)
 		*res_r = NULL;
 	if (!pc)
-		return db_query(pg, sql, nparams, params, res_r, err);
+		return db_query_ex(pg, sql, nparams, params, lengths, formats,
+		                   binary_result, res_r, err);
 	for (i = 0; i < pc->n && pc->sql[i] != sql; i++)
 		;
 	if (i == DB_PREPARED_MAX)
 		/* More statements than foreseen: still correct, unnamed. */
-		return db_query(pg, sql, nparams, params, res_r, err);
+		return db_query_ex(pg, sql, nparams, params, lengths, formats,
+		                   binary_result, res_r, err);
 	snprintf(name, sizeof(name), "ktd_%u", i);
 	if (i == pc->n) {
 		/* Not on this connection yet. Prepared statements outlive a
@@ -536,9 +547,10 @@ int db_query_prepared(PGconn *pg, const char *sql, int nparams,
 			return -1;
 		pc->sql[pc->n++] = sql;
 	}
-	return query_result(
-	        pg, PQexecPrepared(pg, name, nparams, params, NULL, NULL, 0),
-	        res_r, err);
+	return query_result(pg,
+	                    PQexecPrepared(pg, name, nparams, params, lengths,
+	                                   formats, binary_result ? 1 : 0),
+	                    res_r, err);
 }
 
 void db_pool_stats(struct db_pool *pool, struct db_pool_stats *st)

@@ -87,4 +87,11 @@ int db_query_prepared(PGconn *pg, const char *sql, int nparams,
                       const char *const *params, PGresult **res_r,
                       struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* db_query_prepared with db_query_ex's lengths, formats and binary_result. */
+int db_query_prepared_ex(PGconn *pg, const char *sql, int nparams,
+                         const char *const *params, const int *lengths,
+                         const int *formats, bool binary_result,
+                         PGresult **res_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 #endif
