@@ -4,10 +4,12 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/str.h"
 #include "db/pool.h"
 #include "db/result.h"
@@ -266,87 +268,194 @@ int db_case_update(PGconn *pg, int64_t id, int64_t version,
 	return ret;
 }
 
+/* The list's filters, as bits of a statement's shape. */
+enum {
+	LF_STATUS = 1u << 0,
+	LF_DEPT = 1u << 1,
+	LF_ASSIGNEE = 1u << 2,
+	LF_CHANNEL = 1u << 3,
+	LF_FROM = 1u << 4,
+	LF_TO = 1u << 5,
+	LF_Q = 1u << 6,
+	LF_CURSOR = 1u << 7,
+	LF_SHAPES = 1u << 8
+};
+
+/* Page sizes whose statements are kept prepared (the front end's, the
+ * default and the largest); another size is planned at every run. */
+static const unsigned list_kept_limits[] = {20, 25, 50, 100};
+
+/* The list statement of one shape and page size. Only the request's own
+ * conditions are in it: PostgreSQL then plans it once per connection
+ * (db_query_prepared), where one statement for every shape ("$1 IS NULL
+ * OR ...") had to be planned at every run with its values to fold the
+ * absent filters away: half of PostgreSQL's time for a page (tools/bench
+ * api). The page size is a literal: with a parameter LIMIT a generic plan
+ * assumes a tenth of the table is wanted and walks no index.
+ *
+ * Parameters: $1 show_cpr, then the present filters' values in the
+ * order of the bits (the cursor takes two).
+ *
+ * q: a case matches when its own fields or one of its contacts match
+ * (the last two lines). The line before is implied by them and indexed:
+ * cases.contact_search holds the lexemes of all the case's contacts and
+ * ktd_case_search_filter() the part of q an index can answer
+ * (sql/006_case_perf.sql), so the planner can start from the index for a
+ * rare word or walk the newest cases for a common one without probing
+ * the contacts of every case. Its plan depends on the words, so a
+ * statement with q is never kept prepared (list_run).
+ *
+ * The EXISTS under an OR stay subplans, and PostgreSQL would rather hash
+ * every matching contact first (all 110,000 Digital Post contacts, all
+ * 22,000 with "byggesag") than probe the few cases a page needs. OFFSET
+ * 0 keeps an EXISTS from becoming a hashed subplan: it is probed per
+ * case, through contacts_case_idx or contacts_channel_case_idx.
+ *
+ * One row more than asked says whether a next page exists. The contact
+ * count is given to ktd_case_json(), which is then inlined rather than
+ * run as a function per case (sql/006). */
+static char *list_sql_build(unsigned shape, unsigned limit)
+{
+	struct ktd_buf b;
+	int n = 1;
+
+	ktd_buf_init(&b, 8192);
+#define ADD(...)                                                               \
+	do {                                                                   \
+		if (ktd_buf_printf(&b, __VA_ARGS__) < 0)                       \
+			ktd_panic("case list: statement too long");            \
+	} while (0)
+	ADD("WITH page AS (SELECT c, c.id, c.created_at FROM cases c "
+	    "WHERE true");
+	if (shape & LF_STATUS)
+		ADD(" AND c.status = $%d", ++n);
+	if (shape & LF_DEPT)
+		ADD(" AND c.department_id = $%d::bigint", ++n);
+	if (shape & LF_ASSIGNEE)
+		ADD(" AND c.assignee_id = $%d::bigint", ++n);
+	if (shape & LF_CHANNEL)
+		ADD(" AND EXISTS (SELECT 1 FROM contacts ct "
+		    "WHERE ct.case_id = c.id AND ct.channel = $%d OFFSET 0)",
+		    ++n);
+	if (shape & LF_FROM)
+		ADD(" AND c.created_at >= $%d::timestamptz", ++n);
+	if (shape & LF_TO)
+		ADD(" AND c.created_at < $%d::timestamptz", ++n);
+	if (shape & LF_Q) {
+		n++;
+		ADD(" AND (ktd_case_search_filter($%d) IS NULL "
+		    "OR c.search @@ ktd_case_search_filter($%d) "
+		    "OR c.contact_search @@ ktd_case_search_filter($%d)) "
+		    "AND (c.search @@ websearch_to_tsquery('danish', $%d) "
+		    "OR EXISTS (SELECT 1 FROM contacts ct "
+		    "WHERE ct.case_id = c.id "
+		    "AND ct.search @@ websearch_to_tsquery('danish', $%d) "
+		    "OFFSET 0))",
+		    n, n, n, n, n);
+	}
+	if (shape & LF_CURSOR) {
+		ADD(" AND (c.created_at, c.id) < (to_timestamp(0) + "
+		    "$%d::bigint * interval '1 microsecond', $%d::bigint)",
+		    n + 1, n + 2);
+		n += 2;
+	}
+	ADD(" ORDER BY c.created_at DESC, c.id DESC LIMIT %u), "
+	    "numbered AS (SELECT p.*, row_number() OVER "
+	    "(ORDER BY p.created_at DESC, p.id DESC) AS rn FROM page p) "
+	    "SELECT coalesce(jsonb_agg(ktd_case_json(n.c, $1::boolean, "
+	    "(SELECT count(*) FROM contacts ct WHERE ct.case_id = n.id)) "
+	    "ORDER BY n.rn) FILTER (WHERE n.rn <= %u), '[]')::text, "
+	    "count(*), "
+	    "max(CASE WHEN n.rn = %u THEN (extract(epoch FROM n.created_at) "
+	    "* 1000000)::bigint END), "
+	    "max(CASE WHEN n.rn = %u THEN n.id END) "
+	    "FROM numbered n",
+	    limit + 1, limit, limit, limit);
+#undef ADD
+	return ktd_buf_steal(&b, NULL);
+}
+
+/* The kept statements, made when first wanted and never freed: their
+ * addresses name them in db_query_prepared. */
+static pthread_mutex_t list_sql_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *list_sql_kept[LF_SHAPES][KTD_N_ELEMENTS(list_kept_limits)];
+
+/* Runs the list statement of shape and limit with params. */
+static int list_run(PGconn *pg, unsigned shape, unsigned limit, int nparams,
+                    const char *const *params, PGresult **res_r,
+                    struct ktd_error *err)
+{
+	const char *sql = NULL;
+	char *own;
+	size_t i;
+	int r;
+
+	for (i = 0; i < KTD_N_ELEMENTS(list_kept_limits) && !(shape & LF_Q);
+	     i++) {
+		if (list_kept_limits[i] != limit)
+			continue;
+		pthread_mutex_lock(&list_sql_mu);
+		if (!list_sql_kept[shape][i])
+			list_sql_kept[shape][i] = list_sql_build(shape, limit);
+		sql = list_sql_kept[shape][i];
+		pthread_mutex_unlock(&list_sql_mu);
+		return db_query_prepared(pg, sql, nparams, params, res_r, err);
+	}
+	own = list_sql_build(shape, limit);
+	r = db_query(pg, own, nparams, params, res_r, err);
+	free(own);
+	return r;
+}
+
 int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
                       char **json_r, int64_t *last_us_r, int64_t *last_id_r,
                       struct ktd_error *err)
 {
-	/* One static statement: an absent filter is a NULL parameter, and
-	 * since PQexecParams plans with the values, "$1 IS NULL OR ..." folds
-	 * away. One row more than asked says whether a next page exists.
-	 *
-	 * q: a case matches when its own fields or one of its contacts match
-	 * (the last two lines). The line before is implied by them and
-	 * indexed: cases.contact_search holds the lexemes of all the case's
-	 * contacts and ktd_case_search_filter($7) the part of q an index can
-	 * answer (sql/006_case_perf.sql), so the planner can start from the
-	 * index for a rare word or walk the newest cases for a common one
-	 * without probing the contacts of every case.
-	 *
-	 * The EXISTS under an OR stay subplans, and PostgreSQL would rather
-	 * hash every matching contact first (all 110,000 Digital Post
-	 * contacts, all 22,000 with "byggesag") than probe the few cases a
-	 * page needs. OFFSET 0 keeps an EXISTS from becoming a hashed
-	 * subplan: it is probed per case, through contacts_case_idx or
-	 * contacts_channel_case_idx.
-	 *
-	 * The contact count is given to ktd_case_json(), which is then
-	 * inlined rather than run as a function per case (sql/006). */
-	static const char sql[] =
-	        "WITH page AS ("
-	        " SELECT c, c.id, c.created_at FROM cases c "
-	        " WHERE ($1::text IS NULL OR c.status = $1) "
-	        " AND ($2::bigint IS NULL OR c.department_id = $2) "
-	        " AND ($3::bigint IS NULL OR c.assignee_id = $3) "
-	        " AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contacts ct "
-	        "  WHERE ct.case_id = c.id AND ct.channel = $4 OFFSET 0)) "
-	        " AND ($5::timestamptz IS NULL OR c.created_at >= $5) "
-	        " AND ($6::timestamptz IS NULL OR c.created_at < $6) "
-	        " AND ($7::text IS NULL OR ("
-	        "  (ktd_case_search_filter($7) IS NULL "
-	        "   OR c.search @@ ktd_case_search_filter($7) "
-	        "   OR c.contact_search @@ ktd_case_search_filter($7)) "
-	        "  AND (c.search @@ websearch_to_tsquery('danish', $7) "
-	        "   OR EXISTS (SELECT 1 FROM contacts ct "
-	        "    WHERE ct.case_id = c.id "
-	        "    AND ct.search @@ websearch_to_tsquery('danish', $7) "
-	        "    OFFSET 0)))) "
-	        " AND ($9::bigint IS NULL OR (c.created_at, c.id) < "
-	        "  (to_timestamp(0) + $8::bigint * interval '1 microsecond', "
-	        "   $9::bigint)) "
-	        " ORDER BY c.created_at DESC, c.id DESC LIMIT $10::integer + "
-	        "1), "
-	        "numbered AS (SELECT p.*, row_number() OVER "
-	        " (ORDER BY p.created_at DESC, p.id DESC) AS rn FROM page p) "
-	        "SELECT coalesce(jsonb_agg(ktd_case_json(n.c, $11::boolean, "
-	        "  (SELECT count(*) FROM contacts ct WHERE ct.case_id = n.id)) "
-	        "  ORDER BY n.rn) FILTER (WHERE n.rn <= $10), '[]')::text, "
-	        " count(*), "
-	        " max(CASE WHEN n.rn = $10 THEN (extract(epoch FROM "
-	        "n.created_at)"
-	        "  * 1000000)::bigint END), "
-	        " max(CASE WHEN n.rn = $10 THEN n.id END) "
-	        "FROM numbered n";
-	char dept[24], assignee[24], after_us[24], after_id[24], limit[24];
-	const char *params[11];
+	char dept[24], assignee[24], after_us[24], after_id[24];
+	const char *params[12];
 	PGresult *res = NULL;
+	unsigned shape = 0;
+	int n = 0;
 
-	I64(dept, f->department_id);
-	I64(assignee, f->assignee_id);
-	I64(after_us, f->after_us);
-	I64(after_id, f->after_id);
-	I64(limit, f->limit);
-	params[0] = f->status;
-	params[1] = f->department_id ? dept : NULL;
-	params[2] = f->assignee_id ? assignee : NULL;
-	params[3] = f->channel;
-	params[4] = f->created_from;
-	params[5] = f->created_to;
-	params[6] = f->q;
-	params[7] = after_us;
-	params[8] = f->after_id ? after_id : NULL;
-	params[9] = limit;
-	params[10] = show_cpr ? "t" : "f";
-	if (db_query(pg, sql, 11, params, &res, err) < 0)
+	params[n++] = show_cpr ? "t" : "f";
+	if (f->status) {
+		shape |= LF_STATUS;
+		params[n++] = f->status;
+	}
+	if (f->department_id) {
+		shape |= LF_DEPT;
+		I64(dept, f->department_id);
+		params[n++] = dept;
+	}
+	if (f->assignee_id) {
+		shape |= LF_ASSIGNEE;
+		I64(assignee, f->assignee_id);
+		params[n++] = assignee;
+	}
+	if (f->channel) {
+		shape |= LF_CHANNEL;
+		params[n++] = f->channel;
+	}
+	if (f->created_from) {
+		shape |= LF_FROM;
+		params[n++] = f->created_from;
+	}
+	if (f->created_to) {
+		shape |= LF_TO;
+		params[n++] = f->created_to;
+	}
+	if (f->q) {
+		shape |= LF_Q;
+		params[n++] = f->q;
+	}
+	if (f->after_id) {
+		shape |= LF_CURSOR;
+		I64(after_us, f->after_us);
+		I64(after_id, f->after_id);
+		params[n++] = after_us;
+		params[n++] = after_id;
+	}
+	if (list_run(pg, shape, f->limit, n, params, &res, err) < 0)
 		return -1;
 	*json_r = db_result_strdup(res, 0, 0);
 	*last_id_r = 0;
