@@ -277,7 +277,7 @@ int db_call_stale(PGconn *pg, uint64_t older_than_s, unsigned limit,
                   PGresult **res_r, struct ktd_error *err)
 {
 	static const char sql[] =
-	        "SELECT call_id FROM calls WHERE state <> 'ended' "
+	        "SELECT call_id FROM calls WHERE outcome IS NULL "
 	        " AND last_event_at < now() - make_interval(secs => "
 	        "$1::bigint) "
 	        "ORDER BY last_event_at LIMIT $2::integer";
