@@ -236,75 +236,79 @@ int db_case_update(PGconn *pg, int64_t id, int64_t version,
 	return ret;
 }
 
-int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
-                      char **json_r, int64_t *last_us_r, int64_t *last_id_r,
-                      struct ktd_error *err)
-{
-	/* One static statement: an absent filter is a NULL parameter, and
-	 * since PQexecParams plans with the values, "$1 IS NULL OR ..." folds
-	 * away. One row more than asked says whether a next page exists.
-	 *
-	 * q: a case matches when its own fields or one of its contacts match
-	 * (the last two lines). The line before is implied by them and
-	 * indexed: cases.contact_search holds the lexemes of all the case's
-	 * contacts and ktd_case_search_filter($7) the part of q an index can
-	 * answer (sql/006_case_perf.sql), so the planner can start from the
-	 * index for a rare word or walk the newest cases for a common one
-	 * without probing the contacts of every case.
-	 *
-	 * The EXISTS under an OR stay subplans, and PostgreSQL would rather
-	 * hash every matching contact first (all 110,000 Digital Post
-	 * contacts, all 22,000 with "byggesag") than probe the few cases a
-	 * page needs. OFFSET 0 keeps an EXISTS from becoming a hashed
-	 * subplan: it is probed per case, through contacts_case_idx or
-	 * contacts_channel_case_idx.
-	 *
-	 * The contact count is given to ktd_case_json(), which is then
-	 * inlined rather than run as a function per case (sql/006). */
-	static const char sql[] =
-	        "WITH page AS ("
-	        " SELECT c, c.id, c.created_at FROM cases c "
-	        " WHERE ($1::text IS NULL OR c.status = $1) "
-	        " AND ($2::bigint IS NULL OR c.department_id = $2) "
-	        " AND ($3::bigint IS NULL OR c.assignee_id = $3) "
-	        " AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contacts ct "
-	        "  WHERE ct.case_id = c.id AND ct.channel = $4 OFFSET 0)) "
-	        " AND ($5::timestamptz IS NULL OR c.created_at >= $5) "
-	        " AND ($6::timestamptz IS NULL OR c.created_at < $6) "
-	        " AND ($7::text IS NULL OR ("
-	        "  (ktd_case_search_filter($7) IS NULL "
-	        "   OR c.search @@ ktd_case_search_filter($7) "
-	        "   OR c.contact_search @@ ktd_case_search_filter($7)) "
-	        "  AND (c.search @@ websearch_to_tsquery('danish', $7) "
-	        "   OR EXISTS (SELECT 1 FROM contacts ct "
-	        "    WHERE ct.case_id = c.id "
-	        "    AND ct.search @@ websearch_to_tsquery('danish', $7) "
-	        "    OFFSET 0)))) "
-	        " AND ($9::bigint IS NULL OR (c.created_at, c.id) < "
-	        "  (to_timestamp(0) + $8::bigint * interval '1 microsecond', "
-	        "   $9::bigint)) "
-	        " ORDER BY c.created_at DESC, c.id DESC LIMIT $10::integer + "
-	        "1), "
-	        "numbered AS (SELECT p.*, row_number() OVER "
-	        " (ORDER BY p.created_at DESC, p.id DESC) AS rn FROM page p) "
-	        "SELECT coalesce(jsonb_agg(ktd_case_json(n.c, $11::boolean, "
-	        "  (SELECT count(*) FROM contacts ct WHERE ct.case_id = n.id)) "
-	        "  ORDER BY n.rn) FILTER (WHERE n.rn <= $10), '[]')::text, "
-	        " count(*), "
-	        " max(CASE WHEN n.rn = $10 THEN (extract(epoch FROM "
-	        "n.created_at)"
-	        "  * 1000000)::bigint END), "
-	        " max(CASE WHEN n.rn = $10 THEN n.id END) "
-	        "FROM numbered n";
-	char dept[24], assignee[24], after_us[24], after_id[24], limit[24];
-	const char *params[11];
-	PGresult *res = NULL;
+/* The WHERE clause of the list and the counts: $1 status, $2
+ * department_id, $3 assignee_id, $4 channel, $5 created_from, $6
+ * created_to, $7 q, $8 reference. One static text: an absent filter is a
+ * NULL parameter, and since PQexecParams plans with the values, "$1 IS
+ * NULL OR ..." folds away.
+ *
+ * q: a case matches when its own fields or one of its contacts match
+ * (the last two lines). The line before is implied by them and
+ * indexed: cases.contact_search holds the lexemes of all the case's
+ * contacts and ktd_case_search_filter($7) the part of q an index can
+ * answer (sql/006_case_perf.sql), so the planner can start from the
+ * index for a rare word or walk the newest cases for a common one
+ * without probing the contacts of every case.
+ *
+ * The EXISTS under an OR stay subplans, and PostgreSQL would rather
+ * hash every matching contact first (all 110,000 Digital Post
+ * contacts, all 22,000 with "byggesag") than probe the few cases a
+ * page needs. OFFSET 0 keeps an EXISTS from becoming a hashed
+ * subplan: it is probed per case, through contacts_case_idx or
+ * contacts_channel_case_idx. */
+#define CASE_FILTER_SQL                                                        \
+	" ($1::text IS NULL OR c.status = $1) "                                \
+	" AND ($2::bigint IS NULL OR c.department_id = $2) "                   \
+	" AND ($3::bigint IS NULL OR c.assignee_id = $3) "                     \
+	" AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contacts ct "         \
+	"  WHERE ct.case_id = c.id AND ct.channel = $4 OFFSET 0)) "            \
+	" AND ($5::timestamptz IS NULL OR c.created_at >= $5) "                \
+	" AND ($6::timestamptz IS NULL OR c.created_at < $6) "                 \
+	" AND ($7::text IS NULL OR ("                                          \
+	"  (ktd_case_search_filter($7) IS NULL "                               \
+	"   OR c.search @@ ktd_case_search_filter($7) "                        \
+	"   OR c.contact_search @@ ktd_case_search_filter($7)) "               \
+	"  AND (c.search @@ websearch_to_tsquery('danish', $7) "               \
+	"   OR EXISTS (SELECT 1 FROM contacts ct "                             \
+	"    WHERE ct.case_id = c.id "                                         \
+	"    AND ct.search @@ websearch_to_tsquery('danish', $7) "             \
+	"    OFFSET 0)))) "                                                    \
+	" AND ($8::text IS NULL OR c.reference = $8) "
 
-	I64(dept, f->department_id);
-	I64(assignee, f->assignee_id);
-	I64(after_us, f->after_us);
-	I64(after_id, f->after_id);
-	I64(limit, f->limit);
+/* A page in one order: CMP is the cursor's comparison, DIR the order.
+ * One row more than asked says whether a next page exists. The contact
+ * count and the assignee's name are given to ktd_case_json(), which is
+ * then inlined rather than run as a function per case (sql/006,
+ * sql/011). */
+#define CASE_LIST_SQL(CMP, DIR)                                                \
+	"WITH page AS ("                                                       \
+	" SELECT c, c.id, c.created_at, c.assignee_id FROM cases c "           \
+	" WHERE " CASE_FILTER_SQL                                              \
+	" AND ($10::bigint IS NULL OR (c.created_at, c.id) " CMP               \
+	"  (to_timestamp(0) + $9::bigint * interval '1 microsecond', "         \
+	"   $10::bigint)) "                                                    \
+	" ORDER BY c.created_at " DIR ", c.id " DIR                            \
+	" LIMIT $11::integer + 1), "                                           \
+	"numbered AS (SELECT p.*, row_number() OVER "                          \
+	" (ORDER BY p.created_at " DIR ", p.id " DIR ") AS rn FROM page p) "   \
+	"SELECT coalesce(jsonb_agg(ktd_case_json(n.c, $12::boolean, "          \
+	"  (SELECT count(*) FROM contacts ct WHERE ct.case_id = n.id), "       \
+	"  (SELECT ktd_user_display_name(u) FROM users u "                     \
+	"   WHERE u.id = n.assignee_id)) "                                     \
+	"  ORDER BY n.rn) FILTER (WHERE n.rn <= $11), '[]')::text, "           \
+	" count(*), "                                                          \
+	" max(CASE WHEN n.rn = $11 THEN (extract(epoch FROM n.created_at) "    \
+	"  * 1000000)::bigint END), "                                          \
+	" max(CASE WHEN n.rn = $11 THEN n.id END) "                            \
+	"FROM numbered n"
+
+/* The parameters of CASE_FILTER_SQL, $1 to $8, into params; the
+ * buffers hold the numbers. */
+static void filter_params(const struct db_case_filter *f, char dept[24],
+                          char assignee[24], const char **params)
+{
+	snprintf(dept, 24, "%" PRId64, f->department_id);
+	snprintf(assignee, 24, "%" PRId64, f->assignee_id);
 	params[0] = f->status;
 	params[1] = f->department_id ? dept : NULL;
 	params[2] = f->assignee_id ? assignee : NULL;
@@ -312,11 +316,31 @@ int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
 	params[4] = f->created_from;
 	params[5] = f->created_to;
 	params[6] = f->q;
-	params[7] = after_us;
-	params[8] = f->after_id ? after_id : NULL;
-	params[9] = limit;
-	params[10] = show_cpr ? "t" : "f";
-	if (db_query(pg, sql, 11, params, &res, err) < 0)
+	params[7] = f->reference;
+}
+
+int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
+                      char **json_r, int64_t *last_us_r, int64_t *last_id_r,
+                      struct ktd_error *err)
+{
+	/* Newest first walks the (created_at, id) indexes of sql/003
+	 * forwards, oldest first backwards: the same plans. */
+	static const char sql_desc[] = CASE_LIST_SQL("<", "DESC");
+	static const char sql_asc[] = CASE_LIST_SQL(">", "ASC");
+	char dept[24], assignee[24], after_us[24], after_id[24], limit[24];
+	const char *params[12];
+	PGresult *res = NULL;
+
+	filter_params(f, dept, assignee, params);
+	I64(after_us, f->after_us);
+	I64(after_id, f->after_id);
+	I64(limit, f->limit);
+	params[8] = after_us;
+	params[9] = f->after_id ? after_id : NULL;
+	params[10] = limit;
+	params[11] = show_cpr ? "t" : "f";
+	if (db_query(pg, f->ascending ? sql_asc : sql_desc, 12, params, &res,
+	             err) < 0)
 		return -1;
 	*json_r = db_result_strdup(res, 0, 0);
 	*last_id_r = 0;
@@ -325,6 +349,84 @@ int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
 		*last_us_r = db_result_i64(res, 0, 2);
 		*last_id_r = db_result_i64(res, 0, 3);
 	}
+	PQclear(res);
+	return 0;
+}
+
+const char *const db_case_count_channels[DB_CASE_COUNT_CHANNELS] = {
+        "phone", "email", "digital_post", "web", "walk_in"};
+const char *const db_case_count_statuses[DB_CASE_COUNT_STATUSES] = {
+        "new", "open", "forwarded", "resolved", "closed"};
+
+/* One capped count: the cases of CASE_FILTER_SQL and EXTRA, at most
+ * $9 + 1 of them, so that the count stops where the answer would be
+ * "more than $9". */
+#define CASE_COUNT_SQL(EXTRA)                                                  \
+	"(SELECT count(*) FROM (SELECT 1 FROM cases c WHERE " CASE_FILTER_SQL  \
+	        EXTRA " LIMIT $9::integer + 1) s)"
+
+/* A channel's count. Unlike the list's channel filter, this EXISTS may
+ * become a semi-join, which the planner costs against the LIMIT: on a few
+ * thousand cases (EXPLAIN ANALYZE) it merges cases_pkey with
+ * contacts_channel_case_idx (both in id order, so it stops after $9 + 1
+ * cases) for a common channel, and hashes the contacts of a rare one
+ * (a cost bounded by that channel's contacts) rather than walk the
+ * cases until it has found $9 + 1. */
+#define CASE_COUNT_CHANNEL_SQL(CH)                                             \
+	CASE_COUNT_SQL(" AND EXISTS (SELECT 1 FROM contacts cc "               \
+	               "  WHERE cc.case_id = c.id AND cc.channel = '" CH "')")
+
+/* A status's count; none asked for when the filter names another
+ * status (a constant CASE: the planner drops the subquery). */
+#define CASE_COUNT_STATUS_SQL(ST)                                              \
+	"CASE WHEN $1::text IS NULL OR $1 = '" ST                              \
+	"' THEN " CASE_COUNT_SQL(" AND c.status = '" ST "'") " ELSE 0 END"
+
+/* The columns of db_case_counts, in the order of db_case_count_channels
+ * and db_case_count_statuses. */
+/* One column a line: clang-format 14 would run them together with the
+ * literals between them, and not twice the same way. */
+/* clang-format off */
+#define CASE_COUNTS_COLUMNS                                                   \
+	CASE_COUNT_SQL("") ", "                                               \
+	CASE_COUNT_CHANNEL_SQL("phone") ", "                                  \
+	CASE_COUNT_CHANNEL_SQL("email") ", "                                  \
+	CASE_COUNT_CHANNEL_SQL("digital_post") ", "                           \
+	CASE_COUNT_CHANNEL_SQL("web") ", "                                    \
+	CASE_COUNT_CHANNEL_SQL("walk_in") ", "                                \
+	CASE_COUNT_STATUS_SQL("new") ", "                                     \
+	CASE_COUNT_STATUS_SQL("open") ", "                                    \
+	CASE_COUNT_STATUS_SQL("forwarded") ", "                               \
+	CASE_COUNT_STATUS_SQL("resolved") ", "                                \
+	CASE_COUNT_STATUS_SQL("closed") ", "                                  \
+	"CASE WHEN $10::bigint IS NULL THEN NULL ELSE "                       \
+	CASE_COUNT_SQL(" AND c.assignee_id = $10") " END"
+/* clang-format on */
+
+int db_case_counts(PGconn *pg, const struct db_case_filter *f,
+                   int64_t mine_user_id, unsigned cap,
+                   struct db_case_counts *counts_r, struct ktd_error *err)
+{
+	static const char sql[] = "SELECT " CASE_COUNTS_COLUMNS;
+	char dept[24], assignee[24], capt[24], mine[24];
+	const char *params[10];
+	PGresult *res = NULL;
+	int i, col = 0;
+
+	filter_params(f, dept, assignee, params);
+	I64(capt, cap);
+	I64(mine, mine_user_id);
+	params[8] = capt;
+	params[9] = mine_user_id ? mine : NULL;
+	if (db_query(pg, sql, 10, params, &res, err) < 0)
+		return -1;
+	counts_r->total = db_result_i64(res, 0, col++);
+	for (i = 0; i < DB_CASE_COUNT_CHANNELS; i++)
+		counts_r->channels[i] = db_result_i64(res, 0, col++);
+	for (i = 0; i < DB_CASE_COUNT_STATUSES; i++)
+		counts_r->statuses[i] = db_result_i64(res, 0, col++);
+	counts_r->mine =
+	        PQgetisnull(res, 0, col) ? -1 : db_result_i64(res, 0, col);
 	PQclear(res);
 	return 0;
 }
