@@ -250,7 +250,11 @@ async function assignDialog() {
 	const sel = h('select', { name: 'assignee', autofocus: true },
 		h('option', { value: '', selected: cur.assignee_id === null }, t('nobody')),
 		users.map((u) => h('option', { value: String(u.id), selected: u.id === cur.assignee_id },
-			(u.name || u.login) + (u.id === ctx.userId ? ` (${t('me')})` : ''))));
+			(u.name || u.login) + (u.id === ctx.userId ? ` (${t('me')})` : ''))),
+		// an assignee no longer active stays what it is unless changed
+		cur.assignee_id !== null && !users.some((u) => u.id === cur.assignee_id)
+			? h('option', { value: String(cur.assignee_id), selected: true }, assigneeText(cur.assignee_id, cur.assignee_name))
+			: null);
 	openDialog({
 		name: 'assign',
 		title: t('assign_title'),

@@ -161,8 +161,10 @@ def test_counts_authorisation(daemon, ctl):
 
 
 def test_counts_plan_stops_early(daemon, agent):
-    """Each count is a LIMIT under count(*): PostgreSQL stops reading at
-    cap + 1 cases, whatever the table holds."""
+    """The shape of each count in db_case_counts (a LIMIT under count(*),
+    here with a channel's semi-join): PostgreSQL stops reading at cap + 1
+    cases, whatever the table holds. (The route's own statement is built
+    in C; this checks the premise its cost rests on.)"""
     d = daemon
     seed_cases(d, 3000)
     sql(d, "INSERT INTO contacts (case_id, channel, direction)"
@@ -246,6 +248,7 @@ def test_lookup_by_reference(daemon, agent):
     assert refs(a["reference"]) == [a["reference"]]
     assert refs(b["reference"]) == [b["reference"]]
     assert refs("2026-999999") == []
+    assert refs("2026-" + "9" * 15) == []  # the longest a reference gets
     # Exact: no prefix, no pattern.
     assert refs(a["reference"][:-1] + "0" + a["reference"][-1]) == []
     # Other filters still apply.
