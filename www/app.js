@@ -7,7 +7,7 @@ import { h, replace, clear, $ } from './dom.js';
 import { t, getLang, setLang } from './i18n.js';
 import { api, setCsrf, onUnauthorized, onNetwork, ApiError } from './api.js';
 import { Live } from './live.js';
-import { ctx, toast, showError, closeDialog, dialogOpen, field } from './ui.js';
+import { ctx, toast, showError, closeDialog, dialogOpen, field, loadUserNames } from './ui.js';
 import * as inbox from './inbox.js';
 import * as caseView from './case.js';
 import * as callbacks from './callbacks.js';
@@ -171,7 +171,7 @@ async function startSession(me) {
 	$('#help-open').hidden = false;
 	document.documentElement.dataset.session = 'yes';
 	try {
-		await directory.loadDepartments();
+		await Promise.all([directory.loadDepartments(), loadUserNames()]);
 	} catch (e) {
 		showError(e);
 	}
@@ -183,6 +183,8 @@ function endSession(message, kind) {
 	live.stop();
 	ctx.user = null;
 	ctx.userId = null;
+	ctx.userNames = new Map();
+	ctx.assignees = [];
 	setCsrf(null);
 	try {
 		localStorage.removeItem(SESSION_FLAG);
@@ -258,7 +260,7 @@ function helpDialog() {
 			row('/', t('k_search')), row('j / k', t('k_next')), row('p', t('k_pop')), row('?', t('k_help')), row('Esc', t('k_escape')))),
 		h('h3', {}, t('keys_case')),
 		h('table', {}, h('tbody', {},
-			row('t', t('a_take')), row('l', t('a_resolve')), row('v', t('a_forward')), row('n', t('a_note')),
+			row('t', t('a_take')), row('a', t('a_assign')), row('l', t('a_resolve')), row('v', t('a_forward')), row('n', t('a_note')),
 			row('s', t('a_reply')), row('o', t('a_reopen')), row('f', t('a_merge')))),
 		h('div', { class: 'buttons' }, closeBtn)));
 	d.showModal();

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
-// One case: its header, the actions (take, resolve, forward, note, reply,
-// reopen, merge) with the version the agent saw, the timeline of contacts,
+// One case: its header, the actions (take, assign, resolve, forward, note,
+// reply, reopen, merge) with the version the agent saw, the timeline of contacts,
 // the forwards and, for supervisors, the audit trail. User-supplied text
 // is only ever put in as text nodes.
 
 import { h, replace } from './dom.js';
 import { t, fmtTime, fmtSeconds } from './i18n.js';
 import { api, ApiError } from './api.js';
-import { ctx, toast, showError, openDialog, field, depName, assigneeText, statusBadge, channelText, dialogOpen } from './ui.js';
+import { ctx, toast, showError, openDialog, field, depName, assigneeText, statusBadge, channelText, channelMark, dialogOpen, loadUserNames } from './ui.js';
 import { fmtHours, loadDepartments } from './directory.js';
 
 let cur = null; // the case as last loaded
@@ -69,6 +69,7 @@ function can(action) {
 	const merged = c.merged_into_id !== null;
 	switch (action) {
 	case 'take': return ACTIVE.includes(c.status) && !(ctx.userId !== null && c.assignee_id === ctx.userId);
+	case 'assign': return ACTIVE.includes(c.status) && !merged;
 	case 'resolve': return ACTIVE.includes(c.status);
 	case 'forward': return c.status !== 'closed' && !merged;
 	case 'note': return !merged;
@@ -81,6 +82,7 @@ function can(action) {
 
 const ACTIONS = [
 	['take', 'a_take', 't', take],
+	['assign', 'a_assign', 'a', assignDialog],
 	['resolve', 'a_resolve', 'l', resolveDialog],
 	['forward', 'a_forward', 'v', forwardDialog],
 	['note', 'a_note', 'n', noteDialog],
@@ -119,7 +121,8 @@ function render(audit) {
 			c.resolution ? fact(t('resolution'), t('r_' + c.resolution), 'resolution') : null,
 			fact(t('citizen'), citizen, 'citizen'),
 			fact(t('department'), depName(c.department_id), 'department'),
-			fact(t('col_assignee'), assigneeText(c.assignee_id), 'assignee'),
+			fact(t('col_channel'), channelMark(c.channel), 'channel'),
+			fact(t('col_assignee'), assigneeText(c.assignee_id, c.assignee_name), 'assignee'),
 			c.category ? fact(t('category'), c.category, 'category') : null,
 			fact(t('created'), fmtTime(c.created_at), 'created'),
 			c.merged_into_id ? fact(t('merged_into'), h('a', { href: `#/case/${c.merged_into_id}` }, `→ #${c.merged_into_id}`), 'merged') : null),
@@ -231,6 +234,39 @@ async function take() {
 	} catch (e) {
 		showError(e);
 	}
+}
+
+// Assign the case to a colleague (or to nobody), from the active users.
+async function assignDialog() {
+	let users = ctx.assignees;
+	try {
+		users = await loadUserNames();
+	} catch (e) {
+		if (!users.length) {
+			showError(e);
+			return;
+		}
+	}
+	const sel = h('select', { name: 'assignee', autofocus: true },
+		h('option', { value: '', selected: cur.assignee_id === null }, t('nobody')),
+		users.map((u) => h('option', { value: String(u.id), selected: u.id === cur.assignee_id },
+			(u.name || u.login) + (u.id === ctx.userId ? ` (${t('me')})` : ''))),
+		// an assignee no longer active stays what it is unless changed
+		cur.assignee_id !== null && !users.some((u) => u.id === cur.assignee_id)
+			? h('option', { value: String(cur.assignee_id), selected: true }, assigneeText(cur.assignee_id, cur.assignee_name))
+			: null);
+	openDialog({
+		name: 'assign',
+		title: t('assign_title'),
+		submitLabel: t('assign_submit'),
+		body: [field(t('col_assignee'), sel)],
+		onSubmit: () => {
+			const uid = sel.value ? Number(sel.value) : null;
+			const name = uid === null ? t('nobody') : assigneeText(uid);
+			return act(() => api('PATCH', `/cases/${curId}`, { body: { assignee_id: uid }, ifMatch: cur.version }),
+				t('assigned_ok', { name }));
+		},
+	});
 }
 
 function resolveDialog() {
@@ -345,18 +381,10 @@ function reopenDialog() {
 	form.querySelector('[data-action="submit"]').focus();
 }
 
-// The API finds a case by id only: look the reference up among the newest
-// cases (a few pages).
+// The case with this reference (GET /api/v1/cases?reference=), or null.
 async function findByReference(ref) {
-	let cursor = null;
-	for (let i = 0; i < 5; i++) {
-		const r = await api('GET', '/cases', { query: { limit: 100, cursor } });
-		const hit = r.items.find((c) => c.reference === ref);
-		if (hit) return hit;
-		cursor = r.next_cursor;
-		if (!cursor) break;
-	}
-	return null;
+	const r = await api('GET', '/cases', { query: { reference: ref, limit: 1 } });
+	return r.items[0] ?? null;
 }
 
 function mergeDialog() {
@@ -368,6 +396,7 @@ function mergeDialog() {
 		body: [field(t('merge_into'), ref)],
 		onSubmit: async () => {
 			const want = ref.value.trim();
+			if (!/^[0-9]{4}-[0-9]{6,}$/.test(want)) throw new ApiError(404, 'not_found', t('merge_not_found', { ref: want }), null);
 			const target = await findByReference(want);
 			if (!target) throw new ApiError(404, 'not_found', t('merge_not_found', { ref: want }), null);
 			return act(() => api('POST', `/cases/${curId}/merge`, { body: { into: target.id }, ifMatch: cur.version }),

@@ -6,15 +6,14 @@
 import { h, replace } from './dom.js';
 import { t, fmtTime, fmtAge } from './i18n.js';
 import { api } from './api.js';
-import { ctx, depName, assigneeText, statusBadge, showError } from './ui.js';
+import { ctx, depName, assigneeText, statusBadge, channelMark, showError } from './ui.js';
 
 const PAGE = 50;
-const COUNT_LIMIT = 100;
 const CHANNELS = ['', 'phone', 'email', 'digital_post'];
 const STATUSES = ['', 'new', 'open', 'forwarded', 'resolved', 'closed'];
 
 const f = { channel: '', status: '', department_id: '', mine: false, q: '', sort: 'newest' };
-let items = []; // in API order (newest first)
+let items = []; // in API order (newest or, sorted so, oldest first)
 let nextCursor = null;
 let root = null;
 let els = {};
@@ -24,6 +23,7 @@ let countTimer = null;
 let savedScroll = 0;
 let loaded = false;
 
+// The list's filters (GET /api/v1/cases and /cases/counts take the same).
 function query(extra) {
 	return {
 		channel: f.channel,
@@ -69,7 +69,7 @@ function build() {
 			reload();
 		}
 	});
-	const sort = h('select', { name: 'sort', onchange: (e) => { f.sort = e.target.value; render(); } },
+	const sort = h('select', { name: 'sort', onchange: (e) => { f.sort = e.target.value; reload(); } },
 		h('option', { value: 'newest', selected: f.sort === 'newest' }, t('sort_newest')),
 		h('option', { value: 'oldest', selected: f.sort === 'oldest' }, t('sort_oldest')));
 	const filters = h('div', { class: 'filters' },
@@ -77,7 +77,7 @@ function build() {
 		h('label', { class: 'field' }, h('span', { class: 'label' }, t('status')), status),
 		h('label', { class: 'field' }, h('span', { class: 'label' }, t('department')), dep),
 		h('label', { class: 'field' }, h('span', { class: 'label' }, t('sort')), sort),
-		h('label', { class: 'check' }, mine, ' ', t('mine')));
+		h('label', { class: 'check' }, mine, ' ', t('mine'), ' ', h('span', { class: 'count', 'data-count': 'mine' })));
 	els.notice = h('p', { class: 'notice', hidden: true });
 	els.tbody = h('tbody');
 	els.empty = h('p', { class: 'empty', hidden: true }, t('no_cases'));
@@ -85,7 +85,7 @@ function build() {
 	const table = h('table', { class: 'cases' },
 		h('caption', { class: 'sr-only' }, t('cases_list')),
 		h('thead', {}, h('tr', {},
-			['col_reference', 'col_subject', 'col_status', 'col_department', 'col_assignee', 'col_created', 'col_age']
+			['col_reference', 'col_channel', 'col_subject', 'col_status', 'col_department', 'col_assignee', 'col_created', 'col_age']
 				.map((k) => h('th', { scope: 'col' }, t(k))))),
 		els.tbody);
 	els.tabs = tabs;
@@ -98,17 +98,17 @@ function row(c) {
 	const mine = ctx.userId !== null && c.assignee_id === ctx.userId;
 	return h('tr', { 'data-case-id': String(c.id), 'data-status': c.status, class: mine ? 'mine' : null },
 		h('td', {}, h('a', { href: `#/case/${c.id}`, class: 'ref' }, c.reference)),
+		h('td', { class: 'channel' }, channelMark(c.channel)),
 		h('td', { class: 'subject' }, c.subject || t('no_subject')),
 		h('td', {}, statusBadge(c.status)),
 		h('td', {}, depName(c.department_id)),
-		h('td', {}, assigneeText(c.assignee_id)),
+		h('td', { class: 'assignee' }, assigneeText(c.assignee_id, c.assignee_name)),
 		h('td', {}, h('time', { datetime: c.created_at }, fmtTime(c.created_at))),
 		h('td', {}, fmtAge(c.created_at)));
 }
 
 function render() {
-	const list = f.sort === 'oldest' ? [...items].reverse() : items;
-	replace(els.tbody, list.map(row));
+	replace(els.tbody, items.map(row));
 	els.empty.hidden = items.length > 0;
 	els.more.hidden = !nextCursor;
 	for (const b of els.tabs.querySelectorAll('.tab')) b.setAttribute('aria-pressed', String(b.dataset.channel === f.channel));
@@ -130,7 +130,7 @@ export async function reload() {
 	pending = 0;
 	root?.setAttribute('aria-busy', 'true');
 	try {
-		const r = await api('GET', '/cases', { query: query({ limit: PAGE }) });
+		const r = await api('GET', '/cases', { query: query({ limit: PAGE, order: order() }) });
 		if (seq !== loadSeq) return;
 		items = r.items;
 		nextCursor = r.next_cursor ?? null;
@@ -149,7 +149,7 @@ async function more() {
 	if (!nextCursor) return;
 	const seq = loadSeq;
 	try {
-		const r = await api('GET', '/cases', { query: query({ limit: PAGE, cursor: nextCursor }) });
+		const r = await api('GET', '/cases', { query: query({ limit: PAGE, order: order(), cursor: nextCursor }) });
 		if (seq !== loadSeq) return;
 		const have = new Set(items.map((c) => c.id));
 		items = items.concat(r.items.filter((c) => !have.has(c.id)));
@@ -160,23 +160,42 @@ async function more() {
 	}
 }
 
-// Counts per channel tab under the other filters: one page of up to 100
-// per tab ("100+" beyond), as the API has no count.
+function order() {
+	return f.sort === 'oldest' ? 'asc' : 'desc';
+}
+
+// Counts per channel tab (and of "Kun mine") under the other filters, as
+// the API counts them: up to its cap, "1000+" beyond.
 function scheduleCounts(ms) {
 	clearTimeout(countTimer);
 	countTimer = setTimeout(counts, ms);
 }
 
+function countText(c) {
+	return c ? `(${c.count}${c.more ? '+' : ''})` : '';
+}
+
+let countSeq = 0;
 async function counts() {
 	if (!root) return;
+	const seq = ++countSeq;
+	let r;
+	try {
+		r = await api('GET', '/cases/counts', { query: query({ channel: '' }) });
+	} catch {
+		return; // the list shows the error
+	}
+	if (seq !== countSeq || !root) return;
 	for (const ch of CHANNELS) {
-		try {
-			const r = await api('GET', '/cases', { query: query({ channel: ch, limit: COUNT_LIMIT }) });
-			const el = root.querySelector(`[data-count="${ch}"]`);
-			if (el) el.textContent = `(${r.next_cursor ? COUNT_LIMIT + '+' : r.items.length})`;
-		} catch {
-			return; // the list shows the error
-		}
+		const el = root.querySelector(`[data-count="${ch}"]`);
+		if (el) el.textContent = countText(ch ? r.channels[ch] : r.total);
+	}
+	// "Kun mine" counts the cases the other filters give that are mine.
+	const mine = root.querySelector('[data-count="mine"]');
+	if (mine) {
+		let c = r.mine;
+		if (f.channel && c) c = null; // not counted per channel: say nothing
+		mine.textContent = countText(c);
 	}
 }
 
@@ -195,6 +214,8 @@ export function onLive(type, data) {
 	if (!c || !root || !loaded) return;
 	const i = items.findIndex((x) => x.id === c.id);
 	if (i >= 0) {
+		// an event from before the API named assignees: no stale name
+		if (!('assignee_name' in c) && c.assignee_id !== items[i].assignee_id) c.assignee_name = null;
 		items[i] = { ...items[i], ...c };
 		const old = els.tbody.querySelector(`tr[data-case-id="${c.id}"]`);
 		if (old) {

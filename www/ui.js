@@ -4,14 +4,16 @@
 
 import { h, replace, $ } from './dom.js';
 import { t } from './i18n.js';
-import { ApiError } from './api.js';
+import { api, ApiError } from './api.js';
 
 // What the views share: who is logged in and the directory.
 export const ctx = {
 	user: null, // {login, name, role, department_id}
 	userId: null, // the logged-in user's id (GET /api/v1/me)
 	departments: [],
+	assignees: [], // [{id, name, login}] of the active users
 	depById: new Map(),
+	userNames: new Map(), // id -> name (GET /api/v1/assignees: the active users)
 	navigate: (hash) => {
 		if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
 		else location.hash = hash;
@@ -44,10 +46,27 @@ export function depName(id) {
 	return ctx.depById.get(id)?.name ?? `#${id}`;
 }
 
-export function assigneeText(id) {
+// A user as the agent reads them: "mig", the name the case answer carried
+// (assignee_name), the name from the list of active users, or "bruger N"
+// (a user disabled since).
+export function assigneeText(id, name) {
 	if (id === null || id === undefined) return t('nobody');
 	if (ctx.userId !== null && id === ctx.userId) return t('me');
-	return t('user_n', { n: id });
+	return name || ctx.userNames.get(id) || t('user_n', { n: id });
+}
+
+// The active users' names, for assigneeText and the assignee picker.
+export async function loadUserNames() {
+	const r = await api('GET', '/assignees');
+	ctx.assignees = r.items;
+	ctx.userNames = new Map(r.items.map((u) => [u.id, u.name || u.login]));
+	return r.items;
+}
+
+// A channel as a small labelled mark (the symbol comes from app.css).
+export function channelMark(ch) {
+	if (!ch) return h('span', { class: 'ch-mark' }, '–');
+	return h('span', { class: `ch-mark ch-${ch}`, 'data-channel': ch }, t('ch_' + ch));
 }
 
 export function statusBadge(status) {

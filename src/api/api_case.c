@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* Cases: POST /api/v1/cases (an agent records a contact by hand, through
  * intake like every channel), GET /api/v1/cases (the filtered, cursor-
- * paginated list), GET /api/v1/cases/{id} (one case with its contacts;
+ * paginated list, oldest or newest first, or one reference),
+ * GET /api/v1/cases/counts (the list's filters counted per channel and
+ * status, up to a cap), GET /api/v1/cases/{id} (one case with its contacts;
  * audited) and PATCH /api/v1/cases/{id} (category, department, assignee,
  * subject; optimistic concurrency on the case's version), and the
  * actions POST /api/v1/cases/{id}/resolve, /forward, /notes, /reopen,
@@ -37,6 +39,10 @@
 #define CASE_QUERY_MAX 200       /* bytes of a search */
 #define CASE_LIST_DEFAULT 50
 #define CASE_LIST_MAX 100
+/* GET /api/v1/cases/counts counts each number up to this many cases:
+ * enough for a tab's label, and few enough that a count over a million
+ * cases stops early (sql: db_case_counts). */
+#define CASE_COUNT_CAP 1000
 #define CASE_CATEGORY_MAX 100 /* characters, as sql/003 allows */
 #define CASE_REASON_MAX 2000  /* characters */
 #define CASE_NOTE_MAX 10000   /* characters */
@@ -727,12 +733,12 @@ fail:
 	json_decref(body);
 }
 
-/* Reads and checks the list's query parameters into f; answers 400
- * naming the parameter and returns -1 on the first bad one. */
+/* Reads and checks the list's filters (the query parameters the list
+ * and the counts share) into f; answers 400 naming the parameter and
+ * returns -1 on the first bad one. */
 static int list_filter(struct api_call *call, struct db_case_filter *f)
 {
 	const char *s;
-	uint32_t limit;
 
 	memset(f, 0, sizeof(*f));
 	f->limit = CASE_LIST_DEFAULT;
@@ -775,6 +781,25 @@ static int list_filter(struct api_call *call, struct db_case_filter *f)
 		if (!*f->q)
 			f->q = NULL;
 	}
+	f->reference = ktd_http_req_query(call->req, "reference");
+	if (f->reference && !case_reference_valid(f->reference))
+		return api_bad_param(call, "reference",
+		                     "must be a case reference like "
+		                     "2026-000123");
+	return 0;
+}
+
+/* The list's order, page size and cursor, like list_filter. */
+static int list_paging(struct api_call *call, struct db_case_filter *f)
+{
+	const char *s;
+	uint32_t limit;
+
+	s = ktd_http_req_query(call->req, "order");
+	if (s && strcmp(s, "asc") == 0)
+		f->ascending = true;
+	else if (s && strcmp(s, "desc") != 0)
+		return api_bad_param(call, "order", "must be asc or desc");
 	s = ktd_http_req_query(call->req, "limit");
 	if (s) {
 		if (ktd_parse_u32(s, &limit) < 0 || limit < 1 ||
@@ -799,7 +824,7 @@ static void api_case_list(struct api_call *call)
 	char *items_text = NULL, cursor[CASE_CURSOR_SIZE];
 	int64_t last_us, last_id;
 
-	if (list_filter(call, &f) < 0)
+	if (list_filter(call, &f) < 0 || list_paging(call, &f) < 0)
 		return;
 	if (db_case_list_json(call->pg, &f, may_see_cpr(&call->who),
 	                      &items_text, &last_us, &last_id, &err) < 0) {
@@ -827,7 +852,55 @@ static void api_case_list(struct api_call *call)
 	free(items_text);
 }
 
+/* GET /api/v1/cases/counts: how many cases the list's filters give, in
+ * all, per channel and per status (and the caller's own), each counted
+ * up to CASE_COUNT_CAP. */
+static void count_set(json_t *obj, const char *key, int64_t n)
+{
+	json_object_set_new(
+	        obj, key,
+	        json_pack("{s:I, s:b}", "count",
+	                  (json_int_t)(n > CASE_COUNT_CAP ? CASE_COUNT_CAP : n),
+	                  "more", n > CASE_COUNT_CAP));
+}
+
+static void api_case_counts(struct api_call *call)
+{
+	struct db_case_filter f;
+	struct db_case_counts n;
+	struct ktd_error err;
+	json_t *body, *channels, *statuses;
+	size_t i;
+
+	if (list_filter(call, &f) < 0)
+		return;
+	if (db_case_counts(call->pg, &f,
+	                   call->who.kind == AUTH_SESSION ? call->who.user_id
+	                                                  : 0,
+	                   CASE_COUNT_CAP, &n, &err) < 0) {
+		api_fail(call, &err);
+		return;
+	}
+	body = json_pack("{s:i}", "cap", CASE_COUNT_CAP);
+	channels = json_object();
+	statuses = json_object();
+	count_set(body, "total", n.total);
+	for (i = 0; i < DB_CASE_COUNT_CHANNELS; i++)
+		count_set(channels, db_case_count_channels[i], n.channels[i]);
+	for (i = 0; i < DB_CASE_COUNT_STATUSES; i++)
+		count_set(statuses, db_case_count_statuses[i], n.statuses[i]);
+	json_object_set_new(body, "channels", channels);
+	json_object_set_new(body, "statuses", statuses);
+	if (n.mine < 0)
+		json_object_set_new(body, "mine", json_null());
+	else
+		count_set(body, "mine", n.mine);
+	ktd_http_resp_json(call->resp, 200, body);
+}
+
 const struct api_route api_case_routes[] = {
+        {"GET", "/api/v1/cases/counts", api_case_counts, 0, API_ROLES_ALL,
+         TOKEN_SCOPE_READ},
         {"GET", "/api/v1/cases", api_case_list, 0, API_ROLES_ALL,
          TOKEN_SCOPE_READ},
         {"POST", "/api/v1/cases", api_case_create, API_SESSION, API_ROLES_ALL,

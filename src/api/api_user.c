@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* Users over HTTP: GET/POST /api/v1/users, GET/PATCH /api/v1/users/{id}.
+/* Users over HTTP: GET/POST /api/v1/users, GET/PATCH /api/v1/users/{id},
+ * and GET /api/v1/assignees (names only, for every role).
  * Password hashes never leave the database; a user is never deleted, only
  * disabled. Disabling a user or setting a new password ends the user's
  * sessions (db_user_update). */
@@ -9,8 +10,10 @@
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/str.h"
 #include "api/api_int.h"
 #include "db/tx.h"
@@ -260,9 +263,36 @@ out:
 	json_decref(body);
 }
 
+/* GET /api/v1/assignees: the active users' ids, names and logins, for
+ * every role (an agent picks an assignee and reads names in the inbox);
+ * nothing else of a user, which GET /api/v1/users keeps to staff. */
+static void api_user_assignees(struct api_call *call)
+{
+	struct ktd_error err;
+	struct ktd_buf body;
+	char *items = NULL;
+
+	if (db_user_active_json(call->pg, &items, &err) < 0) {
+		api_fail(call, &err);
+		return;
+	}
+	ktd_buf_init(&body, strlen(items) + 16);
+	if (ktd_buf_add_str(&body, "{\"items\":") < 0 ||
+	    ktd_buf_add_str(&body, items) < 0 ||
+	    ktd_buf_add_str(&body, "}") < 0)
+		ktd_panic("assignees: the body outgrew its computed size");
+	ktd_http_resp_set_body(call->resp, 200,
+	                       "application/json; charset=utf-8", body.data,
+	                       body.len);
+	ktd_buf_deinit(&body);
+	free(items);
+}
+
 #define ADMIN API_ROLE(USER_ROLE_ADMIN)
 
 const struct api_route api_user_routes[] = {
+        {"GET", "/api/v1/assignees", api_user_assignees, 0, API_ROLES_ALL,
+         TOKEN_SCOPE_READ},
         {"GET", "/api/v1/users", api_user_list, 0, API_ROLES_STAFF,
          TOKEN_SCOPE_ADMIN},
         {"POST", "/api/v1/users", api_user_create, 0, ADMIN, TOKEN_SCOPE_ADMIN},

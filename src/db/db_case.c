@@ -268,6 +268,48 @@ int db_case_update(PGconn *pg, int64_t id, int64_t version,
 	return ret;
 }
 
+/* The WHERE clause of the counts (the list builds its own for each
+ * combination, list_sql_build, whose comment explains q and OFFSET 0):
+ * $1 status, $2 department_id, $3 assignee_id, $4 channel, $5
+ * created_from, $6 created_to, $7 q, $8 reference. One static text: an
+ * absent filter is a NULL parameter, and since PQexecParams plans with
+ * the values, "$1 IS NULL OR ..." folds away. */
+#define CASE_FILTER_SQL                                                        \
+	" ($1::text IS NULL OR c.status = $1) "                                \
+	" AND ($2::bigint IS NULL OR c.department_id = $2) "                   \
+	" AND ($3::bigint IS NULL OR c.assignee_id = $3) "                     \
+	" AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contacts ct "         \
+	"  WHERE ct.case_id = c.id AND ct.channel = $4 OFFSET 0)) "            \
+	" AND ($5::timestamptz IS NULL OR c.created_at >= $5) "                \
+	" AND ($6::timestamptz IS NULL OR c.created_at < $6) "                 \
+	" AND ($7::text IS NULL OR ("                                          \
+	"  (ktd_case_search_filter($7) IS NULL "                               \
+	"   OR c.search @@ ktd_case_search_filter($7) "                        \
+	"   OR c.contact_search @@ ktd_case_search_filter($7)) "               \
+	"  AND (c.search @@ websearch_to_tsquery('danish', $7) "               \
+	"   OR EXISTS (SELECT 1 FROM contacts ct "                             \
+	"    WHERE ct.case_id = c.id "                                         \
+	"    AND ct.search @@ websearch_to_tsquery('danish', $7) "             \
+	"    OFFSET 0)))) "                                                    \
+	" AND ($8::text IS NULL OR c.reference = $8) "
+
+/* The parameters of CASE_FILTER_SQL, $1 to $8, into params; the
+ * buffers hold the numbers. */
+static void filter_params(const struct db_case_filter *f, char dept[24],
+                          char assignee[24], const char **params)
+{
+	snprintf(dept, 24, "%" PRId64, f->department_id);
+	snprintf(assignee, 24, "%" PRId64, f->assignee_id);
+	params[0] = f->status;
+	params[1] = f->department_id ? dept : NULL;
+	params[2] = f->assignee_id ? assignee : NULL;
+	params[3] = f->channel;
+	params[4] = f->created_from;
+	params[5] = f->created_to;
+	params[6] = f->q;
+	params[7] = f->reference;
+}
+
 /* The list's filters, as bits of a statement's shape. */
 enum {
 	LF_STATUS = 1u << 0,
@@ -278,7 +320,9 @@ enum {
 	LF_TO = 1u << 5,
 	LF_Q = 1u << 6,
 	LF_CURSOR = 1u << 7,
-	LF_SHAPES = 1u << 8
+	LF_REF = 1u << 8,
+	LF_ASC = 1u << 9, /* oldest first */
+	LF_SHAPES = 1u << 10
 };
 
 /* Page sizes whose statements are kept prepared (the front end's, the
@@ -294,7 +338,8 @@ static const unsigned list_kept_limits[] = {20, 25, 50, 100};
  * assumes a tenth of the table is wanted and walks no index.
  *
  * Parameters: $1 show_cpr, then the present filters' values in the
- * order of the bits (the cursor takes two).
+ * order of the bits (the cursor takes two). Oldest first walks the
+ * (created_at, id) indexes of sql/003 backwards: the same plans.
  *
  * q: a case matches when its own fields or one of its contacts match
  * (the last two lines). The line before is implied by them and indexed:
@@ -312,10 +357,12 @@ static const unsigned list_kept_limits[] = {20, 25, 50, 100};
  * case, through contacts_case_idx or contacts_channel_case_idx.
  *
  * One row more than asked says whether a next page exists. The contact
- * count is given to ktd_case_json(), which is then inlined rather than
- * run as a function per case (sql/006). */
+ * count and the assignee's name are given to ktd_case_json(), which is
+ * then inlined rather than run as a function per case (sql/006,
+ * sql/011). */
 static char *list_sql_build(unsigned shape, unsigned limit)
 {
+	const char *dir = shape & LF_ASC ? "ASC" : "DESC";
 	struct ktd_buf b;
 	int n = 1;
 
@@ -325,8 +372,8 @@ static char *list_sql_build(unsigned shape, unsigned limit)
 		if (ktd_buf_printf(&b, __VA_ARGS__) < 0)                       \
 			ktd_panic("case list: statement too long");            \
 	} while (0)
-	ADD("WITH page AS (SELECT c, c.id, c.created_at FROM cases c "
-	    "WHERE true");
+	ADD("WITH page AS (SELECT c, c.id, c.created_at, c.assignee_id "
+	    "FROM cases c WHERE true");
 	if (shape & LF_STATUS)
 		ADD(" AND c.status = $%d", ++n);
 	if (shape & LF_DEPT)
@@ -353,24 +400,28 @@ static char *list_sql_build(unsigned shape, unsigned limit)
 		    "OFFSET 0))",
 		    n, n, n, n, n);
 	}
+	if (shape & LF_REF)
+		ADD(" AND c.reference = $%d", ++n);
 	if (shape & LF_CURSOR) {
-		ADD(" AND (c.created_at, c.id) < (to_timestamp(0) + "
+		ADD(" AND (c.created_at, c.id) %s (to_timestamp(0) + "
 		    "$%d::bigint * interval '1 microsecond', $%d::bigint)",
-		    n + 1, n + 2);
+		    shape & LF_ASC ? ">" : "<", n + 1, n + 2);
 		n += 2;
 	}
-	ADD(" ORDER BY c.created_at DESC, c.id DESC LIMIT %u), "
+	ADD(" ORDER BY c.created_at %s, c.id %s LIMIT %u), "
 	    "numbered AS (SELECT p.*, row_number() OVER "
-	    "(ORDER BY p.created_at DESC, p.id DESC) AS rn FROM page p) "
+	    "(ORDER BY p.created_at %s, p.id %s) AS rn FROM page p) "
 	    "SELECT coalesce(jsonb_agg(ktd_case_json(n.c, $1::boolean, "
-	    "(SELECT count(*) FROM contacts ct WHERE ct.case_id = n.id)) "
+	    "(SELECT count(*) FROM contacts ct WHERE ct.case_id = n.id), "
+	    "(SELECT ktd_user_display_name(u) FROM users u "
+	    "WHERE u.id = n.assignee_id)) "
 	    "ORDER BY n.rn) FILTER (WHERE n.rn <= %u), '[]')::text, "
 	    "count(*), "
 	    "max(CASE WHEN n.rn = %u THEN (extract(epoch FROM n.created_at) "
 	    "* 1000000)::bigint END), "
 	    "max(CASE WHEN n.rn = %u THEN n.id END) "
 	    "FROM numbered n",
-	    limit + 1, limit, limit, limit);
+	    dir, dir, limit + 1, dir, dir, limit, limit, limit);
 #undef ADD
 	return ktd_buf_steal(&b, NULL);
 }
@@ -414,7 +465,7 @@ int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
 	char dept[24], assignee[24], after_us[24], after_id[24];
 	const char *params[12];
 	PGresult *res = NULL;
-	unsigned shape = 0;
+	unsigned shape = f->ascending ? LF_ASC : 0;
 	int n = 0;
 
 	params[n++] = show_cpr ? "t" : "f";
@@ -448,6 +499,10 @@ int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
 		shape |= LF_Q;
 		params[n++] = f->q;
 	}
+	if (f->reference) {
+		shape |= LF_REF;
+		params[n++] = f->reference;
+	}
 	if (f->after_id) {
 		shape |= LF_CURSOR;
 		I64(after_us, f->after_us);
@@ -464,6 +519,84 @@ int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
 		*last_us_r = db_result_i64(res, 0, 2);
 		*last_id_r = db_result_i64(res, 0, 3);
 	}
+	PQclear(res);
+	return 0;
+}
+
+const char *const db_case_count_channels[DB_CASE_COUNT_CHANNELS] = {
+        "phone", "email", "digital_post", "web", "walk_in"};
+const char *const db_case_count_statuses[DB_CASE_COUNT_STATUSES] = {
+        "new", "open", "forwarded", "resolved", "closed"};
+
+/* One capped count: the cases of CASE_FILTER_SQL and EXTRA, at most
+ * $9 + 1 of them, so that the count stops where the answer would be
+ * "more than $9". */
+#define CASE_COUNT_SQL(EXTRA)                                                  \
+	"(SELECT count(*) FROM (SELECT 1 FROM cases c WHERE " CASE_FILTER_SQL  \
+	        EXTRA " LIMIT $9::integer + 1) s)"
+
+/* A channel's count. Unlike the list's channel filter, this EXISTS may
+ * become a semi-join, which the planner costs against the LIMIT: on a few
+ * thousand cases (EXPLAIN ANALYZE) it merges cases_pkey with
+ * contacts_channel_case_idx (both in id order, so it stops after $9 + 1
+ * cases) for a common channel, and hashes the contacts of a rare one
+ * (a cost bounded by that channel's contacts) rather than walk the
+ * cases until it has found $9 + 1. */
+#define CASE_COUNT_CHANNEL_SQL(CH)                                             \
+	CASE_COUNT_SQL(" AND EXISTS (SELECT 1 FROM contacts cc "               \
+	               "  WHERE cc.case_id = c.id AND cc.channel = '" CH "')")
+
+/* A status's count; none asked for when the filter names another
+ * status (a constant CASE: the planner drops the subquery). */
+#define CASE_COUNT_STATUS_SQL(ST)                                              \
+	"CASE WHEN $1::text IS NULL OR $1 = '" ST                              \
+	"' THEN " CASE_COUNT_SQL(" AND c.status = '" ST "'") " ELSE 0 END"
+
+/* The columns of db_case_counts, in the order of db_case_count_channels
+ * and db_case_count_statuses. */
+/* One column a line: clang-format 14 would run them together with the
+ * literals between them, and not twice the same way. */
+/* clang-format off */
+#define CASE_COUNTS_COLUMNS                                                   \
+	CASE_COUNT_SQL("") ", "                                               \
+	CASE_COUNT_CHANNEL_SQL("phone") ", "                                  \
+	CASE_COUNT_CHANNEL_SQL("email") ", "                                  \
+	CASE_COUNT_CHANNEL_SQL("digital_post") ", "                           \
+	CASE_COUNT_CHANNEL_SQL("web") ", "                                    \
+	CASE_COUNT_CHANNEL_SQL("walk_in") ", "                                \
+	CASE_COUNT_STATUS_SQL("new") ", "                                     \
+	CASE_COUNT_STATUS_SQL("open") ", "                                    \
+	CASE_COUNT_STATUS_SQL("forwarded") ", "                               \
+	CASE_COUNT_STATUS_SQL("resolved") ", "                                \
+	CASE_COUNT_STATUS_SQL("closed") ", "                                  \
+	"CASE WHEN $10::bigint IS NULL THEN NULL ELSE "                       \
+	CASE_COUNT_SQL(" AND c.assignee_id = $10") " END"
+/* clang-format on */
+
+int db_case_counts(PGconn *pg, const struct db_case_filter *f,
+                   int64_t mine_user_id, unsigned cap,
+                   struct db_case_counts *counts_r, struct ktd_error *err)
+{
+	static const char sql[] = "SELECT " CASE_COUNTS_COLUMNS;
+	char dept[24], assignee[24], capt[24], mine[24];
+	const char *params[10];
+	PGresult *res = NULL;
+	int i, col = 0;
+
+	filter_params(f, dept, assignee, params);
+	I64(capt, cap);
+	I64(mine, mine_user_id);
+	params[8] = capt;
+	params[9] = mine_user_id ? mine : NULL;
+	if (db_query(pg, sql, 10, params, &res, err) < 0)
+		return -1;
+	counts_r->total = db_result_i64(res, 0, col++);
+	for (i = 0; i < DB_CASE_COUNT_CHANNELS; i++)
+		counts_r->channels[i] = db_result_i64(res, 0, col++);
+	for (i = 0; i < DB_CASE_COUNT_STATUSES; i++)
+		counts_r->statuses[i] = db_result_i64(res, 0, col++);
+	counts_r->mine =
+	        PQgetisnull(res, 0, col) ? -1 : db_result_i64(res, 0, col);
 	PQclear(res);
 	return 0;
 }

@@ -199,18 +199,47 @@ struct db_case_filter {
 	const char *created_from; /* RFC 3339, inclusive */
 	const char *created_to;   /* RFC 3339, exclusive */
 	const char *q;            /* websearch syntax, danish configuration */
-	/* The cursor: rows strictly before (after_us, after_id) in the
-	 * order created_at DESC, id DESC; after_id 0 for the first page. */
+	const char *reference;    /* exactly this case reference */
+	/* Oldest first (created_at, id ascending) instead of newest first. */
+	bool ascending;
+	/* The cursor: rows strictly after (after_us, after_id) in the list's
+	 * order; after_id 0 for the first page. */
 	int64_t after_us; /* created_at, microseconds since the epoch */
 	int64_t after_id;
 	unsigned limit;
 };
 
-/* The cases matching f, newest first: a JSON array text (caller frees),
- * with, when there may be more, the last row's (created_at in µs, id) in
- * *last_us_r and *last_id_r (else *last_id_r = 0). */
+/* The cases matching f, newest (or with f->ascending oldest) first: a
+ * JSON array text (caller frees), with, when there may be more, the last
+ * row's (created_at in us, id) in *last_us_r and *last_id_r (else
+ * *last_id_r = 0). */
 int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
                       char **json_r, int64_t *last_us_r, int64_t *last_id_r,
                       struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* What db_case_counts counts besides the total: the cases with a contact
+ * on each of these channels, and those of each status. */
+#define DB_CASE_COUNT_CHANNELS 5
+#define DB_CASE_COUNT_STATUSES 5
+extern const char *const db_case_count_channels[DB_CASE_COUNT_CHANNELS];
+extern const char *const db_case_count_statuses[DB_CASE_COUNT_STATUSES];
+
+/* Counts, each at most cap + 1 (more than cap: cap + 1). */
+struct db_case_counts {
+	int64_t total;
+	int64_t channels[DB_CASE_COUNT_CHANNELS];
+	int64_t statuses[DB_CASE_COUNT_STATUSES]; /* 0 when f names another */
+	int64_t mine; /* also assigned to mine_user_id; -1: not asked */
+};
+
+/* The counts of the cases matching f (its cursor, order and limit
+ * unused): all of them, per channel and per status, and with
+ * mine_user_id (0: none) those also assigned to that user. Each count
+ * stops at cap + 1 rows, so its cost is bounded by the cap where matches
+ * are many. Returns 0 or -1. */
+int db_case_counts(PGconn *pg, const struct db_case_filter *f,
+                   int64_t mine_user_id, unsigned cap,
+                   struct db_case_counts *counts_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
 
 #endif

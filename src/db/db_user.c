@@ -216,6 +216,23 @@ int db_user_list(PGconn *pg, struct db_user_list *list_r, struct ktd_error *err)
 	return db_user_select(pg, 0, list_r, err);
 }
 
+int db_user_active_json(PGconn *pg, char **json_r, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, "
+	        " 'name', name, 'login', login) "
+	        " ORDER BY lower(ktd_user_display_name(u)), login), "
+	        " '[]'::jsonb)::text "
+	        "FROM users u WHERE NOT disabled";
+	PGresult *res = NULL;
+
+	if (db_query(pg, sql, 0, NULL, &res, err) < 0)
+		return -1;
+	*json_r = db_result_strdup(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
 void db_user_list_free(struct db_user_list *list)
 {
 	size_t i;

@@ -81,4 +81,10 @@ int db_user_list(PGconn *pg, struct db_user_list *list_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 void db_user_list_free(struct db_user_list *list);
 
+/* The users who are not disabled, as a JSON array text of {"id",
+ * "name", "login"} by name (then login): whom a case can be assigned to,
+ * and nothing more of them. The caller frees it. */
+int db_user_active_json(PGconn *pg, char **json_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 #endif

@@ -378,6 +378,42 @@ AGENT_SCENARIOS.paging = async function paging(page, url, a) {
 	a.email_rows = (await rows()).length;
 };
 
+// What the inbox takes from the API since issue 6's gaps closed: true
+// counts per tab and of "Kun mine", the channel of each row, the
+// assignee's name, oldest first across pages; in a case, the assignee
+// picker.
+AGENT_SCENARIOS.inbox_api = async function inboxApi(page, url, a) {
+	const rows = () => page.$$eval('section.inbox tbody tr', (trs) => trs.map((tr) => tr.dataset.caseId));
+	await login(page, a);
+	await inboxLoaded(page);
+	await page.waitForFunction(() => document.querySelector('[data-count="mine"]')?.textContent, null, { timeout: WAIT_MS });
+	a.counts = await page.$$eval('section.inbox [data-count]', (els) => Object.fromEntries(els.map((e) => [e.dataset.count, e.textContent])));
+	a.channels = await page.$$eval('section.inbox tbody tr', (trs) => Object.fromEntries(trs.map((tr) => [tr.dataset.caseId, tr.querySelector('td.channel .ch-mark')?.dataset.channel ?? null])));
+	a.channel_text = (await page.textContent(`section.inbox tr[data-case-id="${P.web_id}"] td.channel`))?.trim();
+	a.colleague = (await page.textContent(`section.inbox tr[data-case-id="${P.colleague_case_id}"] td.assignee`))?.trim();
+	a.newest_first = (await rows()).slice(0, 2);
+	await page.selectOption('section.inbox select[name="sort"]', 'oldest');
+	await page.waitForFunction((id) => document.querySelector('section.inbox tbody tr')?.dataset.caseId === id, String(P.oldest_id), { timeout: WAIT_MS });
+	a.oldest_first = (await rows()).slice(0, 2);
+	a.oldest_page = (await rows()).length;
+	await page.click('section.inbox button.more');
+	await page.waitForFunction((n) => document.querySelectorAll('section.inbox tbody tr').length > n, a.oldest_page, { timeout: WAIT_MS });
+	const all = await rows();
+	a.oldest_all = all.length;
+	a.oldest_last = all[all.length - 1];
+	await shot(page, 'inbox-oldest');
+	await openCase(page, P.case_id);
+	a.case_channel = (await page.textContent('[data-fact="channel"] dd'))?.trim();
+	await page.keyboard.press('a');
+	await page.waitForSelector('dialog[open] form[data-dialog="assign"]', { timeout: WAIT_MS });
+	a.assign_options = await page.$$eval('dialog select[name="assignee"] option', (os) => os.map((o) => o.textContent));
+	await page.selectOption('dialog select[name="assignee"]', String(P.colleague_id));
+	await page.click('dialog [data-action="submit"]');
+	await page.waitForFunction((n) => document.querySelector('[data-fact="assignee"] dd')?.textContent === n, P.colleague_name, { timeout: WAIT_MS });
+	a.assigned = (await page.textContent('[data-fact="assignee"] dd'))?.trim();
+	a.assign_toast = await page.textContent('#toast');
+};
+
 // Live updates keep the agent's place: scrolled down, with the focus on a
 // row, a new case arrives at the top and the focused case changes; the
 // row under the eye stays where it was and keeps the focus.

@@ -459,6 +459,11 @@ def test_agent_note_conflict_reopen_merge_callback(centre, tmp_path):
                                 "version": cur["version"]}, timeout=10)
         assert r.status_code == 200, r.text
 
+    # 510 newer cases: the case kept is not among the newest 500, where
+    # the merge dialog once looked; it asks for the reference now.
+    sql(d, "INSERT INTO cases (reference, subject, created_at)"
+           " SELECT '2019-' || lpad(g::text, 6, '0'), 'Nyere sag ' || g,"
+           " now() + g * interval '1 ms' FROM generate_series(1, 510) g")
     res = browse("actions", d.url("/"), tmp_path,
                  agent_params(d, case_id=c["id"], note="Ringer tilbage i morgen",
                               into_reference=keep["reference"],
@@ -515,6 +520,53 @@ def test_agent_inbox_paging_search_mine(centre, tmp_path):
     assert a["search"] == [str(mine["id"])], show(res)
     assert a["mine"] == [str(mine["id"])], show(res)
     assert a["email_rows"] == 0, show(res)
+
+
+def test_agent_inbox_counts_channels_names_oldest_first(centre, ctl, tmp_path):
+    """The inbox with the API's counts (not a page's), each row's channel
+    and its assignee's name (not "bruger N"), oldest first across pages,
+    and the assignee picker of a case."""
+    d = centre
+    add_user(ctl, d, "bodil", name="Bodil Bager")
+    bodil = sql(d, "SELECT id FROM users WHERE login = 'bodil'")[0][0]
+    agent = Client(d, "agnete")
+    made = [new_case(agent, subject=f"Henvendelse nr. {i}",
+                     citizen={"phone": f"+45400000{i:02d}"})
+            for i in range(54)]
+    web = new_case(agent, channel="web", subject="Skema fra hjemmesiden",
+                   citizen={"email": "web@example.org"})
+    mine = new_case(agent, channel="walk_in", subject="Kom forbi skranken",
+                    citizen={"email": "skranke@example.org"})
+    for c, uid in ((made[50], bodil), (mine, agent.user_id)):
+        r = agent.s.patch(d.url(f"/api/v1/cases/{c['id']}"),
+                          json={"assignee_id": uid,
+                                "version": c["version"]}, timeout=10)
+        assert r.status_code == 200, r.text
+    res = browse("inbox_api", d.url("/"), tmp_path, agent_params(
+        d, web_id=web["id"], colleague_case_id=made[50]["id"],
+        oldest_id=made[0]["id"], case_id=made[2]["id"],
+        colleague_id=bodil, colleague_name="Bodil Bager"))
+    check_clean(res)
+    a = res["agent"]
+    assert a["counts"] == {"": "(56)", "phone": "(54)", "email": "(0)",
+                           "digital_post": "(0)", "mine": "(1)"}, show(res)
+    assert a["channels"][str(web["id"])] == "web", show(res)
+    assert a["channels"][str(mine["id"])] == "walk_in", show(res)
+    assert a["channels"][str(made[53]["id"])] == "phone", show(res)
+    assert a["channel_text"] == "Web", show(res)
+    assert a["colleague"] == "Bodil Bager", show(res)
+    assert a["newest_first"] == [str(mine["id"]), str(web["id"])], show(res)
+    assert a["oldest_first"] == [str(made[0]["id"]), str(made[1]["id"])], \
+        show(res)
+    assert a["oldest_page"] == 50 and a["oldest_all"] == 56, show(res)
+    assert a["oldest_last"] == str(mine["id"]), show(res)
+    assert a["case_channel"] == "Telefon", show(res)
+    assert "Bodil Bager" in a["assign_options"], show(res)
+    assert "Agnete Agent (mig)" in a["assign_options"], show(res)
+    assert a["assigned"] == "Bodil Bager", show(res)
+    assert "Bodil Bager" in a["assign_toast"], show(res)
+    got = agent.get(f"/api/v1/cases/{made[2]['id']}").json()
+    assert got["assignee_id"] == bodil, got
 
 
 # --- live updates, the stream's reload, a colleague's answer ---------------

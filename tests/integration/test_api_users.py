@@ -194,6 +194,15 @@ def test_users_authorisation_matrix(env):
         for path in ("/api/v1/users", f"/api/v1/users/{agnes}"):
             r = env[who].req("GET", path)
             assert r.status_code == want, (who, path, r.text)
+    # The names only, for choosing an assignee: every role and reader.
+    names = {"nobody": 401, "agent": 200, "supervisor": 200, "admin": 200,
+             "tok_read": 200, "tok_admin": 200, "tok_cti": 403}
+    for who, want in names.items():
+        r = env[who].req("GET", "/api/v1/assignees")
+        assert r.status_code == want, (who, r.text)
+        if want == 200:
+            assert all(set(u) == {"id", "name", "login"}
+                       for u in r.json()["items"]), r.text
     before = user_rows(d)
     for who in ("nobody", "agent", "supervisor", "tok_read", "tok_cti"):
         want = 401 if who == "nobody" else 403

@@ -304,9 +304,9 @@ def test_cursor_pagination(daemon, agent):
 
 
 def test_list_filter_combinations(daemon, agent):
-    """Every combination of the list's filters, paged to the end at a page
-    size whose statement kontaktd keeps prepared (20) and at one it plans
-    each time (7), gives exactly the matching cases in order: each
+    """Every combination of the list's filters, paged to the end in both
+    orders at a page size whose statement kontaktd keeps prepared (20) and
+    at one it plans each time (7), gives exactly the matching cases: each
     combination is a statement of its own, run often enough that
     PostgreSQL switches to its generic plan."""
     d = daemon
@@ -328,6 +328,7 @@ def test_list_filter_combinations(daemon, agent):
                          "created_at >= '2026-01-01T00:00:04.5Z'"),
         "created_to": ("2026-01-01T00:00:17.5Z",
                        "created_at < '2026-01-01T00:00:17.5Z'"),
+        "reference": ("2020-000024", "reference = '2020-000024'"),
     }
     names = sorted(filters)
     for mask in range(1 << len(names)):
@@ -335,9 +336,11 @@ def test_list_filter_combinations(daemon, agent):
         where = " AND ".join(["true"] + [filters[n][1] for n in chosen])
         want = [r[0] for r in sql(d, f"SELECT id FROM cases WHERE {where}"
                                      " ORDER BY created_at DESC, id DESC")]
-        for limit in (7, 20):
+        for limit, order in ((7, "desc"), (20, "desc"), (7, "asc"),
+                             (20, "asc")):
             params = {n: filters[n][0] for n in chosen}
             params["limit"] = limit
+            params["order"] = order
             got, cursor = [], None
             for _ in range(20):
                 if cursor:
@@ -348,7 +351,8 @@ def test_list_filter_combinations(daemon, agent):
                 cursor = r.json()["next_cursor"]
                 if cursor is None:
                     break
-            assert got == want, (chosen, limit)
+            assert got == (want if order == "desc" else want[::-1]), \
+                (chosen, limit, order)
 
 
 def test_list_filters(daemon, agent):

@@ -253,6 +253,9 @@ def test_case_created_reaches_a_client(env):
     assert data["case"]["reference"] == c["reference"]
     assert data["case"]["subject"] == "Affald"
     assert data["case"]["status"] == "new"
+    # What an inbox row shows: the channel, the assignee by name.
+    assert data["case"]["channel"] == "phone"
+    assert data["case"]["assignee_name"] is None
     # No citizen data, and never a CPR number, masked or not.
     raw = json.dumps(data)
     assert CPR not in raw and CPR[:6] not in raw and "Ørnsø" not in raw
@@ -264,6 +267,13 @@ def test_case_created_reaches_a_client(env):
     check_schema(ev2)
     assert ev2["event"] == "case.updated" and ev2["id"] > ev["id"]
     assert ev2["data"]["case"]["status"] == "resolved"
+    r = agent.s.patch(d.url(f"/api/v1/cases/{c['id']}"),
+                      json={"assignee_id": agent.user_id,
+                            "version": r.json()["version"]}, timeout=10)
+    assert r.status_code == 200, r.text
+    ev3 = s.next_event()
+    check_schema(ev3)
+    assert ev3["data"]["case"]["assignee_name"] == "agnete"
     # The stream stays up between events: heartbeats every second.
     deadline = time.monotonic() + 5
     while len(s.comments) < 2:

@@ -346,3 +346,35 @@ def test_006_fills_contact_search(env):
     assert env.sql("SELECT reference FROM cases WHERE contact_search @@"
                    " ktd_case_search_filter('storskraldet')") == [
         ("2026-000001",)]
+
+
+def test_011_backfills_channel(env):
+    """011 gives each case the channel of its earliest contact, without
+    touching updated_at; a case without contacts keeps none."""
+    later = {p: p.read_bytes() for p in env.files()
+             if migration_version(p) >= 11}
+    for p in later:
+        p.unlink()
+    env.migrate()
+    env.sql("INSERT INTO cases (reference, subject) VALUES"
+            " ('2026-000001', 'Affald'), ('2026-000002', 'Pas'),"
+            " ('2026-000003', 'Tom')")
+    env.sql("INSERT INTO contacts (case_id, channel, direction, occurred_at)"
+            " SELECT id, ch, 'in', at::timestamptz FROM cases,"
+            " (VALUES ('email', '2026-01-02T00:00:00Z'),"
+            "  ('phone', '2026-01-01T00:00:00Z')) v (ch, at)"
+            " WHERE reference = '2026-000001'")
+    env.sql("INSERT INTO contacts (case_id, channel, direction)"
+            " SELECT id, 'digital_post', 'in' FROM cases"
+            " WHERE reference = '2026-000002'")
+    before = env.sql("SELECT reference, updated_at FROM cases"
+                     " ORDER BY reference")
+    for p, text in later.items():
+        p.write_bytes(text)
+    env.migrate()
+    assert env.sql("SELECT reference, channel FROM cases"
+                   " ORDER BY reference") == [
+        ("2026-000001", "phone"), ("2026-000002", "digital_post"),
+        ("2026-000003", None)]
+    assert env.sql("SELECT reference, updated_at FROM cases"
+                   " ORDER BY reference") == before
