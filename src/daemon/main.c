@@ -478,6 +478,7 @@ static void start_mailboxes(struct app *app, const struct db_pool_config *pc)
 		ic.mb = &s->mailboxes[i];
 		ic.db = pc;
 		ic.intake.thread_window_s = s->intake_thread_window_ms / 1000;
+		ic.intake.reopen_within_s = s->intake_reopen_within_ms / 1000;
 		ic.subject_tag = s->intake_subject_tag;
 		ic.receipt_enabled = s->receipt_enabled;
 		ic.receipt.from = s->smtp_from;

@@ -115,6 +115,8 @@ static const struct setting_def setting_defs[] = {
           "72h", SET_NO_RELOAD, 0, 90ULL * 24 * 3600 * 1000),
         S("intake", "subject_tag", SET_STR, intake_subject_tag, "Sag",
           SET_NO_RELOAD, 0, 0),
+        S("intake", "reopen_within", SET_DURATION, intake_reopen_within_ms,
+          "720h", SET_NO_RELOAD, 0, 3650ULL * 24 * 3600 * 1000),
 
         S("smtp", "from", SET_STR, smtp_from, "", SET_NO_RELOAD | SET_EMPTY_OK,
           0, 0),

@@ -89,6 +89,7 @@ struct ktd_settings {
 	/* [intake] */
 	uint64_t intake_thread_window_ms;
 	char *intake_subject_tag;
+	uint64_t intake_reopen_within_ms; /* 0: never reopen by mail */
 
 	/* [smtp] */
 	char *smtp_from;

@@ -620,6 +620,7 @@ static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
 	in.subject_tag = w->cfg.subject_tag;
 	in.reply_ids = (const char *const *)reply_ids;
 	in.n_reply_ids = n_ids;
+	in.automatic = ch_mime_is_automatic(&m, NULL);
 	in.citizen_email = from && case_mail_address_valid(from) ? from : NULL;
 	in.citizen_name = !refused && m.from.name &&
 	                                  ktd_utf8_chars(m.from.name) <= 200 &&
@@ -748,13 +749,16 @@ static void log_ingested(struct ch_imap *w, const struct mail *m)
 	else
 		ktd_log_info("event=mail_ingested mailbox=%s uid=%" PRIu32
 		             " contact=%" PRId64 " case=%s new_case=%s "
-		             "size=%" PRIu32 " too_large=%s receipt=%s",
+		             "size=%" PRIu32 " too_large=%s receipt=%s%s%s%s",
 		             mb->name, m->uid, st->out.contact_id,
 		             st->out.reference, st->out.new_case ? "yes" : "no",
 		             m->size, m->too_big ? "yes" : "no",
 		             st->receipt      ? "queued"
 		             : st->no_receipt ? st->no_receipt
-		                              : "no");
+		                              : "no",
+		             st->out.reopened ? " reopened=yes" : "",
+		             st->out.follow_up_of[0] ? " follow_up_of=" : "",
+		             st->out.follow_up_of);
 }
 
 /* The messages of list, exactly once: fetched in one UID FETCH (their
