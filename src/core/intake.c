@@ -92,9 +92,7 @@ bool intake_subject_reference(const char *subject, const char *tag,
 	return false;
 }
 
-/* The case an e-mail belongs to by its subject tag or the Message-IDs it
- * answers. Returns 1 with *case_id_r, 0: none, -1. */
-static int thread_mail(PGconn *pg, const struct intake_contact *in,
+int intake_thread_mail(PGconn *pg, const struct intake_contact *in,
                        int64_t *case_id_r, struct ktd_error *err)
 {
 	char ref[INTAKE_REFERENCE_SIZE];
@@ -182,7 +180,7 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 			                     in->case_reference);
 		return 0;
 	}
-	r = thread_mail(pg, in, &out->case_id, err);
+	r = intake_thread_mail(pg, in, &out->case_id, err);
 	if (r < 0)
 		return -1;
 	if (r == 1) {

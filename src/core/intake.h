@@ -99,6 +99,14 @@ bool intake_key_external(const char *channel, const char *external_id,
 bool intake_key_citizen(const char *kind, const char *addr,
                         char key[INTAKE_KEY_SIZE]);
 
+/* The case an e-mail threads onto by its subject tag or the Message-IDs
+ * it answers (in->subject, subject_tag, reply_ids), before the state of
+ * that case is looked at; reads only. Returns 1 with *case_id_r, 0: none,
+ * -1. */
+int intake_thread_mail(PGconn *pg, const struct intake_contact *in,
+                       int64_t *case_id_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 /* The case reference in a subject's tag "[TAG REF]" into ref; false:
  * none. */
 bool intake_subject_reference(const char *subject, const char *tag,
