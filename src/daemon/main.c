@@ -20,6 +20,7 @@
 #include "lib/buf.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
+#include "channels/ch_tls_crl.h"
 #include "channels/imap/ch_imap.h"
 #include "channels/imap/ch_imap_tls.h"
 #include "daemon/janitor.h"
@@ -200,6 +201,11 @@ static int check_files(const struct ktd_settings *s,
 	if (s->smtp_ca_file[0] &&
 	    ch_smtp_ca_file_check(s->smtp_ca_file, err) < 0)
 		return config_fail(s, "smtp", "ca_file", err);
+	if (s->smtp_crl_file[0] &&
+	    ch_tls_crl_check(s->smtp_crl_file, err) < 0) {
+		ktd_error_prefix(err, "[smtp] crl_file");
+		return config_fail(s, "smtp", "crl_file", err);
+	}
 	for (i = 0; i < s->n_mailboxes; i++) {
 		const struct ktd_mailbox *mb = &s->mailboxes[i];
 
@@ -218,6 +224,15 @@ static int check_files(const struct ktd_settings *s,
 			        ktd_settings_mailbox_where(
 			                s, mb, "ca_file", where, sizeof(where)),
 			        mb->name);
+			return -1;
+		}
+		if (mb->crl_file[0] &&
+		    ch_tls_crl_check(mb->crl_file, err) < 0) {
+			ktd_error_prefix(err, "%s: [mailbox:%s] crl_file",
+			                 ktd_settings_mailbox_where(
+			                         s, mb, "crl_file", where,
+			                         sizeof(where)),
+			                 mb->name);
 			return -1;
 		}
 	}
@@ -447,6 +462,7 @@ static void mailer_start(struct app *app, const struct db_pool_config *pc)
 	mc.password = app->smtp_password;
 	mc.helo = s->smtp_helo;
 	mc.ca_file = s->smtp_ca_file;
+	mc.crl_file = s->smtp_crl_file;
 	mc.timeout_ms = s->smtp_timeout_ms;
 	mc.max_attempts = s->smtp_max_attempts;
 	mc.retry_after_ms = s->smtp_retry_after_ms;

@@ -138,6 +138,8 @@ static const struct setting_def setting_defs[] = {
           0, 0),
         S("smtp", "ca_file", SET_STR, smtp_ca_file, "",
           SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("smtp", "crl_file", SET_STR, smtp_crl_file, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
 
         S("receipt", "enabled", SET_BOOL, receipt_enabled, "true",
           SET_NO_RELOAD, 0, 0),
@@ -194,6 +196,7 @@ static const struct setting_def mailbox_defs[] = {
         M("tls_fingerprint", SET_STR, tls_fingerprint_text, "", SET_EMPTY_OK, 0,
           0),
         M("ca_file", SET_STR, ca_file, "", SET_EMPTY_OK, 0, 0),
+        M("crl_file", SET_STR, crl_file, "", SET_EMPTY_OK, 0, 0),
         M("user", SET_STR, user, "", SET_EMPTY_OK, 0, 0),
         M("password_file", SET_STR, password_file, "", SET_EMPTY_OK, 0, 0),
         M("folder", SET_STR, folder, "INBOX", 0, 0, 0),
@@ -665,6 +668,9 @@ static int settings_validate_smtp(struct parse_state *st)
 	            ktd_utf8_has_control(s->smtp_user))) {
 		parse_goto_key(st, "smtp", "user");
 		parse_fail(st, "[smtp] user must be printable text");
+	} else if (s->smtp_crl_file[0] && strcmp(s->smtp_tls, "none") == 0) {
+		parse_goto_key(st, "smtp", "crl_file");
+		parse_fail(st, "[smtp] crl_file needs tls = starttls");
 	} else {
 		return 0;
 	}
@@ -761,6 +767,20 @@ static int mailbox_validate(struct parse_state *st, struct ktd_mailbox *mb)
 		mailbox_goto_key(st, mb, "ca_file");
 		return parse_fail(st,
 		                  "[mailbox:%s] ca_file needs tls or starttls",
+		                  mb->name);
+	}
+	if (mb->crl_file[0] && mb->tls == KTD_MAILBOX_NONE) {
+		mailbox_goto_key(st, mb, "crl_file");
+		return parse_fail(st,
+		                  "[mailbox:%s] crl_file needs tls or starttls",
+		                  mb->name);
+	}
+	if (mb->crl_file[0] && mb->tls_fingerprint[0]) {
+		mailbox_goto_key(st, mb, "crl_file");
+		return parse_fail(st,
+		                  "[mailbox:%s] crl_file cannot go with "
+		                  "tls_fingerprint (a pinned certificate is "
+		                  "not checked against CAs or their CRLs)",
 		                  mb->name);
 	}
 	if (strpbrk(mb->host, " \t/\\\"")) {

@@ -20,7 +20,7 @@ enum ktd_mailbox_tls {
 
 #define KTD_MAILBOX_MAX 32
 #define KTD_MAILBOX_NAME_MAX 32
-#define KTD_MAILBOX_KEYS 11
+#define KTD_MAILBOX_KEYS 12
 
 /* One [mailbox:NAME] section. */
 struct ktd_mailbox {
@@ -34,7 +34,9 @@ struct ktd_mailbox {
 	 * name are verified instead (channels/imap/ch_imap_tls.h) */
 	char *tls_fingerprint_text;
 	char tls_fingerprint[65];
-	char *ca_file; /* the CAs to trust (PEM); "": the system's */
+	char *ca_file;  /* the CAs to trust (PEM); "": the system's */
+	char *crl_file; /* PEM CRLs, one for each CA of the chain;
+	                 * "": no revocation check */
 	char *user;
 	char *password_file;
 	char *folder;
@@ -102,7 +104,8 @@ struct ktd_settings {
 	uint32_t smtp_max_attempts;
 	uint64_t smtp_retry_after_ms;
 	char *smtp_helo;
-	char *smtp_ca_file; /* "": the system's CAs */
+	char *smtp_ca_file;  /* "": the system's CAs */
+	char *smtp_crl_file; /* PEM CRLs; "": no revocation check */
 
 	/* [receipt] */
 	bool receipt_enabled;

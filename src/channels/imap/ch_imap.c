@@ -27,6 +27,7 @@
 #include "db/tx.h"
 #include "db/db_case.h"
 #include "db/db_mail.h"
+#include "channels/ch_tls_crl.h"
 #include "channels/mime/ch_mime.h"
 #include "channels/imap/ch_imap.h"
 #include "channels/imap/ch_imap_tls.h"
@@ -1158,6 +1159,16 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		        "msg=\"the password and the mail cross the network "
 		        "unencrypted\"",
 		        cfg->mb->name, cfg->mb->host);
+	/* Read again at each connection (ch_imap_tls_verify), so that a
+	 * CRL file the operator renews counts from the next one; here only
+	 * whether it can be used at all. */
+	if (cfg->mb->crl_file[0] &&
+	    ch_tls_crl_check(cfg->mb->crl_file, err) < 0) {
+		ktd_error_prefix(err, "[mailbox:%s] crl_file", cfg->mb->name);
+		sodium_memzero(password, strlen(password));
+		free(password);
+		return NULL;
+	}
 	w = ktd_calloc(1, sizeof(*w));
 	if (cfg->mb->tls != KTD_MAILBOX_NONE) {
 		w->tls = ch_imap_tls_create(cfg->mb, err);
