@@ -775,14 +775,6 @@ static int mailbox_validate(struct parse_state *st, struct ktd_mailbox *mb)
 		                  "[mailbox:%s] crl_file needs tls or starttls",
 		                  mb->name);
 	}
-	if (mb->crl_file[0] && mb->tls_fingerprint[0]) {
-		mailbox_goto_key(st, mb, "crl_file");
-		return parse_fail(st,
-		                  "[mailbox:%s] crl_file cannot go with "
-		                  "tls_fingerprint (a pinned certificate is "
-		                  "not checked against CAs or their CRLs)",
-		                  mb->name);
-	}
 	if (strpbrk(mb->host, " \t/\\\"")) {
 		mailbox_goto_key(st, mb, "host");
 		return parse_fail(st,

@@ -1152,6 +1152,12 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		              "msg=\"tls_fingerprint is set: the pin replaces "
 		              "the check against ca_file\"",
 		              cfg->mb->name);
+	if (cfg->mb->tls_fingerprint[0] && cfg->mb->crl_file[0])
+		ktd_log_warnx("event=imap_crl_file_unused mailbox=%s "
+		              "msg=\"tls_fingerprint is set: a pinned "
+		              "certificate is not checked against CAs or "
+		              "their CRLs\"",
+		              cfg->mb->name);
 	if (cfg->mb->tls == KTD_MAILBOX_NONE &&
 	    !host_is_loopback(cfg->mb->host))
 		ktd_log_warnx(
