@@ -147,8 +147,21 @@ struct ktd_settings *ktd_settings_create_default(void);
 
 void ktd_settings_destroy(struct ktd_settings **settings);
 
+/* Whether mailbox a and b have the same name and keys. */
+bool ktd_mailbox_equal(const struct ktd_mailbox *a,
+                       const struct ktd_mailbox *b);
+
+/* A deep copy of mb (caller frees with ktd_mailbox_free), so that it can
+ * outlive the settings it came from (a reload). */
+struct ktd_mailbox *ktd_mailbox_dup(const struct ktd_mailbox *mb);
+
+/* Frees *mb (NULL is fine) and clears the pointer. */
+void ktd_mailbox_free(struct ktd_mailbox **mb);
+
 /* Logs a warning for each key that differs between old and new and cannot
- * take effect without a restart. Returns how many differ. */
+ * take effect without a restart. Returns how many differ. [mailbox:NAME]
+ * sections are not among them: a reload starts, stops and restarts
+ * mailboxes (see main.c). */
 unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
                                      const struct ktd_settings *new_s);
 

@@ -63,6 +63,10 @@
 
 struct ch_imap {
 	struct ch_imap_config cfg;
+	/* The worker's own copies of cfg's mailbox and own addresses, so
+	 * that a reload may drop the settings they came from. */
+	struct ktd_mailbox *mb;
+	char **own;
 	struct db_pool_config db;
 	char *password;
 	struct ch_imap_tls *tls; /* NULL for tls = none */
@@ -1133,12 +1137,24 @@ static bool host_is_loopback(const char *h)
 	       ktd_str_has_prefix(h, "127.");
 }
 
+static void own_free(struct ch_imap *w)
+{
+	size_t i;
+
+	for (i = 0; w->own && w->own[i]; i++)
+		free(w->own[i]);
+	free(w->own);
+	w->own = NULL;
+	ktd_mailbox_free(&w->mb);
+}
+
 struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
                               struct ktd_error *err)
 {
 	struct ch_imap *w;
 	pthread_condattr_t ca;
 	char *password;
+	size_t i;
 	int r;
 
 	password = read_password(cfg->mb->password_file, err);
@@ -1176,19 +1192,26 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		return NULL;
 	}
 	w = ktd_calloc(1, sizeof(*w));
-	if (cfg->mb->tls != KTD_MAILBOX_NONE) {
-		w->tls = ch_imap_tls_create(cfg->mb, err);
+	w->cfg = *cfg;
+	w->mb = ktd_mailbox_dup(cfg->mb);
+	w->cfg.mb = w->mb;
+	w->own = ktd_calloc(cfg->n_own_addresses + 1, sizeof(*w->own));
+	for (i = 0; i < cfg->n_own_addresses; i++)
+		w->own[i] = ktd_strdup(cfg->own_addresses[i]);
+	w->cfg.own_addresses = (const char *const *)w->own;
+	if (w->mb->tls != KTD_MAILBOX_NONE) {
+		w->tls = ch_imap_tls_create(w->mb, err);
 		if (!w->tls) {
 			ktd_error_prefix(err, "[mailbox:%s] %s", cfg->mb->name,
 			                 cfg->mb->ca_file[0] ? "ca_file"
 			                                     : "TLS");
 			sodium_memzero(password, strlen(password));
 			free(password);
+			own_free(w);
 			free(w);
 			return NULL;
 		}
 	}
-	w->cfg = *cfg;
 	w->db = *cfg->db;
 	w->password = password;
 	pthread_mutex_init(&w->mu, NULL);
@@ -1203,6 +1226,7 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		sodium_memzero(w->password, strlen(w->password));
 		free(w->password);
 		ch_imap_tls_destroy(&w->tls);
+		own_free(w);
 		free(w);
 		ktd_error_set(err, KTD_ERR_INTERNAL,
 		              "cannot start the thread of mailbox %s: %s",
@@ -1235,6 +1259,12 @@ void ch_imap_stop(struct ch_imap **wp)
 	sodium_memzero(w->password, strlen(w->password));
 	free(w->password);
 	ch_imap_tls_destroy(&w->tls);
+	own_free(w);
 	free(w);
 	*wp = NULL;
+}
+
+const struct ktd_mailbox *ch_imap_mailbox(const struct ch_imap *w)
+{
+	return w->mb;
 }
