@@ -116,6 +116,8 @@ function render(audit) {
 		h('p', {}, h('a', { href: '#/inbox' }, t('back_inbox'))),
 		h('h1', { id: 'case-title', tabindex: '-1' }, h('span', { class: 'ref', 'data-ref': c.reference }, c.reference), ' ',
 			h('span', { class: 'subject' }, c.subject || t('no_subject'))),
+		c.follow_up_of ? h('p', { class: 'follow-up', 'data-fact': 'follow_up_of' },
+			h('a', { href: `#/case/${Number(c.follow_up_of.id)}` }, t('follow_up_of', { ref: c.follow_up_of.reference }))) : null,
 		h('dl', { class: 'facts' },
 			fact(t('status'), statusBadge(c.status), 'status'),
 			c.resolution ? fact(t('resolution'), t('r_' + c.resolution), 'resolution') : null,

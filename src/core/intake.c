@@ -4,6 +4,8 @@
 #include "core/core_common.h"
 
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,30 +30,49 @@ static int find_existing(PGconn *pg, const struct intake_contact *in,
 	return r;
 }
 
-/* A transaction lock on one of the citizen's addresses (NULL: none). The
- * e-mail address is compared without case, as db_case_find_open does. */
-static int lock_citizen(PGconn *pg, const char *kind, const char *addr,
-                        struct ktd_error *err)
+bool intake_key_citizen(const char *kind, const char *addr,
+                        char key[INTAKE_KEY_SIZE])
 {
-	char key[600];
 	size_t i;
 
 	if (!addr || !addr[0])
-		return 0;
+		return false;
 	/* A key cut at the buffer's end still names one citizen. */
-	snprintf(key, sizeof(key), "citizen:%s:%s", kind, addr);
+	snprintf(key, INTAKE_KEY_SIZE, "citizen:%s:%s", kind, addr);
 	/* ASCII only: a key that differs in a non-ASCII letter's case
 	 * only loses this guard, not a contact. */
 	for (i = 0; key[i]; i++)
 		if (key[i] >= 'A' && key[i] <= 'Z')
 			key[i] = (char)(key[i] - 'A' + 'a');
+	return true;
+}
+
+bool intake_key_external(const char *channel, const char *external_id,
+                         char key[INTAKE_KEY_SIZE])
+{
+	if (!external_id)
+		return false;
+	snprintf(key, INTAKE_KEY_SIZE, "intake:%s:%s", channel, external_id);
+	return true;
+}
+
+/* A transaction lock on one of the citizen's addresses (NULL: none). The
+ * e-mail address is compared without case, as db_case_find_open does. */
+static int lock_citizen(PGconn *pg, const char *kind, const char *addr,
+                        struct ktd_error *err)
+{
+	char key[INTAKE_KEY_SIZE];
+
+	if (!intake_key_citizen(kind, addr, key))
+		return 0;
 	return db_case_lock_key(pg, key, err);
 }
 
 /* The reference inside "[TAG REF]" in subject, into ref; false: none. */
-static bool subject_reference(const char *subject, const char *tag, char *ref,
-                              size_t refsz)
+bool intake_subject_reference(const char *subject, const char *tag,
+                              char ref[INTAKE_REFERENCE_SIZE])
 {
+	const size_t refsz = INTAKE_REFERENCE_SIZE;
 	const char *p;
 	size_t tl, n;
 
@@ -71,16 +92,14 @@ static bool subject_reference(const char *subject, const char *tag, char *ref,
 	return false;
 }
 
-/* The case an e-mail belongs to by its subject tag or the Message-IDs it
- * answers. Returns 1 with *case_id_r, 0: none, -1. */
-static int thread_mail(PGconn *pg, const struct intake_contact *in,
+int intake_thread_mail(PGconn *pg, const struct intake_contact *in,
                        int64_t *case_id_r, struct ktd_error *err)
 {
 	char ref[INTAKE_REFERENCE_SIZE];
 	size_t i;
 	int r;
 
-	if (subject_reference(in->subject, in->subject_tag, ref, sizeof(ref))) {
+	if (intake_subject_reference(in->subject, in->subject_tag, ref)) {
 		r = db_case_by_reference(pg, ref, case_id_r, err);
 		if (r != 0)
 			return r;
@@ -94,13 +113,60 @@ static int thread_mail(PGconn *pg, const struct intake_contact *in,
 	return 0;
 }
 
+/* Where a mail threaded onto case out->case_id goes, that case being
+ * finished: a case resolved within reopen_within is reopened (returns 0
+ * with out->reopened); a closed case or one resolved longer ago keeps its
+ * state and the mail opens a follow-up (returns 1 with *follow_up_r, and
+ * *dept_r the old case's department). A case still being worked, or an
+ * automatic mail, joins the case as it is (returns 0). -1 on error. */
+static int finished_case(PGconn *pg, const struct intake_contact *in,
+                         const struct intake_config *cfg,
+                         struct intake_result *out, int64_t *follow_up_r,
+                         int64_t *dept_r, struct ktd_error *err)
+{
+	struct db_case_thread t;
+	struct db_audit_actor actor;
+	char *json = NULL;
+	int r;
+
+	r = db_case_lock_thread(pg, out->case_id, &t, err);
+	if (r <= 0)
+		return r < 0 ? -1 : 0;
+	if (in->automatic || (strcmp(t.status, "resolved") != 0 &&
+	                      strcmp(t.status, "closed") != 0))
+		return 0;
+	if (strcmp(t.status, "resolved") == 0 && cfg->reopen_within_s > 0 &&
+	    t.resolved_age_s >= 0 &&
+	    (uint64_t)t.resolved_age_s <= cfg->reopen_within_s) {
+		if (db_case_reopen(pg, out->case_id, false, &json, err) < 0)
+			return -1;
+		free(json);
+		/* The system did it, on the citizen's mail: no user, no
+		 * token; the peer names the mailbox. */
+		memset(&actor, 0, sizeof(actor));
+		actor.peer = in->peer;
+		if (db_audit_add(pg, &actor, "update", out->case_id,
+		                 "{\"reopen\": \"resolved\", \"by\": "
+		                 "\"citizen_reply\"}",
+		                 err) < 0)
+			return -1;
+		out->reopened = true;
+		return 0;
+	}
+	*follow_up_r = out->case_id;
+	*dept_r = t.department_id;
+	ktd_strlcpy(out->follow_up_of, t.reference, sizeof(out->follow_up_of));
+	out->case_id = 0;
+	return 1;
+}
+
 /* The case the contact belongs to, existing or new. */
 static int choose_case(PGconn *pg, const struct intake_contact *in,
                        const struct intake_config *cfg,
                        struct intake_result *out, struct ktd_error *err)
 {
 	struct db_case_new c;
-	int64_t dept = in->department_id;
+	int64_t dept = in->department_id, follow_up = 0, old_dept = 0;
 	int r;
 
 	if (in->case_reference) {
@@ -114,10 +180,15 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 			                     in->case_reference);
 		return 0;
 	}
-	r = thread_mail(pg, in, &out->case_id, err);
-	if (r != 0)
-		return r < 0 ? -1 : 0;
-	if (cfg->thread_window_s > 0 &&
+	r = intake_thread_mail(pg, in, &out->case_id, err);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		r = finished_case(pg, in, cfg, out, &follow_up, &old_dept, err);
+		if (r <= 0)
+			return r;
+	}
+	if (!follow_up && cfg->thread_window_s > 0 &&
 	    (in->citizen_phone || in->citizen_email)) {
 		/* Two first contacts of one citizen at once (two calls, a
 		 * call and a mail) must not open two cases: the second
@@ -140,6 +211,9 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 		if (r < 0)
 			return -1;
 	}
+	if (dept == 0)
+		/* A follow-up no rule routes goes where its case went. */
+		dept = old_dept;
 	memset(&c, 0, sizeof(c));
 	c.subject = in->subject;
 	c.department_id = dept;
@@ -149,6 +223,7 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 	c.citizen_cpr = in->citizen_cpr;
 	c.citizen_cvr = in->citizen_cvr;
 	c.occurred_at = in->occurred_at;
+	c.follow_up_of_id = follow_up;
 	if (db_case_insert(pg, &c, &out->case_id, out->reference, err) < 0)
 		return -1;
 	out->new_case = true;
@@ -185,15 +260,13 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
 {
 	struct db_contact_new ct;
 	struct db_audit_actor actor;
-	char key[1100];
+	char key[INTAKE_KEY_SIZE], detail[80];
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (in->external_id) {
+	if (intake_key_external(in->channel, in->external_id, key)) {
 		/* Identical submissions at once queue here, and the second
 		 * finds the first's contact once it has committed. */
-		snprintf(key, sizeof(key), "intake:%s:%s", in->channel,
-		         in->external_id);
 		if (db_case_lock_key(pg, key, err) < 0)
 			return -1;
 		r = find_existing(pg, in, out, err);
@@ -233,8 +306,12 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
 	actor.user_id = in->actor_user_id;
 	actor.token_name = in->actor_token_name;
 	actor.peer = in->peer;
+	if (out->follow_up_of[0])
+		snprintf(detail, sizeof(detail), "{\"follow_up_of\": \"%s\"}",
+		         out->follow_up_of);
 	if (db_audit_add(pg, &actor, out->new_case ? "create" : "update",
-	                 out->case_id, NULL, err) < 0)
+	                 out->case_id, out->follow_up_of[0] ? detail : NULL,
+	                 err) < 0)
 		return -1;
 	return db_case_notify(pg,
 	                      out->new_case ? "case.created" : "case.updated",
@@ -282,9 +359,12 @@ void intake_log(const struct intake_contact *in,
                 const struct intake_result *out)
 {
 	ktd_log_info("event=intake case=%s channel=%s contact=%" PRId64
-	             " new_case=%s",
+	             " new_case=%s%s%s%s",
 	             out->reference, in->channel, out->contact_id,
-	             out->new_case ? "yes" : "no");
+	             out->new_case ? "yes" : "no",
+	             out->reopened ? " reopened=yes" : "",
+	             out->follow_up_of[0] ? " follow_up_of=" : "",
+	             out->follow_up_of);
 }
 
 void intake_explain(struct ktd_error *err)

@@ -42,6 +42,10 @@ struct intake_contact {
 	const char *subject_tag;
 	const char *const *reply_ids;
 	size_t n_reply_ids;
+	/* Sent by a machine (RFC 3834: an auto-reply, a bounce, a list):
+	 * threaded as any mail, but it never reopens a finished case nor
+	 * opens a follow-up of one; it joins the finished case quietly. */
+	bool automatic;
 	/* The citizen, for a new case. */
 	const char *citizen_name;
 	const char *citizen_phone; /* E.164 (call_number_normalise) */
@@ -62,6 +66,13 @@ struct intake_config {
 	 * caller or sender still threads onto it; 0: never by caller
 	 * ([intake] thread_window). */
 	uint64_t thread_window_s;
+	/* A citizen's e-mail that threads (subject tag, In-Reply-To,
+	 * References) onto a finished case: onto a case resolved at most
+	 * this long ago it reopens the case; onto a closed case, or one
+	 * resolved longer ago, it opens a new case that follows up the old
+	 * one (follow_up_of). 0: never reopen, always a follow-up
+	 * ([intake] reopen_within). */
+	uint64_t reopen_within_s;
 };
 
 struct intake_result {
@@ -70,7 +81,36 @@ struct intake_result {
 	char reference[INTAKE_REFERENCE_SIZE]; /* "" for a duplicate */
 	bool duplicate; /* the contact existed: nothing was written */
 	bool new_case;  /* a case was opened for it */
+	bool reopened;  /* it reopened a resolved case */
+	/* A new case opened as a follow-up: the old case's reference; ""
+	 * otherwise. */
+	char follow_up_of[INTAKE_REFERENCE_SIZE];
 };
+
+/* The advisory lock keys intake takes for a contact (db_case_lock_key):
+ * of its (channel, external id), and of a citizen's address (kind
+ * "phone" or "email"). Into key; false when there is none. A caller that
+ * takes several contacts in one transaction takes all their keys first,
+ * in one order (db_case_lock_keys), so that two such transactions cannot
+ * deadlock; intake's own later lock of the same key then costs nothing. */
+#define INTAKE_KEY_SIZE 1100
+bool intake_key_external(const char *channel, const char *external_id,
+                         char key[INTAKE_KEY_SIZE]);
+bool intake_key_citizen(const char *kind, const char *addr,
+                        char key[INTAKE_KEY_SIZE]);
+
+/* The case an e-mail threads onto by its subject tag or the Message-IDs
+ * it answers (in->subject, subject_tag, reply_ids), before the state of
+ * that case is looked at; reads only. Returns 1 with *case_id_r, 0: none,
+ * -1. */
+int intake_thread_mail(PGconn *pg, const struct intake_contact *in,
+                       int64_t *case_id_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
+/* The case reference in a subject's tag "[TAG REF]" into ref; false:
+ * none. */
+bool intake_subject_reference(const char *subject, const char *tag,
+                              char ref[INTAKE_REFERENCE_SIZE]);
 
 /* Takes in one contact; borrows pg (no transaction may be open on it).
  * Returns 0 with out filled, or -1: KTD_ERR_NOT_FOUND for an unknown

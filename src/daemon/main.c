@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -19,7 +20,9 @@
 
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "lib/str.h"
 #include "lib/timeutil.h"
+#include "channels/ch_tls_crl.h"
 #include "channels/imap/ch_imap.h"
 #include "channels/imap/ch_imap_tls.h"
 #include "daemon/janitor.h"
@@ -49,7 +52,6 @@ struct app {
 	struct ch_smtp *mailer;
 	struct live_hub *live;
 	struct ch_imap *imap[KTD_MAILBOX_MAX];
-	const char *own_addresses[KTD_MAILBOX_MAX + 1];
 	char *tls_cert;
 	char *tls_key;
 	char *cti_secret;
@@ -99,8 +101,8 @@ static void usage(FILE *out)
 	        "  -V, --version       print the version and exit\n"
 	        "  -h, --help          print this help and exit\n\n"
 	        "Signals: SIGTERM/SIGINT stop gracefully (a second one stops "
-	        "at once),\nSIGQUIT stops at once, SIGHUP reloads [log] level "
-	        "and [server] shutdown_timeout.\n",
+	        "at once),\nSIGQUIT stops at once, SIGHUP reloads [log] level, "
+	        "[server] shutdown_timeout\nand the [mailbox:NAME] sections.\n",
 	        ktd_settings_default_path());
 }
 
@@ -171,6 +173,40 @@ static int check_readable(const struct ktd_settings *s, const char *section,
 	return config_fail(s, section, key, err);
 }
 
+/* The files a [mailbox:NAME] section names, as --check-config checks
+ * them. */
+static int check_mailbox_files(const struct ktd_settings *s,
+                               const struct ktd_mailbox *mb,
+                               struct ktd_error *err)
+{
+	char where[512];
+
+	if (access(mb->password_file, R_OK) < 0)
+		return ktd_error_set(
+		        err, KTD_ERR_CONFIG,
+		        "%s: [mailbox:%s] password_file %s: %s",
+		        ktd_settings_mailbox_where(s, mb, "password_file",
+		                                   where, sizeof(where)),
+		        mb->name, mb->password_file, strerror(errno));
+	if (mb->ca_file[0] && ch_imap_tls_ca_file_check(mb->ca_file, err) < 0) {
+		ktd_error_prefix(err, "%s: [mailbox:%s] ca_file",
+		                 ktd_settings_mailbox_where(s, mb, "ca_file",
+		                                            where,
+		                                            sizeof(where)),
+		                 mb->name);
+		return -1;
+	}
+	if (mb->crl_file[0] && ch_tls_crl_check(mb->crl_file, err) < 0) {
+		ktd_error_prefix(err, "%s: [mailbox:%s] crl_file",
+		                 ktd_settings_mailbox_where(s, mb, "crl_file",
+		                                            where,
+		                                            sizeof(where)),
+		                 mb->name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Everything --check-config checks beyond the syntax: the files and
  * directories the settings name. Errors say "FILE:LINE: ...". */
 static int check_files(const struct ktd_settings *s,
@@ -178,7 +214,6 @@ static int check_files(const struct ktd_settings *s,
                        struct ktd_error *err)
 {
 	struct ktd_static *www;
-	char where[512];
 	size_t i;
 
 	if (db_migrations_load(s->sql_dir, migrations_r, err) < 0)
@@ -200,27 +235,14 @@ static int check_files(const struct ktd_settings *s,
 	if (s->smtp_ca_file[0] &&
 	    ch_smtp_ca_file_check(s->smtp_ca_file, err) < 0)
 		return config_fail(s, "smtp", "ca_file", err);
-	for (i = 0; i < s->n_mailboxes; i++) {
-		const struct ktd_mailbox *mb = &s->mailboxes[i];
-
-		if (access(mb->password_file, R_OK) < 0)
-			return ktd_error_set(
-			        err, KTD_ERR_CONFIG,
-			        "%s: [mailbox:%s] password_file %s: %s",
-			        ktd_settings_mailbox_where(
-			                s, mb, "password_file", where,
-			                sizeof(where)),
-			        mb->name, mb->password_file, strerror(errno));
-		if (mb->ca_file[0] &&
-		    ch_imap_tls_ca_file_check(mb->ca_file, err) < 0) {
-			ktd_error_prefix(
-			        err, "%s: [mailbox:%s] ca_file",
-			        ktd_settings_mailbox_where(
-			                s, mb, "ca_file", where, sizeof(where)),
-			        mb->name);
-			return -1;
-		}
+	if (s->smtp_crl_file[0] &&
+	    ch_tls_crl_check(s->smtp_crl_file, err) < 0) {
+		ktd_error_prefix(err, "[smtp] crl_file");
+		return config_fail(s, "smtp", "crl_file", err);
 	}
+	for (i = 0; i < s->n_mailboxes; i++)
+		if (check_mailbox_files(s, &s->mailboxes[i], err) < 0)
+			return -1;
 	if (s->user[0] && !getpwnam(s->user)) {
 		ktd_error_set(err, KTD_ERR_CONFIG,
 		              "[server] user %s: no such user", s->user);
@@ -294,6 +316,9 @@ static void startup_schema(struct app *app)
 		fail(KTD_EXIT_FAILURE, "schema_mismatch", st.detail);
 }
 
+static int reload_mailboxes(struct app *app, const struct ktd_settings *fresh,
+                            struct ktd_error *err);
+
 static void reload(struct app *app)
 {
 	struct ktd_settings *fresh = NULL;
@@ -305,6 +330,14 @@ static void reload(struct app *app)
 		ktd_log_error("event=config_reload_failed msg=%s "
 		              "action=\"keeping the running configuration\"",
 		              ktd_log_quote(err.msg, quoted, sizeof(quoted)));
+		notify("READY=1");
+		return;
+	}
+	if (reload_mailboxes(app, fresh, &err) < 0) {
+		ktd_log_error("event=config_reload_failed msg=%s "
+		              "action=\"keeping the running configuration\"",
+		              ktd_log_quote(err.msg, quoted, sizeof(quoted)));
+		ktd_settings_destroy(&fresh);
 		notify("READY=1");
 		return;
 	}
@@ -447,6 +480,7 @@ static void mailer_start(struct app *app, const struct db_pool_config *pc)
 	mc.password = app->smtp_password;
 	mc.helo = s->smtp_helo;
 	mc.ca_file = s->smtp_ca_file;
+	mc.crl_file = s->smtp_crl_file;
 	mc.timeout_ms = s->smtp_timeout_ms;
 	mc.max_attempts = s->smtp_max_attempts;
 	mc.retry_after_ms = s->smtp_retry_after_ms;
@@ -460,42 +494,207 @@ static void mailer_start(struct app *app, const struct db_pool_config *pc)
 		     err.msg);
 }
 
-/* One IMAP worker per [mailbox:NAME]. */
-static void start_mailboxes(struct app *app, const struct db_pool_config *pc)
+/* Our own addresses, which get no receipt: [smtp] from (of s, which
+ * holds the keys that need a restart) and the users of mbs that are
+ * addresses. Borrowed from s and mbs; returns how many. */
+static size_t own_addresses(const struct ktd_settings *s,
+                            const struct ktd_mailbox *mbs, size_t n_mbs,
+                            const char *own[KTD_MAILBOX_MAX + 1])
 {
-	const struct ktd_settings *s = app->settings;
-	struct ch_imap_config ic;
-	struct ktd_error err;
-	size_t i, n_own = 0;
+	size_t i, n = 0;
 
 	if (s->smtp_from[0])
-		app->own_addresses[n_own++] = s->smtp_from;
+		own[n++] = s->smtp_from;
+	for (i = 0; i < n_mbs && n < KTD_MAILBOX_MAX + 1; i++)
+		if (strchr(mbs[i].user, '@'))
+			own[n++] = mbs[i].user;
+	return n;
+}
+
+/* Starts the worker of mb in slot i of app->imap. The settings other
+ * than mb's own come from app->settings; own is copied. 0, or -1 with
+ * err. */
+static int start_mailbox(struct app *app, const struct ktd_mailbox *mb,
+                         size_t i, const char *const *own, size_t n_own,
+                         struct ktd_error *err)
+{
+	const struct ktd_settings *s = app->settings;
+	struct db_pool_config pc;
+	struct ch_imap_config ic;
+
+	ktd_settings_pool_config(s, &pc);
+	memset(&ic, 0, sizeof(ic));
+	ic.mb = mb;
+	ic.db = &pc;
+	ic.intake.thread_window_s = s->intake_thread_window_ms / 1000;
+	ic.intake.reopen_within_s = s->intake_reopen_within_ms / 1000;
+	ic.subject_tag = s->intake_subject_tag;
+	ic.receipt_enabled = s->receipt_enabled;
+	ic.receipt.from = s->smtp_from;
+	ic.receipt.subject_tag = s->intake_subject_tag;
+	ic.receipt.municipality = s->receipt_municipality;
+	ic.receipt.opening_hours = s->receipt_opening_hours;
+	ic.receipt_interval_s = s->receipt_interval_ms / 1000;
+	ic.own_addresses = own;
+	ic.n_own_addresses = n_own;
+	app->imap[i] = ch_imap_start(&ic, err);
+	return app->imap[i] ? 0 : -1;
+}
+
+/* One IMAP worker per [mailbox:NAME]. */
+static void start_mailboxes(struct app *app)
+{
+	const struct ktd_settings *s = app->settings;
+	const char *own[KTD_MAILBOX_MAX + 1];
+	struct ktd_error err;
+	size_t i, n_own;
+
+	n_own = own_addresses(s, s->mailboxes, s->n_mailboxes, own);
 	for (i = 0; i < s->n_mailboxes; i++)
-		if (strchr(s->mailboxes[i].user, '@'))
-			app->own_addresses[n_own++] = s->mailboxes[i].user;
-	for (i = 0; i < s->n_mailboxes; i++) {
-		memset(&ic, 0, sizeof(ic));
-		ic.mb = &s->mailboxes[i];
-		ic.db = pc;
-		ic.intake.thread_window_s = s->intake_thread_window_ms / 1000;
-		ic.subject_tag = s->intake_subject_tag;
-		ic.receipt_enabled = s->receipt_enabled;
-		ic.receipt.from = s->smtp_from;
-		ic.receipt.subject_tag = s->intake_subject_tag;
-		ic.receipt.municipality = s->receipt_municipality;
-		ic.receipt.opening_hours = s->receipt_opening_hours;
-		ic.receipt_interval_s = s->receipt_interval_ms / 1000;
-		ic.own_addresses = app->own_addresses;
-		ic.n_own_addresses = n_own;
-		app->imap[i] = ch_imap_start(&ic, &err);
-		if (!app->imap[i])
+		if (start_mailbox(app, &s->mailboxes[i], i, own, n_own, &err) <
+		    0)
 			fail(err.code == KTD_ERR_CONFIG ? KTD_EXIT_CONFIG
 			                                : KTD_EXIT_FAILURE,
 			     "mailbox_start_failed", err.msg);
-	}
 	if (s->n_mailboxes && s->receipt_enabled && !s->smtp_from[0])
 		ktd_log_warnx("event=receipts_off msg=\"[receipt] enabled but "
 		              "[smtp] from is not set\"");
+}
+
+/* The running mailbox of that name in fresh's mailboxes, or NULL. */
+static const struct ktd_mailbox *mailbox_named(const struct ktd_settings *fresh,
+                                               const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < fresh->n_mailboxes; i++)
+		if (strcmp(fresh->mailboxes[i].name, name) == 0)
+			return &fresh->mailboxes[i];
+	return NULL;
+}
+
+/* Whether the own addresses of the running workers are those of
+ * fresh's mailboxes (as sets, without case). */
+static bool own_addresses_same(const struct app *app,
+                               const struct ktd_settings *fresh)
+{
+	struct ktd_mailbox run[KTD_MAILBOX_MAX];
+	const char *a[KTD_MAILBOX_MAX + 1], *b[KTD_MAILBOX_MAX + 1];
+	size_t na, nb, i, j, n = 0;
+	bool found;
+
+	for (i = 0; i < KTD_MAILBOX_MAX; i++)
+		if (app->imap[i])
+			run[n++] = *ch_imap_mailbox(app->imap[i]);
+	na = own_addresses(app->settings, run, n, a);
+	nb = own_addresses(app->settings, fresh->mailboxes, fresh->n_mailboxes,
+	                   b);
+	for (i = 0; i < na + nb; i++) {
+		const char *x = i < na ? a[i] : b[i - na];
+		const char *const *other = i < na ? b : a;
+		size_t no = i < na ? nb : na;
+
+		found = false;
+		for (j = 0; j < no && !found; j++)
+			found = strcasecmp(x, other[j]) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* [mailbox:NAME] sections on SIGHUP: a removed one's worker stops, an
+ * added one's starts, a changed one's restarts with its new keys (all of
+ * them when the set of own addresses changed, so that each knows it). The
+ * files of the new and changed ones are checked first: if one cannot be
+ * used, nothing changes (returns -1 with err). A worker that then fails
+ * to start is logged and stays stopped until the next reload. */
+static int reload_mailboxes(struct app *app, const struct ktd_settings *fresh,
+                            struct ktd_error *err)
+{
+	const char *own[KTD_MAILBOX_MAX + 1], *why[KTD_MAILBOX_MAX];
+	char stopped[KTD_MAILBOX_MAX][KTD_MAILBOX_NAME_MAX + 1];
+	char quoted[QUOTED_MAX];
+	bool all, running;
+	size_t i, j, n_own;
+
+	for (i = 0; i < fresh->n_mailboxes; i++) {
+		const struct ktd_mailbox *mb = &fresh->mailboxes[i];
+
+		running = false;
+		for (j = 0; j < KTD_MAILBOX_MAX && !running; j++)
+			running = app->imap[j] &&
+			          ktd_mailbox_equal(
+			                  ch_imap_mailbox(app->imap[j]), mb);
+		if (!running && check_mailbox_files(fresh, mb, err) < 0)
+			return -1;
+	}
+	all = !own_addresses_same(app, fresh);
+	for (i = 0; i < KTD_MAILBOX_MAX; i++) {
+		const struct ktd_mailbox *now, *mb;
+
+		why[i] = NULL;
+		if (!app->imap[i])
+			continue;
+		now = ch_imap_mailbox(app->imap[i]);
+		mb = mailbox_named(fresh, now->name);
+		if (!mb)
+			why[i] = "removed";
+		else if (!ktd_mailbox_equal(now, mb))
+			why[i] = "changed";
+		else if (all)
+			why[i] = "own_addresses_changed";
+		if (why[i])
+			ch_imap_signal_stop(app->imap[i]);
+	}
+	for (i = 0; i < KTD_MAILBOX_MAX; i++) {
+		stopped[i][0] = '\0';
+		if (!why[i])
+			continue;
+		ktd_strlcpy(stopped[i], ch_imap_mailbox(app->imap[i])->name,
+		            sizeof(stopped[i]));
+		ch_imap_stop(&app->imap[i]);
+		ktd_log_info("event=mailbox_stopped mailbox=%s reason=%s",
+		             stopped[i], why[i]);
+	}
+	n_own = own_addresses(app->settings, fresh->mailboxes,
+	                      fresh->n_mailboxes, own);
+	for (i = 0; i < fresh->n_mailboxes; i++) {
+		const struct ktd_mailbox *mb = &fresh->mailboxes[i];
+		size_t slot = KTD_MAILBOX_MAX;
+		const char *reason = "added";
+		struct ktd_error e2;
+
+		running = false;
+		for (j = 0; j < KTD_MAILBOX_MAX; j++) {
+			if (!app->imap[j]) {
+				if (slot == KTD_MAILBOX_MAX)
+					slot = j;
+				continue;
+			}
+			if (strcmp(ch_imap_mailbox(app->imap[j])->name,
+			           mb->name) == 0)
+				running = true;
+		}
+		if (running || slot == KTD_MAILBOX_MAX)
+			continue;
+		for (j = 0; j < KTD_MAILBOX_MAX; j++)
+			if (why[j] && strcmp(stopped[j], mb->name) == 0)
+				reason = why[j];
+		memset(&e2, 0, sizeof(e2));
+		if (start_mailbox(app, mb, slot, own, n_own, &e2) < 0) {
+			ktd_log_error(
+			        "event=mailbox_start_failed mailbox=%s "
+			        "msg=%s action=\"stays stopped until the "
+			        "next reload\"",
+			        mb->name,
+			        ktd_log_quote(e2.msg, quoted, sizeof(quoted)));
+			continue;
+		}
+		ktd_log_info("event=mailbox_started mailbox=%s reason=%s",
+		             mb->name, reason);
+	}
+	return 0;
 }
 
 /* Stops the IMAP workers, all asked at once. */
@@ -637,7 +836,7 @@ static void app_start(struct app *app)
 	if (!app->janitor)
 		fail(KTD_EXIT_FAILURE, "janitor_start_failed", err.msg);
 	mailer_start(app, &pc);
-	start_mailboxes(app, &pc);
+	start_mailboxes(app);
 	ktd_log_info(
 	        "event=started version=%s listen=%s port=%u tls=%s "
 	        "threads=%u pool_size=%u schema_version=%u "

@@ -115,6 +115,8 @@ static const struct setting_def setting_defs[] = {
           "72h", SET_NO_RELOAD, 0, 90ULL * 24 * 3600 * 1000),
         S("intake", "subject_tag", SET_STR, intake_subject_tag, "Sag",
           SET_NO_RELOAD, 0, 0),
+        S("intake", "reopen_within", SET_DURATION, intake_reopen_within_ms,
+          "720h", SET_NO_RELOAD, 0, 3650ULL * 24 * 3600 * 1000),
 
         S("smtp", "from", SET_STR, smtp_from, "", SET_NO_RELOAD | SET_EMPTY_OK,
           0, 0),
@@ -135,6 +137,8 @@ static const struct setting_def setting_defs[] = {
         S("smtp", "helo", SET_STR, smtp_helo, "", SET_NO_RELOAD | SET_EMPTY_OK,
           0, 0),
         S("smtp", "ca_file", SET_STR, smtp_ca_file, "",
+          SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
+        S("smtp", "crl_file", SET_STR, smtp_crl_file, "",
           SET_NO_RELOAD | SET_EMPTY_OK, 0, 0),
 
         S("receipt", "enabled", SET_BOOL, receipt_enabled, "true",
@@ -192,6 +196,7 @@ static const struct setting_def mailbox_defs[] = {
         M("tls_fingerprint", SET_STR, tls_fingerprint_text, "", SET_EMPTY_OK, 0,
           0),
         M("ca_file", SET_STR, ca_file, "", SET_EMPTY_OK, 0, 0),
+        M("crl_file", SET_STR, crl_file, "", SET_EMPTY_OK, 0, 0),
         M("user", SET_STR, user, "", SET_EMPTY_OK, 0, 0),
         M("password_file", SET_STR, password_file, "", SET_EMPTY_OK, 0, 0),
         M("folder", SET_STR, folder, "INBOX", 0, 0, 0),
@@ -663,6 +668,9 @@ static int settings_validate_smtp(struct parse_state *st)
 	            ktd_utf8_has_control(s->smtp_user))) {
 		parse_goto_key(st, "smtp", "user");
 		parse_fail(st, "[smtp] user must be printable text");
+	} else if (s->smtp_crl_file[0] && strcmp(s->smtp_tls, "none") == 0) {
+		parse_goto_key(st, "smtp", "crl_file");
+		parse_fail(st, "[smtp] crl_file needs tls = starttls");
 	} else {
 		return 0;
 	}
@@ -759,6 +767,12 @@ static int mailbox_validate(struct parse_state *st, struct ktd_mailbox *mb)
 		mailbox_goto_key(st, mb, "ca_file");
 		return parse_fail(st,
 		                  "[mailbox:%s] ca_file needs tls or starttls",
+		                  mb->name);
+	}
+	if (mb->crl_file[0] && mb->tls == KTD_MAILBOX_NONE) {
+		mailbox_goto_key(st, mb, "crl_file");
+		return parse_fail(st,
+		                  "[mailbox:%s] crl_file needs tls or starttls",
 		                  mb->name);
 	}
 	if (strpbrk(mb->host, " \t/\\\"")) {
@@ -932,12 +946,12 @@ static bool setting_equal(const struct ktd_settings *a,
 	return true;
 }
 
-/* Whether mailbox a and b (of the same name) have the same keys. */
-static bool mailbox_equal(const struct ktd_mailbox *a,
-                          const struct ktd_mailbox *b)
+bool ktd_mailbox_equal(const struct ktd_mailbox *a, const struct ktd_mailbox *b)
 {
 	size_t i;
 
+	if (strcmp(a->name, b->name) != 0)
+		return false;
 	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++) {
 		const struct setting_def *d = &mailbox_defs[i];
 		const char *pa = (const char *)a + d->offset;
@@ -956,45 +970,43 @@ static bool mailbox_equal(const struct ktd_mailbox *a,
 	return true;
 }
 
-/* The [mailbox:NAME] sections that differ (added, removed, changed). */
-static unsigned warn_mailboxes(const struct ktd_settings *old_s,
-                               const struct ktd_settings *new_s)
+struct ktd_mailbox *ktd_mailbox_dup(const struct ktd_mailbox *mb)
 {
-	const struct ktd_settings *sides[2] = {old_s, new_s};
-	unsigned n = 0;
-	size_t k, i, j;
+	struct ktd_mailbox *c = ktd_calloc(1, sizeof(*c));
+	size_t i;
 
-	for (k = 0; k < 2; k++) {
-		const struct ktd_settings *a = sides[k], *b = sides[1 - k];
+	*c = *mb;
+	c->name = ktd_strdup(mb->name);
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++)
+		if (mailbox_defs[i].type == SET_STR)
+			*field_str(c, &mailbox_defs[i]) = ktd_strdup(*field_str(
+			        (void *)(uintptr_t)mb, &mailbox_defs[i]));
+	/* move_to points into after. */
+	if (mb->move_to)
+		c->move_to = c->after + (mb->move_to - mb->after);
+	return c;
+}
 
-		for (i = 0; i < a->n_mailboxes; i++) {
-			const struct ktd_mailbox *found = NULL;
+void ktd_mailbox_free(struct ktd_mailbox **mbp)
+{
+	struct ktd_mailbox *mb = *mbp;
+	size_t i;
 
-			for (j = 0; j < b->n_mailboxes; j++)
-				if (strcmp(a->mailboxes[i].name,
-				           b->mailboxes[j].name) == 0)
-					found = &b->mailboxes[j];
-			/* A changed one is counted once, from the old side. */
-			if (found &&
-			    (k == 1 || mailbox_equal(&a->mailboxes[i], found)))
-				continue;
-			ktd_log_warnx(
-			        "event=config_reload section=mailbox:%s "
-			        "msg=\"%s, takes effect after a restart\"",
-			        a->mailboxes[i].name,
-			        found    ? "changed"
-			        : k == 0 ? "removed"
-			                 : "added");
-			n++;
-		}
-	}
-	return n;
+	if (!mb)
+		return;
+	for (i = 0; i < KTD_N_ELEMENTS(mailbox_defs); i++)
+		if (mailbox_defs[i].type == SET_STR)
+			ktd_free(field_str(mb, &mailbox_defs[i]));
+	ktd_free(&mb->name);
+	free(mb);
+	*mbp = NULL;
 }
 
 unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
                                      const struct ktd_settings *new_s)
 {
-	unsigned n = warn_mailboxes(old_s, new_s);
+	/* [mailbox:NAME] sections are taken on reload (main.c). */
+	unsigned n = 0;
 	size_t i;
 
 	for (i = 0; i < KTD_N_ELEMENTS(setting_defs); i++) {

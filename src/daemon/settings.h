@@ -20,7 +20,7 @@ enum ktd_mailbox_tls {
 
 #define KTD_MAILBOX_MAX 32
 #define KTD_MAILBOX_NAME_MAX 32
-#define KTD_MAILBOX_KEYS 11
+#define KTD_MAILBOX_KEYS 12
 
 /* One [mailbox:NAME] section. */
 struct ktd_mailbox {
@@ -34,7 +34,9 @@ struct ktd_mailbox {
 	 * name are verified instead (channels/imap/ch_imap_tls.h) */
 	char *tls_fingerprint_text;
 	char tls_fingerprint[65];
-	char *ca_file; /* the CAs to trust (PEM); "": the system's */
+	char *ca_file;  /* the CAs to trust (PEM); "": the system's */
+	char *crl_file; /* PEM CRLs, one for each CA of the chain;
+	                 * "": no revocation check */
 	char *user;
 	char *password_file;
 	char *folder;
@@ -89,6 +91,7 @@ struct ktd_settings {
 	/* [intake] */
 	uint64_t intake_thread_window_ms;
 	char *intake_subject_tag;
+	uint64_t intake_reopen_within_ms; /* 0: never reopen by mail */
 
 	/* [smtp] */
 	char *smtp_from;
@@ -101,7 +104,8 @@ struct ktd_settings {
 	uint32_t smtp_max_attempts;
 	uint64_t smtp_retry_after_ms;
 	char *smtp_helo;
-	char *smtp_ca_file; /* "": the system's CAs */
+	char *smtp_ca_file;  /* "": the system's CAs */
+	char *smtp_crl_file; /* PEM CRLs; "": no revocation check */
 
 	/* [receipt] */
 	bool receipt_enabled;
@@ -143,8 +147,21 @@ struct ktd_settings *ktd_settings_create_default(void);
 
 void ktd_settings_destroy(struct ktd_settings **settings);
 
+/* Whether mailbox a and b have the same name and keys. */
+bool ktd_mailbox_equal(const struct ktd_mailbox *a,
+                       const struct ktd_mailbox *b);
+
+/* A deep copy of mb (caller frees with ktd_mailbox_free), so that it can
+ * outlive the settings it came from (a reload). */
+struct ktd_mailbox *ktd_mailbox_dup(const struct ktd_mailbox *mb);
+
+/* Frees *mb (NULL is fine) and clears the pointer. */
+void ktd_mailbox_free(struct ktd_mailbox **mb);
+
 /* Logs a warning for each key that differs between old and new and cannot
- * take effect without a restart. Returns how many differ. */
+ * take effect without a restart. Returns how many differ. [mailbox:NAME]
+ * sections are not among them: a reload starts, stops and restarts
+ * mailboxes (see main.c). */
 unsigned ktd_settings_warn_no_reload(const struct ktd_settings *old_s,
                                      const struct ktd_settings *new_s);
 

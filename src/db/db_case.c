@@ -3,7 +3,6 @@
 #include "db/db_common.h"
 
 #include <inttypes.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,16 +24,19 @@ int db_case_insert(PGconn *pg, const struct db_case_new *c, int64_t *id_r,
 	static const char sql[] =
 	        "INSERT INTO cases (reference, subject, department_id, "
 	        " citizen_name, citizen_phone, citizen_email, citizen_cpr, "
-	        " citizen_cvr, last_contact_at) "
+	        " citizen_cvr, last_contact_at, follow_up_of_id, "
+	        " follow_up_of_reference) "
 	        "VALUES (ktd_case_next_reference(), coalesce($1, ''), "
 	        " NULLIF($2::bigint, 0), $3, $4, $5, $6, $7, "
-	        " coalesce($8::timestamptz, now())) "
+	        " coalesce($8::timestamptz, now()), NULLIF($9::bigint, 0), "
+	        " (SELECT reference FROM cases WHERE id = $9::bigint)) "
 	        "RETURNING id, reference";
-	char dept[24];
-	const char *params[8];
+	char dept[24], fup[24];
+	const char *params[9];
 	PGresult *res = NULL;
 
 	I64(dept, c->department_id);
+	I64(fup, c->follow_up_of_id);
 	params[0] = c->subject;
 	params[1] = dept;
 	params[2] = c->citizen_name;
@@ -43,7 +45,8 @@ int db_case_insert(PGconn *pg, const struct db_case_new *c, int64_t *id_r,
 	params[5] = c->citizen_cpr;
 	params[6] = c->citizen_cvr;
 	params[7] = c->occurred_at;
-	if (db_query_prepared(pg, sql, 8, params, &res, err) < 0)
+	params[8] = fup;
+	if (db_query_prepared(pg, sql, 9, params, &res, err) < 0)
 		return -1;
 	*id_r = db_result_i64(res, 0, 0);
 	ktd_strlcpy(reference_r, PQgetvalue(res, 0, 1), DB_CASE_REFERENCE_SIZE);
@@ -163,35 +166,6 @@ int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
 	        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 
 	return db_query_prepared(pg, sql, 1, &key, NULL, err);
-}
-
-int db_case_lock_keys(PGconn *pg, const char *const *keys, size_t n,
-                      struct ktd_error *err)
-{
-	/* The keys go as one JSON array (jansson quotes them); the sort is
-	 * in the subquery, so the locks are taken in its order. */
-	static const char sql[] =
-	        "SELECT count(pg_advisory_xact_lock(s.h)) FROM ("
-	        " SELECT DISTINCT hashtextextended(k, 0) AS h "
-	        " FROM jsonb_array_elements_text($1::jsonb) k ORDER BY 1) s";
-	json_t *a = json_array();
-	char *text = NULL;
-	size_t i;
-	int r;
-
-	for (i = 0; i < n; i++)
-		if (json_array_append_new(a, json_string(keys[i])) < 0)
-			break; /* not UTF-8 */
-	if (i == n)
-		text = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	if (!text)
-		return ktd_error_set(err, KTD_ERR_INTERNAL,
-		                     "lock keys: not valid UTF-8");
-	r = db_query_prepared(pg, sql, 1, (const char *const *)&text, NULL,
-	                      err);
-	free(text);
-	return r;
 }
 
 int db_case_notify(PGconn *pg, const char *type, int64_t case_id,
@@ -626,6 +600,110 @@ int db_case_lock(PGconn *pg, int64_t id, struct db_case_state *st,
 	}
 	PQclear(res);
 	return ret;
+}
+
+int db_case_lock_thread(PGconn *pg, int64_t id, struct db_case_thread *t,
+                        struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT status, coalesce(department_id, 0), reference, "
+	        " CASE WHEN resolved_at IS NULL THEN -1 "
+	        "  ELSE greatest(0, floor(extract(epoch FROM "
+	        "   now() - resolved_at)))::bigint END "
+	        "FROM cases WHERE id = $1 FOR UPDATE";
+	char idt[24];
+	const char *params[1] = {idt};
+	PGresult *res = NULL;
+	int ret = 0;
+
+	I64(idt, id);
+	if (db_query_prepared(pg, sql, 1, params, &res, err) < 0)
+		return -1;
+	if (PQntuples(res) == 1) {
+		ktd_strlcpy(t->status, PQgetvalue(res, 0, 0),
+		            sizeof(t->status));
+		t->department_id = db_result_i64(res, 0, 1);
+		ktd_strlcpy(t->reference, PQgetvalue(res, 0, 2),
+		            sizeof(t->reference));
+		t->resolved_age_s = db_result_i64(res, 0, 3);
+		ret = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+/* Runs the one-parameter sql with b's text, or fails when b overflowed. */
+static int query_array(PGconn *pg, const char *sql, struct ktd_buf *b,
+                       bool full, struct ktd_error *err)
+{
+	const char *params[1];
+	int ret;
+
+	if (full)
+		ret = ktd_error_set(err, KTD_ERR_INTERNAL,
+		                    "too many lock keys at once");
+	else {
+		params[0] = b->data;
+		ret = db_query_prepared(pg, sql, 1, params, NULL, err);
+	}
+	ktd_buf_deinit(b);
+	return ret;
+}
+
+int db_case_lock_many(PGconn *pg, const int64_t *ids, size_t n,
+                      struct ktd_error *err)
+{
+	/* In id order, so that two transactions locking overlapping sets
+	 * this way cannot wait for each other. */
+	static const char sql[] =
+	        "SELECT count(*) FROM (SELECT id FROM cases "
+	        " WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE) c";
+	struct ktd_buf b;
+	bool full = false;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	ktd_buf_init(&b, 1u << 20);
+	full |= ktd_buf_add_str(&b, "{") < 0;
+	for (i = 0; i < n; i++)
+		full |= ktd_buf_printf(&b, "%s%" PRId64, i ? "," : "", ids[i]) <
+		        0;
+	full |= ktd_buf_add_str(&b, "}") < 0;
+	return query_array(pg, sql, &b, full, err);
+}
+
+int db_case_lock_keys(PGconn *pg, const char *const *keys, size_t n,
+                      struct ktd_error *err)
+{
+	/* By the locks' own numbers (the hashes db_case_lock_key takes),
+	 * each once: every transaction that locks its keys this way takes
+	 * any two of them in the same order. */
+	static const char sql[] =
+	        "SELECT count(pg_advisory_xact_lock(h)) FROM ("
+	        " SELECT DISTINCT hashtextextended(k, 0) AS h "
+	        " FROM unnest($1::text[]) k ORDER BY 1) s";
+	struct ktd_buf b;
+	bool full = false;
+	const char *p;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	ktd_buf_init(&b, 4u << 20);
+	full |= ktd_buf_add_str(&b, "{") < 0;
+	for (i = 0; i < n; i++) {
+		/* An array literal of double-quoted elements. */
+		full |= ktd_buf_add_str(&b, i ? ",\"" : "\"") < 0;
+		for (p = keys[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				full |= ktd_buf_add(&b, "\\", 1) < 0;
+			full |= ktd_buf_add(&b, p, 1) < 0;
+		}
+		full |= ktd_buf_add_str(&b, "\"") < 0;
+	}
+	full |= ktd_buf_add_str(&b, "}") < 0;
+	return query_array(pg, sql, &b, full, err);
 }
 
 /* Runs an UPDATE ... RETURNING ktd_case_json(...)::text that must touch

@@ -19,6 +19,7 @@ struct db_case_new {
 	const char *citizen_cpr;
 	const char *citizen_cvr;
 	const char *occurred_at; /* RFC 3339 or NULL: when the case began */
+	int64_t follow_up_of_id; /* the finished case it follows; 0: none */
 };
 
 /* Inserts a case with the next reference of the year, status new.
@@ -40,6 +41,31 @@ int db_case_find_open(PGconn *pg, const char *phone, const char *email,
                       uint64_t window_s, int64_t *id_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* A case that a contact threads onto, as intake sees it. */
+struct db_case_thread {
+	char status[16];
+	int64_t department_id; /* 0: none */
+	char reference[DB_CASE_REFERENCE_SIZE];
+	int64_t resolved_age_s; /* seconds since resolved_at; -1: none */
+};
+
+/* Locks case id (FOR UPDATE) for the rest of the transaction. Returns 1
+ * with *t, 0 when there is no such case, -1. */
+int db_case_lock_thread(PGconn *pg, int64_t id, struct db_case_thread *t,
+                        struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Locks the cases of ids (n of them; unknown ids are skipped) FOR UPDATE
+ * in id order, for the rest of the transaction. 0 or -1. */
+int db_case_lock_many(PGconn *pg, const int64_t *ids, size_t n,
+                      struct ktd_error *err) KTD_ATTR_NODISCARD;
+
+/* Takes the transaction-scoped advisory locks of db_case_lock_key for all
+ * n keys at once, in the order of the locks' numbers (each once): two
+ * transactions that take their keys this way, before any other lock of
+ * the same kind, cannot deadlock on them. 0 or -1. */
+int db_case_lock_keys(PGconn *pg, const char *const *keys, size_t n,
+                      struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* The department of the first active routing rule that matches. Returns 1
  * with *department_id_r, 0 when none matches, -1. */
 int db_case_route(PGconn *pg, const char *to_addr, const char *queue,
@@ -57,11 +83,6 @@ int db_case_touch(PGconn *pg, int64_t case_id, bool response,
  * transactions with the same key run one after the other. */
 int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
-
-/* The same for n keys at once (repeats allowed), taken in the order of
- * their lock ids, which is the same for every caller. */
-int db_case_lock_keys(PGconn *pg, const char *const *keys, size_t n,
-                      struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* Records a live event of the case in the caller's transaction
  * (db_live_add): a row of live_events, and NOTIFY kontaktd {"id", "type",

@@ -181,6 +181,58 @@ def make_test_pki(d, san):
     return root, chain, server_key
 
 
+CRL_CNF = """\
+[ca]
+default_ca = ca_opts
+[ca_opts]
+database = {db}/index.txt
+crlnumber = {db}/crlnumber
+default_md = sha256
+default_crl_days = 2
+"""
+
+
+def make_crl(d, name, ca_cert, ca_key, revoke=()):
+    """A PEM CRL issued by the CA ca_cert/ca_key (openssl ca -gencrl) that
+    lists the certificates of revoke (paths) as revoked. Returns its
+    path."""
+    d = Path(d)
+    db = d / f"{name}-db"
+    db.mkdir(parents=True, exist_ok=True)
+    (db / "index.txt").write_text("")
+    (db / "crlnumber").write_text("01\n")
+    cnf = db / "ca.cnf"
+    cnf.write_text(CRL_CNF.format(db=db))
+    for cert in revoke:
+        _openssl("ca", "-config", str(cnf), "-cert", str(ca_cert),
+                 "-keyfile", str(ca_key), "-revoke", str(cert))
+    out = d / f"{name}.crl"
+    _openssl("ca", "-config", str(cnf), "-cert", str(ca_cert), "-keyfile",
+             str(ca_key), "-gencrl", "-out", str(out))
+    return out
+
+
+def make_test_crls(d, revoked=False, only_intermediate=False):
+    """For the PKI make_test_pki made in folder d: one PEM file with the
+    CRL of each CA (the root's, listing nothing; the intermediate's,
+    listing the server certificate when revoked). only_intermediate: the
+    root's is left out (a CA of the chain without a CRL). Returns the
+    file's path."""
+    d = Path(d)
+    tag = ("revoked" if revoked else "valid") + \
+        ("-inter" if only_intermediate else "")
+    inter = make_crl(d, f"intermediate-{tag}", d / "intermediate.pem",
+                     d / "intermediate.key",
+                     [d / "server.pem"] if revoked else [])
+    text = inter.read_text()
+    if not only_intermediate:
+        root = make_crl(d, f"root-{tag}", d / "root.pem", d / "root.key")
+        text = root.read_text() + text
+    out = d / f"crls-{tag}.pem"
+    out.write_text(text)
+    return out
+
+
 class Dovecot:
     def __init__(self, directory, tls=False, idle=True):
         self.dir = Path(directory)

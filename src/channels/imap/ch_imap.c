@@ -25,7 +25,9 @@
 #include "daemon/settings.h"
 #include "db/pool.h"
 #include "db/tx.h"
+#include "db/db_case.h"
 #include "db/db_mail.h"
+#include "channels/ch_tls_crl.h"
 #include "channels/mime/ch_mime.h"
 #include "channels/imap/ch_imap.h"
 #include "channels/imap/ch_imap_tls.h"
@@ -61,6 +63,10 @@
 
 struct ch_imap {
 	struct ch_imap_config cfg;
+	/* The worker's own copies of cfg's mailbox and own addresses, so
+	 * that a reload may drop the settings they came from. */
+	struct ktd_mailbox *mb;
+	char **own;
 	struct db_pool_config db;
 	char *password;
 	struct ch_imap_tls *tls; /* NULL for tls = none */
@@ -537,6 +543,43 @@ static bool wants_receipt(const struct ch_imap *w,
 	return false;
 }
 
+/* The external id of message m (UID uid): its Message-ID with the angle
+ * brackets, else "NAME:UIDVALIDITY:UID". */
+static void external_id(const struct ch_imap *w,
+                        const struct ch_mime_message *m, uint32_t uid,
+                        char ext[FIELD_MAX + 1])
+{
+	if (m->message_id && strlen(m->message_id) + 2 <= FIELD_MAX)
+		snprintf(ext, FIELD_MAX + 1, "<%s>", m->message_id);
+	else
+		snprintf(ext, FIELD_MAX + 1, "%s:%" PRIu32 ":%" PRIu32,
+		         w->cfg.mb->name, w->uidvalidity, uid);
+}
+
+/* The Message-IDs m answers, for threading: In-Reply-To, then References
+ * newest first; new strings (caller frees each). Returns how many. */
+static size_t reply_ids_make(const struct ch_mime_message *m,
+                             char *ids[REPLY_IDS_MAX])
+{
+	size_t n = 0, i;
+
+	if (m->in_reply_to && strlen(m->in_reply_to) + 2 <= FIELD_MAX)
+		ids[n++] = ktd_strdup_printf("<%s>", m->in_reply_to);
+	for (i = m->n_references; i > 0 && n < REPLY_IDS_MAX; i--)
+		if (strlen(m->references[i - 1]) + 2 <= FIELD_MAX)
+			ids[n++] =
+			        ktd_strdup_printf("<%s>", m->references[i - 1]);
+	return n;
+}
+
+/* The sender's address as intake takes it; NULL: none. */
+static const char *sender_of(const struct ch_mime_message *m)
+{
+	if (m->from.addr && strlen(m->from.addr) <= 320)
+		return m->from.addr;
+	return NULL;
+}
+
 struct stored {
 	struct intake_result out;
 	bool receipt;
@@ -563,22 +606,12 @@ static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
 
 	if (ch_mime_parse(raw, len, NULL, &m, err) < 0)
 		return -1;
-	if (m.message_id && strlen(m.message_id) + 2 <= FIELD_MAX)
-		snprintf(ext, sizeof(ext), "<%s>", m.message_id);
-	else
-		snprintf(ext, sizeof(ext), "%s:%" PRIu32 ":%" PRIu32, mb->name,
-		         w->uidvalidity, uid);
+	external_id(w, &m, uid, ext);
 	snprintf(raw_ref, sizeof(raw_ref), "imap:%s:%" PRIu32 ":%" PRIu32,
 	         mb->name, w->uidvalidity, uid);
-	if (m.in_reply_to && strlen(m.in_reply_to) + 2 <= FIELD_MAX)
-		reply_ids[n_ids++] = ktd_strdup_printf("<%s>", m.in_reply_to);
-	for (i = m.n_references; i > 0 && n_ids < REPLY_IDS_MAX; i--)
-		if (strlen(m.references[i - 1]) + 2 <= FIELD_MAX)
-			reply_ids[n_ids++] =
-			        ktd_strdup_printf("<%s>", m.references[i - 1]);
+	n_ids = reply_ids_make(&m, reply_ids);
 	first_address(m.to, to, sizeof(to));
-	if (m.from.addr && strlen(m.from.addr) <= 320)
-		from = m.from.addr;
+	from = sender_of(&m);
 	subject = cut(m.subject ? m.subject : "", FIELD_MAX);
 	if (refused)
 		body = ktd_strdup_printf(
@@ -620,6 +653,7 @@ static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
 	in.subject_tag = w->cfg.subject_tag;
 	in.reply_ids = (const char *const *)reply_ids;
 	in.n_reply_ids = n_ids;
+	in.automatic = ch_mime_is_automatic(&m, NULL);
 	in.citizen_email = from && case_mail_address_valid(from) ? from : NULL;
 	in.citizen_name = !refused && m.from.name &&
 	                                  ktd_utf8_chars(m.from.name) <= 200 &&
@@ -748,24 +782,117 @@ static void log_ingested(struct ch_imap *w, const struct mail *m)
 	else
 		ktd_log_info("event=mail_ingested mailbox=%s uid=%" PRIu32
 		             " contact=%" PRId64 " case=%s new_case=%s "
-		             "size=%" PRIu32 " too_large=%s receipt=%s",
+		             "size=%" PRIu32 " too_large=%s receipt=%s%s%s%s",
 		             mb->name, m->uid, st->out.contact_id,
 		             st->out.reference, st->out.new_case ? "yes" : "no",
 		             m->size, m->too_big ? "yes" : "no",
 		             st->receipt      ? "queued"
 		             : st->no_receipt ? st->no_receipt
-		                              : "no");
+		                              : "no",
+		             st->out.reopened ? " reopened=yes" : "",
+		             st->out.follow_up_of[0] ? " follow_up_of=" : "",
+		             st->out.follow_up_of);
+}
+
+/* The length of raw's header section, the blank line that ends it
+ * included (all of raw when there is none). */
+static size_t header_len(const char *raw, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (raw[i] != '\n')
+			continue;
+		if (raw[i + 1] == '\n')
+			return i + 2;
+		if (raw[i + 1] == '\r' && i + 2 < len && raw[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
+/* Takes the locks of the round's messages up front, in the round's
+ * transaction, before any of them is stored: the advisory locks intake
+ * takes for each (its Message-ID, its sender as a citizen) all at once in
+ * the order of the locks' numbers, then the rows of the cases that the
+ * messages' subject tags and In-Reply-To/References name, in id order.
+ * Every round of every mailbox (and every kontaktd process) does this, so
+ * two rounds with common senders or cases never hold one lock each that
+ * the other waits for: the later one waits for the earlier one's commit
+ * at its first common lock, holding nothing the earlier one needs. What
+ * intake locks again per message is held already. (A case named by a
+ * message only after these lookups, a case merged meanwhile say, is
+ * still locked in message order; PostgreSQL's deadlock check and the
+ * round's retry stay for that.) Only the headers are parsed here. */
+static int lock_round(struct ch_imap *w, const struct mail *ms, size_t k,
+                      struct ktd_error *err)
+{
+	char(*keys)[INTAKE_KEY_SIZE] = ktd_calloc(2 * k, sizeof(*keys));
+	const char **kp = ktd_calloc(2 * k, sizeof(*kp));
+	struct ch_mime_message *hs = ktd_calloc(k, sizeof(*hs));
+	int64_t *ids = ktd_calloc(k, sizeof(*ids));
+	char ext[FIELD_MAX + 1], *reply_ids[REPLY_IDS_MAX];
+	struct intake_contact in;
+	const char *from;
+	size_t nk = 0, ni = 0, n_ids, i, j;
+	int ret = -1, r;
+
+	for (i = 0; i < k; i++) {
+		if (!ms[i].raw)
+			continue;
+		if (ch_mime_parse(ms[i].raw, header_len(ms[i].raw, ms[i].len),
+		                  NULL, &hs[i], err) < 0)
+			goto out;
+		external_id(w, &hs[i], ms[i].uid, ext);
+		if (intake_key_external("email", ext, keys[nk]))
+			kp[nk] = keys[nk], nk++;
+		from = sender_of(&hs[i]);
+		if (w->cfg.intake.thread_window_s > 0 && from &&
+		    case_mail_address_valid(from) &&
+		    intake_key_citizen("email", from, keys[nk]))
+			kp[nk] = keys[nk], nk++;
+	}
+	if (db_case_lock_keys(w->pg, kp, nk, err) < 0)
+		goto out;
+	for (i = 0; i < k; i++) {
+		if (!ms[i].raw)
+			continue;
+		memset(&in, 0, sizeof(in));
+		in.subject = hs[i].subject;
+		in.subject_tag = w->cfg.subject_tag;
+		n_ids = reply_ids_make(&hs[i], reply_ids);
+		in.reply_ids = (const char *const *)reply_ids;
+		in.n_reply_ids = n_ids;
+		r = intake_thread_mail(w->pg, &in, &ids[ni], err);
+		for (j = 0; j < n_ids; j++)
+			free(reply_ids[j]);
+		if (r < 0)
+			goto out;
+		ni += (size_t)r;
+	}
+	if (db_case_lock_many(w->pg, ids, ni, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	for (i = 0; i < k; i++)
+		ch_mime_message_free(&hs[i]);
+	free(ids);
+	free(hs);
+	free(kp);
+	free(keys);
+	return ret;
 }
 
 /* The messages of list, exactly once: fetched in one UID FETCH (their
  * sizes together at most BATCH_BYTES; the rest waits for the next round),
  * stored with the new last UID in one transaction, then marked with one
  * UID STORE or UID MOVE. *taken_r: how many of list. The transaction holds
- * the intake's advisory locks (Message-ID, citizen) of all its messages
- * until the commit: two mailboxes whose rounds take the same two in
- * opposite order deadlock, PostgreSQL ends one (40P01), and that round
- * fails whole and comes again after the backoff, each message still
- * once. */
+ * the intake's locks (Message-ID, citizen, cases) of all its messages
+ * until the commit; lock_round takes them first, in one global order, so
+ * that two mailboxes whose rounds share senders do not deadlock. Should a
+ * round still fail (PostgreSQL ending one as a deadlock, 40P01, or
+ * anything else), it fails whole and comes again after the backoff, each
+ * message still once. */
 static int ingest_batch(struct ch_imap *w, const struct uid_size *list,
                         size_t n, size_t *taken_r, struct ktd_error *err)
 {
@@ -798,6 +925,8 @@ static int ingest_batch(struct ch_imap *w, const struct uid_size *list,
 		goto out;
 	if (db_tx_begin(w->pg, err) < 0)
 		goto out;
+	if (lock_round(w, ms, k, err) < 0)
+		goto rollback;
 	for (i = 0; i < k; i++)
 		if (ms[i].raw && ingest_one(w, &ms[i], err) < 0)
 			goto rollback;
@@ -1008,12 +1137,24 @@ static bool host_is_loopback(const char *h)
 	       ktd_str_has_prefix(h, "127.");
 }
 
+static void own_free(struct ch_imap *w)
+{
+	size_t i;
+
+	for (i = 0; w->own && w->own[i]; i++)
+		free(w->own[i]);
+	free(w->own);
+	w->own = NULL;
+	ktd_mailbox_free(&w->mb);
+}
+
 struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
                               struct ktd_error *err)
 {
 	struct ch_imap *w;
 	pthread_condattr_t ca;
 	char *password;
+	size_t i;
 	int r;
 
 	password = read_password(cfg->mb->password_file, err);
@@ -1027,6 +1168,12 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		              "msg=\"tls_fingerprint is set: the pin replaces "
 		              "the check against ca_file\"",
 		              cfg->mb->name);
+	if (cfg->mb->tls_fingerprint[0] && cfg->mb->crl_file[0])
+		ktd_log_warnx("event=imap_crl_file_unused mailbox=%s "
+		              "msg=\"tls_fingerprint is set: a pinned "
+		              "certificate is not checked against CAs or "
+		              "their CRLs\"",
+		              cfg->mb->name);
 	if (cfg->mb->tls == KTD_MAILBOX_NONE &&
 	    !host_is_loopback(cfg->mb->host))
 		ktd_log_warnx(
@@ -1034,20 +1181,37 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		        "msg=\"the password and the mail cross the network "
 		        "unencrypted\"",
 		        cfg->mb->name, cfg->mb->host);
+	/* Read again at each connection (ch_imap_tls_verify), so that a
+	 * CRL file the operator renews counts from the next one; here only
+	 * whether it can be used at all. */
+	if (cfg->mb->crl_file[0] &&
+	    ch_tls_crl_check(cfg->mb->crl_file, err) < 0) {
+		ktd_error_prefix(err, "[mailbox:%s] crl_file", cfg->mb->name);
+		sodium_memzero(password, strlen(password));
+		free(password);
+		return NULL;
+	}
 	w = ktd_calloc(1, sizeof(*w));
-	if (cfg->mb->tls != KTD_MAILBOX_NONE) {
-		w->tls = ch_imap_tls_create(cfg->mb, err);
+	w->cfg = *cfg;
+	w->mb = ktd_mailbox_dup(cfg->mb);
+	w->cfg.mb = w->mb;
+	w->own = ktd_calloc(cfg->n_own_addresses + 1, sizeof(*w->own));
+	for (i = 0; i < cfg->n_own_addresses; i++)
+		w->own[i] = ktd_strdup(cfg->own_addresses[i]);
+	w->cfg.own_addresses = (const char *const *)w->own;
+	if (w->mb->tls != KTD_MAILBOX_NONE) {
+		w->tls = ch_imap_tls_create(w->mb, err);
 		if (!w->tls) {
 			ktd_error_prefix(err, "[mailbox:%s] %s", cfg->mb->name,
 			                 cfg->mb->ca_file[0] ? "ca_file"
 			                                     : "TLS");
 			sodium_memzero(password, strlen(password));
 			free(password);
+			own_free(w);
 			free(w);
 			return NULL;
 		}
 	}
-	w->cfg = *cfg;
 	w->db = *cfg->db;
 	w->password = password;
 	pthread_mutex_init(&w->mu, NULL);
@@ -1062,6 +1226,7 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 		sodium_memzero(w->password, strlen(w->password));
 		free(w->password);
 		ch_imap_tls_destroy(&w->tls);
+		own_free(w);
 		free(w);
 		ktd_error_set(err, KTD_ERR_INTERNAL,
 		              "cannot start the thread of mailbox %s: %s",
@@ -1094,6 +1259,12 @@ void ch_imap_stop(struct ch_imap **wp)
 	sodium_memzero(w->password, strlen(w->password));
 	free(w->password);
 	ch_imap_tls_destroy(&w->tls);
+	own_free(w);
 	free(w);
 	*wp = NULL;
+}
+
+const struct ktd_mailbox *ch_imap_mailbox(const struct ch_imap *w)
+{
+	return w->mb;
 }

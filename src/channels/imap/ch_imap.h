@@ -26,7 +26,7 @@ struct db_pool_config;
 struct ch_imap;
 
 struct ch_imap_config {
-	const struct ktd_mailbox *mb;    /* borrowed for the worker's life */
+	const struct ktd_mailbox *mb;    /* copied by ch_imap_start */
 	const struct db_pool_config *db; /* copied; its strings borrowed */
 	struct intake_config intake;
 	const char *subject_tag; /* [intake] subject_tag */
@@ -36,7 +36,7 @@ struct ch_imap_config {
 	struct case_receipt receipt;
 	uint64_t receipt_interval_s;
 	/* Our own addresses (the mailboxes' users, [smtp] from), never
-	 * answered; borrowed. */
+	 * answered; copied by ch_imap_start. */
 	const char *const *own_addresses;
 	size_t n_own_addresses;
 };
@@ -45,6 +45,10 @@ struct ch_imap_config {
  * (KTD_ERR_CONFIG for an unreadable password file). */
 struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
                               struct ktd_error *err);
+
+/* The worker's mailbox (its own copy), for comparing with a reloaded
+ * configuration. */
+const struct ktd_mailbox *ch_imap_mailbox(const struct ch_imap *w);
 
 /* Asks the worker to stop (returns at once). */
 void ch_imap_signal_stop(struct ch_imap *w);

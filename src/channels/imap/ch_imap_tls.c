@@ -19,6 +19,7 @@
 
 #include "lib/mem.h"
 #include "daemon/settings.h"
+#include "channels/ch_tls_crl.h"
 #include "channels/imap/ch_imap_tls.h"
 
 struct ch_imap_tls {
@@ -170,6 +171,7 @@ static int verify_chain(const struct ch_imap_tls *t, carray *chain,
                         struct ktd_error *err)
 {
 	const char *host = t->mb->host;
+	STACK_OF(X509_CRL) *crls = NULL;
 	STACK_OF(X509) *untrusted = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
@@ -205,6 +207,16 @@ static int verify_chain(const struct ch_imap_tls *t, carray *chain,
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_hostflags(param,
 	                                X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (t->mb->crl_file[0]) {
+		crls = ch_tls_crl_read(t->mb->crl_file, err);
+		if (!crls) {
+			ktd_error_prefix(err, "crl_file");
+			err->code = KTD_ERR_UNAVAILABLE;
+			goto out;
+		}
+		X509_STORE_CTX_set0_crls(ctx, crls);
+		X509_VERIFY_PARAM_set_flags(param, CH_TLS_CRL_FLAGS);
+	}
 	if (ch_imap_tls_host_is_ip(host))
 		r = X509_VERIFY_PARAM_set1_ip_asc(param, host);
 	else
@@ -216,8 +228,14 @@ static int verify_chain(const struct ch_imap_tls *t, carray *chain,
 	}
 	if (X509_verify_cert(ctx) != 1) {
 		e = X509_STORE_CTX_get_error(ctx);
-		if (e == X509_V_ERR_HOSTNAME_MISMATCH ||
-		    e == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		if (ch_tls_crl_error(e))
+			ktd_error_set(err, KTD_ERR_UNAVAILABLE,
+			              "the server's certificate chain failed "
+			              "the revocation check: %s (at depth %d)",
+			              ch_tls_crl_reason(e),
+			              X509_STORE_CTX_get_error_depth(ctx));
+		else if (e == X509_V_ERR_HOSTNAME_MISMATCH ||
+		         e == X509_V_ERR_IP_ADDRESS_MISMATCH)
 			ktd_error_set(err, KTD_ERR_UNAVAILABLE,
 			              "the server's certificate is not for "
 			              "host %s (%s)",
@@ -233,6 +251,8 @@ static int verify_chain(const struct ch_imap_tls *t, carray *chain,
 	ret = 0;
 out:
 	X509_STORE_CTX_free(ctx);
+	/* set0: the context borrowed them. */
+	ch_tls_crl_free(&crls);
 	sk_X509_pop_free(untrusted, X509_free);
 	X509_free(leaf);
 	ERR_clear_error();

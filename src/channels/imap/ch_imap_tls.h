@@ -8,7 +8,10 @@
  * libetpan (mailstream_get_certificate_chain) and verified here with
  * OpenSSL, against the CAs of [mailbox:NAME] ca_file or the system's
  * (/etc/ssl/certs), with the host name or address of [mailbox:NAME] host
- * (RFC 6125; RFC 8314 section 4 for imaps). With tls_fingerprint set, the
+ * (RFC 6125; RFC 8314 section 4 for imaps), and with crl_file against
+ * the CRLs of that file, read at each check: every CA of the chain must
+ * have one, and a revoked certificate fails (channels/ch_tls_crl.h).
+ * With tls_fingerprint set, the
  * pin replaces that: the server's certificate must be exactly that one,
  * whoever issued it. The handshake itself proves that the server holds the
  * key of the certificate it sent (GnuTLS checks the handshake's

@@ -8,10 +8,12 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* <openssl/ssl.h> first: libesmtp.h declares smtp_starttls_set_ctx only
@@ -26,6 +28,7 @@
 #include "db/db_outbox.h"
 #include "db/pool.h"
 #include "db/result.h"
+#include "channels/ch_tls_crl.h"
 #include "channels/smtp/ch_smtp.h"
 #include "channels/smtp/ch_smtp_msg.h"
 
@@ -50,13 +53,19 @@ struct ch_smtp {
 	 * one, libESMTP 1.1 makes a process-wide context that each session
 	 * frees when it ends, and the next session uses it after free. */
 	SSL_CTX *tls;
+	/* The crl_file the context holds, as it was when read: a change
+	 * (an operator renewing it) makes a new context before the next
+	 * session. */
+	struct stat crl_st;
 	PGconn *pg; /* the worker's own connection; NULL while away */
 	/* The last line the relay sent in the current session, for errors
 	 * that end a session without a status (a refused AUTH). Only what
 	 * the relay reads is kept, never what kontaktd writes. */
 	char last_reply[160];
-	/* Why libESMTP ended the session, from its events (TLS). */
+	/* Why libESMTP ended the session, from its events (TLS); may point
+	 * to why_buf. */
 	const char *why_event;
+	char why_buf[400];
 	bool db_down_logged;
 };
 
@@ -267,7 +276,34 @@ static void event(smtp_session_t s, int event_no, void *arg, ...)
 		w->why_event = "the relay does not offer STARTTLS ([smtp] "
 		               "tls = starttls)";
 		break;
-	case SMTP_EV_INVALID_PEER_CERTIFICATE:
+	case SMTP_EV_INVALID_PEER_CERTIFICATE: {
+		/* libESMTP passes SSL_get_verify_result's value (and then
+		 * int *ok, left 0: refused). */
+		va_list ap;
+		long vr;
+		char q[sizeof(w->why_buf) + 8];
+
+		va_start(ap, arg);
+		vr = va_arg(ap, long);
+		va_end(ap);
+		if (ch_tls_crl_error(vr))
+			snprintf(w->why_buf, sizeof(w->why_buf),
+			         "the relay's TLS certificate chain failed the "
+			         "revocation check ([smtp] crl_file): %s",
+			         ch_tls_crl_reason(vr));
+		else
+			snprintf(w->why_buf, sizeof(w->why_buf),
+			         "the relay's TLS certificate is not valid or "
+			         "not trusted ([smtp] ca_file, else the "
+			         "system's CAs): %s",
+			         X509_verify_cert_error_string(vr));
+		w->why_event = w->why_buf;
+		ktd_log_warnx("event=smtp_tls_failed server=%s reason=%s "
+		              "action=\"not sending\"",
+		              w->server,
+		              ktd_log_quote(w->why_buf, q, sizeof(q)));
+		break;
+	}
 	case SMTP_EV_NO_PEER_CERTIFICATE:
 		w->why_event =
 		        "the relay's TLS certificate is not valid or not "
@@ -389,6 +425,8 @@ static void item_load(struct item *it, PGresult *res, int i)
 	}
 }
 
+static int tls_refresh(struct ch_smtp *w);
+
 /* Claims due rows and sends them in one session. Returns how many rows
  * were claimed, or -1 when the database failed. */
 static int round_once(struct ch_smtp *w)
@@ -417,7 +455,8 @@ static int round_once(struct ch_smtp *w)
 	if (n == 0)
 		return 0;
 
-	s = session_create(w, &ac);
+	w->why_event = NULL;
+	s = tls_refresh(w) < 0 ? NULL : session_create(w, &ac);
 	for (i = 0; s && i < n; i++) {
 		struct item *it = &items[i];
 
@@ -551,6 +590,54 @@ static int tls_create(struct ch_smtp *w, struct ktd_error *err)
 		return ktd_error_set(err, KTD_ERR_INTERNAL,
 		                     "cannot load the system's CAs");
 	}
+	if (w->cfg.crl_file && *w->cfg.crl_file) {
+		if (stat(w->cfg.crl_file, &w->crl_st) < 0)
+			memset(&w->crl_st, 0, sizeof(w->crl_st));
+		if (ch_tls_crl_add_to_store(SSL_CTX_get_cert_store(w->tls),
+		                            w->cfg.crl_file, err) < 0) {
+			SSL_CTX_free(w->tls);
+			w->tls = NULL;
+			ktd_error_prefix(err, "[smtp] crl_file");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Before a session: when crl_file changed since it was read, a new TLS
+ * context with it. 0, or -1 (a file that cannot be used: no session, so
+ * that nothing goes out unchecked; the messages wait for the next
+ * attempt), said in why_event and logged. */
+static int tls_refresh(struct ch_smtp *w)
+{
+	char q[2 * KTD_ERROR_MSG_MAX + 8];
+	SSL_CTX *old = w->tls;
+	struct ktd_error err;
+	struct stat st;
+
+	if (!w->tls || !w->cfg.crl_file || !*w->cfg.crl_file)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	if (stat(w->cfg.crl_file, &st) == 0 && st.st_ino == w->crl_st.st_ino &&
+	    st.st_dev == w->crl_st.st_dev && st.st_size == w->crl_st.st_size &&
+	    st.st_mtim.tv_sec == w->crl_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == w->crl_st.st_mtim.tv_nsec)
+		return 0;
+	memset(&err, 0, sizeof(err));
+	w->tls = NULL;
+	if (tls_create(w, &err) < 0) {
+		/* Tried again before the next session. */
+		w->tls = old;
+		memset(&w->crl_st, 0, sizeof(w->crl_st));
+		ktd_strlcpy(w->why_buf, err.msg, sizeof(w->why_buf));
+		w->why_event = w->why_buf;
+		ktd_log_warnx("event=smtp_crl_unusable msg=%s "
+		              "action=\"not sending\"",
+		              ktd_log_quote(err.msg, q, sizeof(q)));
+		return -1;
+	}
+	SSL_CTX_free(old);
+	ktd_log_info("event=smtp_crl_loaded file=%s", w->cfg.crl_file);
 	return 0;
 }
 

@@ -28,14 +28,17 @@ struct ch_smtp_config {
 	const char *password; /* borrowed secret; never logged */
 	const char *helo;     /* NULL or "": the system's host name */
 	const char *ca_file;  /* PEM CAs for STARTTLS; NULL or "": system's */
-	uint64_t timeout_ms;  /* each SMTP step */
+	/* PEM CRLs for STARTTLS; NULL or "": no revocation check. Read at
+	 * start and again before a session whenever the file changed. */
+	const char *crl_file;
+	uint64_t timeout_ms; /* each SMTP step */
 	unsigned max_attempts;
 	uint64_t retry_after_ms; /* first backoff, doubled each time */
 	uint64_t poll_ms;        /* between looks at the table */
 };
 
 /* Starts the worker thread. Returns it (caller stops it), or NULL with
- * err (KTD_ERR_CONFIG: ca_file cannot be used). */
+ * err (KTD_ERR_CONFIG: ca_file or crl_file cannot be used). */
 struct ch_smtp *ch_smtp_start(const struct ch_smtp_config *cfg,
                               struct ktd_error *err);
 
