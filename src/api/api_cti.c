@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /* POST /api/v1/cti/events: the phone system's call events in kontaktd's
  * own JSON, one object or an array of up to CTI_BATCH_MAX. Each event is
- * checked, then taken in by core/cti in its own transaction: a batch is
- * all-or-nothing per event, and every event gets its result.
+ * checked, then taken in by core/cti: a single event in a transaction of
+ * its own, a batch's good events in one transaction (or, when the
+ * database refuses one, each in its own), so a batch is all-or-nothing
+ * per event, and every event gets its result.
  *
  * Answers: one event: 201 stored, 200 a repeat, 4xx/503 the error. A
  * batch: 200 when every event was stored or was a repeat, 207 when some
