@@ -16,6 +16,7 @@ Use the `smtp` fixture (import it into a test module):
 """
 
 import asyncio
+from asyncio import sslproto
 import email
 import email.policy
 import threading
@@ -23,7 +24,7 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
 
 from utils import free_port, wait_until
 
@@ -93,6 +94,45 @@ class _Handler:
         return "250 2.0.0 Message accepted"
 
 
+class _SMTP(SMTP):
+    """aiosmtpd's SMTP with a STARTTLS that cannot lose the client's first
+    TLS bytes. aiosmtpd 1.4 awaits the "220 Ready to start TLS" reply
+    before it puts its TLS layer in place, and a client that answers fast
+    has its ClientHello read by the plain SMTP layer meanwhile: the
+    handshake then never starts, and the client gives up (seen as
+    kontaktd's "SMTP server dropped connection (last reply: 250 HELP)"
+    after its [smtp] timeout, now and then under ASan). Reading pauses
+    from before the reply until the TLS layer takes the socket."""
+
+    async def smtp_STARTTLS(self, arg):
+        if arg or not self.tls_context:
+            return await super().smtp_STARTTLS(arg)
+        transport = self.transport
+        transport.pause_reading()
+        await self.push("220 Ready to start TLS")
+        # As aiosmtpd does it, with reading resumed once the TLS layer
+        # holds the socket.
+        waiter = self.loop.create_future()
+        self._tls_protocol = sslproto.SSLProtocol(
+            self.loop, self, self.tls_context, waiter, server_side=True)
+        self._original_transport = transport
+        transport.set_protocol(self._tls_protocol)
+        self.transport = self._tls_protocol._app_transport
+        self._tls_protocol.connection_made(transport)
+        transport.resume_reading()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise TLSSetupException() from error
+
+
+class _Controller(Controller):
+    def factory(self):
+        return _SMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpServer:
     """auth=(user, password): AUTH is required (without TLS, on
     loopback) and only that login is accepted. tls_context: STARTTLS is
@@ -121,7 +161,7 @@ class SmtpServer:
                       auth_require_tls=False)
         if self.tls_context:
             kw.update(tls_context=self.tls_context)
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1",
+        self.controller = _Controller(_Handler(self), hostname="127.0.0.1",
                                      port=self.port, **kw)
         self.controller.start()
 
