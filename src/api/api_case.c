@@ -39,9 +39,10 @@
 #define CASE_QUERY_MAX 200       /* bytes of a search */
 #define CASE_LIST_DEFAULT 50
 #define CASE_LIST_MAX 100
-/* GET /api/v1/cases/counts counts each number up to this many cases:
- * enough for a tab's label, and few enough that a count over a million
- * cases stops early (sql: db_case_counts). */
+/* GET /api/v1/cases/counts counts the newest this many matching cases
+ * (and one more, to know whether there are more): enough for a tab's
+ * label, and few enough that counting over a million cases stays cheap
+ * (sql: db_case_counts). */
 #define CASE_COUNT_CAP 1000
 #define CASE_CATEGORY_MAX 100 /* characters, as sql/003 allows */
 #define CASE_REASON_MAX 2000  /* characters */
@@ -853,15 +854,17 @@ static void api_case_list(struct api_call *call)
 }
 
 /* GET /api/v1/cases/counts: how many cases the list's filters give, in
- * all, per channel and per status (and the caller's own), each counted
- * up to CASE_COUNT_CAP. */
-static void count_set(json_t *obj, const char *key, int64_t n)
+ * all, per channel and per status (and the caller's own), counted over
+ * the newest CASE_COUNT_CAP + 1 of them. When there are more than
+ * CASE_COUNT_CAP (full), each count is of those only: "at least", more
+ * true. */
+static void count_set(json_t *obj, const char *key, int64_t n, bool full)
 {
 	json_object_set_new(
 	        obj, key,
 	        json_pack("{s:I, s:b}", "count",
 	                  (json_int_t)(n > CASE_COUNT_CAP ? CASE_COUNT_CAP : n),
-	                  "more", n > CASE_COUNT_CAP));
+	                  "more", full));
 }
 
 static void api_case_counts(struct api_call *call)
@@ -871,6 +874,7 @@ static void api_case_counts(struct api_call *call)
 	struct ktd_error err;
 	json_t *body, *channels, *statuses;
 	size_t i;
+	bool full;
 
 	if (list_filter(call, &f) < 0)
 		return;
@@ -884,17 +888,20 @@ static void api_case_counts(struct api_call *call)
 	body = json_pack("{s:i}", "cap", CASE_COUNT_CAP);
 	channels = json_object();
 	statuses = json_object();
-	count_set(body, "total", n.total);
+	full = n.total > CASE_COUNT_CAP;
+	count_set(body, "total", n.total, full);
 	for (i = 0; i < DB_CASE_COUNT_CHANNELS; i++)
-		count_set(channels, db_case_count_channels[i], n.channels[i]);
+		count_set(channels, db_case_count_channels[i], n.channels[i],
+		          full);
 	for (i = 0; i < DB_CASE_COUNT_STATUSES; i++)
-		count_set(statuses, db_case_count_statuses[i], n.statuses[i]);
+		count_set(statuses, db_case_count_statuses[i], n.statuses[i],
+		          full);
 	json_object_set_new(body, "channels", channels);
 	json_object_set_new(body, "statuses", statuses);
 	if (n.mine < 0)
 		json_object_set_new(body, "mine", json_null());
 	else
-		count_set(body, "mine", n.mine);
+		count_set(body, "mine", n.mine, full);
 	ktd_http_resp_json(call->resp, 200, body);
 }
 

@@ -245,7 +245,9 @@ int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
 extern const char *const db_case_count_channels[DB_CASE_COUNT_CHANNELS];
 extern const char *const db_case_count_statuses[DB_CASE_COUNT_STATUSES];
 
-/* Counts, each at most cap + 1 (more than cap: cap + 1). */
+/* Counts of the newest cap + 1 matching cases (the window): total is
+ * cap + 1 when there are more than cap, and then every count is of the
+ * window only. */
 struct db_case_counts {
 	int64_t total;
 	int64_t channels[DB_CASE_COUNT_CHANNELS];
@@ -254,10 +256,9 @@ struct db_case_counts {
 };
 
 /* The counts of the cases matching f (its cursor, order and limit
- * unused): all of them, per channel and per status, and with
- * mine_user_id (0: none) those also assigned to that user. Each count
- * stops at cap + 1 rows, so its cost is bounded by the cap where matches
- * are many. Returns 0 or -1. */
+ * unused), over its newest cap + 1: all of them, per channel and per
+ * status, and with mine_user_id (0: none) those also assigned to that
+ * user. The cost is bounded by the window. Returns 0 or -1. */
 int db_case_counts(PGconn *pg, const struct db_case_filter *f,
                    int64_t mine_user_id, unsigned cap,
                    struct db_case_counts *counts_r, struct ktd_error *err)

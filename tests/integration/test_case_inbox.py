@@ -115,17 +115,23 @@ def test_counts_stop_at_the_cap(daemon, agent):
     r = agent.get("/api/v1/cases/counts")
     assert r.status_code == 200, r.text
     n = r.json()
+    # More than the cap: every count is of the newest 1,001 (ids 5 to
+    # 1005), at least that many.
     assert n["total"] == {"count": 1000, "more": True}
-    assert n["channels"]["phone"] == {"count": 995, "more": False}
-    assert n["channels"]["digital_post"] == {"count": 10, "more": False}
+    assert n["channels"]["phone"] == {"count": 991, "more": True}
+    assert n["channels"]["digital_post"] == {"count": 10, "more": True}
     assert n["statuses"]["new"] == {"count": 1000, "more": True}
-    assert n["mine"] == {"count": 0, "more": False}
+    assert n["mine"] == {"count": 0, "more": True}
     sql(d, "DELETE FROM contacts WHERE case_id IN"
            " (SELECT id FROM cases ORDER BY id LIMIT 5)")
     sql(d, "DELETE FROM cases WHERE id IN"
            " (SELECT id FROM cases ORDER BY id LIMIT 5)")
-    r = agent.get("/api/v1/cases/counts")
-    assert r.json()["total"] == {"count": 1000, "more": False}
+    # Exactly the cap: every count exact.
+    n = agent.get("/api/v1/cases/counts").json()
+    assert n["total"] == {"count": 1000, "more": False}
+    assert n["channels"]["phone"] == {"count": 990, "more": False}
+    assert n["channels"]["digital_post"] == {"count": 10, "more": False}
+    assert n["mine"] == {"count": 0, "more": False}
 
 
 @pytest.mark.parametrize("param,value", [
@@ -161,10 +167,11 @@ def test_counts_authorisation(daemon, ctl):
 
 
 def test_counts_plan_stops_early(daemon, agent):
-    """The shape of each count in db_case_counts (a LIMIT under count(*),
-    here with a channel's semi-join): PostgreSQL stops reading at cap + 1
-    cases, whatever the table holds. (The route's own statement is built
-    in C; this checks the premise its cost rests on.)"""
+    """The shape of db_case_counts' window (the newest cap + 1 matching
+    cases, by the list's index): PostgreSQL stops reading at cap + 1
+    cases, whatever the table holds, and the per-channel counts probe the
+    contacts of those cases only. (The route's own statement is a C
+    string; this checks the premise its cost rests on.)"""
     d = daemon
     seed_cases(d, 3000)
     sql(d, "INSERT INTO contacts (case_id, channel, direction)"
@@ -173,11 +180,13 @@ def test_counts_plan_stops_early(daemon, agent):
     sql(d, "ANALYZE contacts")
     plan = "\n".join(r[0] for r in sql(
         d, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)"
-           " SELECT count(*) FROM (SELECT 1 FROM cases c"
+           " WITH w AS MATERIALIZED (SELECT c.id FROM cases c"
+           " ORDER BY c.created_at DESC, c.id DESC LIMIT 1001)"
+           " SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM w"
            " WHERE EXISTS (SELECT 1 FROM contacts cc"
-           " WHERE cc.case_id = c.id AND cc.channel = 'phone')"
-           " LIMIT 1001) s"))
+           " WHERE cc.case_id = w.id AND cc.channel = 'walk_in'))"))
     assert "Limit (actual rows=1001" in plan, plan
+    assert "Seq Scan on contacts" not in plan, plan
 
 
 # --- order ------------------------------------------------------------------
