@@ -242,48 +242,6 @@ int db_case_update(PGconn *pg, int64_t id, int64_t version,
 	return ret;
 }
 
-/* The WHERE clause of the counts (the list builds its own for each
- * combination, list_sql_build, whose comment explains q and OFFSET 0):
- * $1 status, $2 department_id, $3 assignee_id, $4 channel, $5
- * created_from, $6 created_to, $7 q, $8 reference. One static text: an
- * absent filter is a NULL parameter, and since PQexecParams plans with
- * the values, "$1 IS NULL OR ..." folds away. */
-#define CASE_FILTER_SQL                                                        \
-	" ($1::text IS NULL OR c.status = $1) "                                \
-	" AND ($2::bigint IS NULL OR c.department_id = $2) "                   \
-	" AND ($3::bigint IS NULL OR c.assignee_id = $3) "                     \
-	" AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contacts ct "         \
-	"  WHERE ct.case_id = c.id AND ct.channel = $4 OFFSET 0)) "            \
-	" AND ($5::timestamptz IS NULL OR c.created_at >= $5) "                \
-	" AND ($6::timestamptz IS NULL OR c.created_at < $6) "                 \
-	" AND ($7::text IS NULL OR ("                                          \
-	"  (ktd_case_search_filter($7) IS NULL "                               \
-	"   OR c.search @@ ktd_case_search_filter($7) "                        \
-	"   OR c.contact_search @@ ktd_case_search_filter($7)) "               \
-	"  AND (c.search @@ websearch_to_tsquery('danish', $7) "               \
-	"   OR EXISTS (SELECT 1 FROM contacts ct "                             \
-	"    WHERE ct.case_id = c.id "                                         \
-	"    AND ct.search @@ websearch_to_tsquery('danish', $7) "             \
-	"    OFFSET 0)))) "                                                    \
-	" AND ($8::text IS NULL OR c.reference = $8) "
-
-/* The parameters of CASE_FILTER_SQL, $1 to $8, into params; the
- * buffers hold the numbers. */
-static void filter_params(const struct db_case_filter *f, char dept[24],
-                          char assignee[24], const char **params)
-{
-	snprintf(dept, 24, "%" PRId64, f->department_id);
-	snprintf(assignee, 24, "%" PRId64, f->assignee_id);
-	params[0] = f->status;
-	params[1] = f->department_id ? dept : NULL;
-	params[2] = f->assignee_id ? assignee : NULL;
-	params[3] = f->channel;
-	params[4] = f->created_from;
-	params[5] = f->created_to;
-	params[6] = f->q;
-	params[7] = f->reference;
-}
-
 /* The list's filters, as bits of a statement's shape. */
 enum {
 	LF_STATUS = 1u << 0,
@@ -302,6 +260,118 @@ enum {
 /* Page sizes whose statements are kept prepared (the front end's, the
  * default and the largest); another size is planned at every run. */
 static const unsigned list_kept_limits[] = {20, 25, 50, 100};
+
+/* Appends to a statement being built, which stays far below the
+ * buffer's limit. */
+#define SQL_ADD(b, ...)                                                        \
+	do {                                                                   \
+		if (ktd_buf_printf((b), __VA_ARGS__) < 0)                      \
+			ktd_panic("case list: statement too long");            \
+	} while (0)
+
+/* The values of f's filters (not its cursor or order), for filter_sql. */
+struct filter_values {
+	char dept[24];
+	char assignee[24];
+};
+
+/* The shape of f's filters (not its cursor or order), with their values
+ * appended to params from *n on, in the order of the bits. */
+static unsigned filter_shape(const struct db_case_filter *f,
+                             struct filter_values *v, const char **params,
+                             int *n)
+{
+	unsigned shape = 0;
+
+	if (f->status) {
+		shape |= LF_STATUS;
+		params[(*n)++] = f->status;
+	}
+	if (f->department_id) {
+		shape |= LF_DEPT;
+		I64(v->dept, f->department_id);
+		params[(*n)++] = v->dept;
+	}
+	if (f->assignee_id) {
+		shape |= LF_ASSIGNEE;
+		I64(v->assignee, f->assignee_id);
+		params[(*n)++] = v->assignee;
+	}
+	if (f->channel) {
+		shape |= LF_CHANNEL;
+		params[(*n)++] = f->channel;
+	}
+	if (f->created_from) {
+		shape |= LF_FROM;
+		params[(*n)++] = f->created_from;
+	}
+	if (f->created_to) {
+		shape |= LF_TO;
+		params[(*n)++] = f->created_to;
+	}
+	if (f->q) {
+		shape |= LF_Q;
+		params[(*n)++] = f->q;
+	}
+	if (f->reference) {
+		shape |= LF_REF;
+		params[(*n)++] = f->reference;
+	}
+	return shape;
+}
+
+/* The conditions of shape's filters on cases c, each " AND ...", their
+ * parameters numbered from *n + 1 on (filter_shape's order); *n is left
+ * at the last one.
+ *
+ * q: a case matches when its own fields or one of its contacts match
+ * (the last two lines). The line before is implied by them and indexed:
+ * cases.contact_search holds the lexemes of all the case's contacts and
+ * ktd_case_search_filter() the part of q an index can answer
+ * (sql/006_case_perf.sql), so the planner can start from the index for a
+ * rare word or walk the newest cases for a common one without probing
+ * the contacts of every case.
+ *
+ * The EXISTS under an OR stay subplans, and PostgreSQL would rather hash
+ * every matching contact first (all 110,000 Digital Post contacts, all
+ * 22,000 with "byggesag") than probe the few cases a page needs. OFFSET
+ * 0 keeps an EXISTS from becoming a hashed subplan: it is probed per
+ * case, through contacts_case_idx or contacts_channel_case_idx. */
+static void filter_sql(struct ktd_buf *b, unsigned shape, int *n)
+{
+	if (shape & LF_STATUS)
+		SQL_ADD(b, " AND c.status = $%d", ++*n);
+	if (shape & LF_DEPT)
+		SQL_ADD(b, " AND c.department_id = $%d::bigint", ++*n);
+	if (shape & LF_ASSIGNEE)
+		SQL_ADD(b, " AND c.assignee_id = $%d::bigint", ++*n);
+	if (shape & LF_CHANNEL)
+		SQL_ADD(b,
+		        " AND EXISTS (SELECT 1 FROM contacts ct "
+		        "WHERE ct.case_id = c.id AND ct.channel = $%d OFFSET "
+		        "0)",
+		        ++*n);
+	if (shape & LF_FROM)
+		SQL_ADD(b, " AND c.created_at >= $%d::timestamptz", ++*n);
+	if (shape & LF_TO)
+		SQL_ADD(b, " AND c.created_at < $%d::timestamptz", ++*n);
+	if (shape & LF_Q) {
+		int q = ++*n;
+
+		SQL_ADD(b,
+		        " AND (ktd_case_search_filter($%d) IS NULL "
+		        "OR c.search @@ ktd_case_search_filter($%d) "
+		        "OR c.contact_search @@ ktd_case_search_filter($%d)) "
+		        "AND (c.search @@ websearch_to_tsquery('danish', $%d) "
+		        "OR EXISTS (SELECT 1 FROM contacts ct "
+		        "WHERE ct.case_id = c.id "
+		        "AND ct.search @@ websearch_to_tsquery('danish', $%d) "
+		        "OFFSET 0))",
+		        q, q, q, q, q);
+	}
+	if (shape & LF_REF)
+		SQL_ADD(b, " AND c.reference = $%d", ++*n);
+}
 
 /* The list statement of one shape and page size. Only the request's own
  * conditions are in it: PostgreSQL then plans it once per connection
@@ -341,62 +411,32 @@ static char *list_sql_build(unsigned shape, unsigned limit)
 	int n = 1;
 
 	ktd_buf_init(&b, 8192);
-#define ADD(...)                                                               \
-	do {                                                                   \
-		if (ktd_buf_printf(&b, __VA_ARGS__) < 0)                       \
-			ktd_panic("case list: statement too long");            \
-	} while (0)
-	ADD("WITH page AS (SELECT c, c.id, c.created_at, c.assignee_id "
-	    "FROM cases c WHERE true");
-	if (shape & LF_STATUS)
-		ADD(" AND c.status = $%d", ++n);
-	if (shape & LF_DEPT)
-		ADD(" AND c.department_id = $%d::bigint", ++n);
-	if (shape & LF_ASSIGNEE)
-		ADD(" AND c.assignee_id = $%d::bigint", ++n);
-	if (shape & LF_CHANNEL)
-		ADD(" AND EXISTS (SELECT 1 FROM contacts ct "
-		    "WHERE ct.case_id = c.id AND ct.channel = $%d OFFSET 0)",
-		    ++n);
-	if (shape & LF_FROM)
-		ADD(" AND c.created_at >= $%d::timestamptz", ++n);
-	if (shape & LF_TO)
-		ADD(" AND c.created_at < $%d::timestamptz", ++n);
-	if (shape & LF_Q) {
-		n++;
-		ADD(" AND (ktd_case_search_filter($%d) IS NULL "
-		    "OR c.search @@ ktd_case_search_filter($%d) "
-		    "OR c.contact_search @@ ktd_case_search_filter($%d)) "
-		    "AND (c.search @@ websearch_to_tsquery('danish', $%d) "
-		    "OR EXISTS (SELECT 1 FROM contacts ct "
-		    "WHERE ct.case_id = c.id "
-		    "AND ct.search @@ websearch_to_tsquery('danish', $%d) "
-		    "OFFSET 0))",
-		    n, n, n, n, n);
-	}
-	if (shape & LF_REF)
-		ADD(" AND c.reference = $%d", ++n);
+	SQL_ADD(&b, "WITH page AS (SELECT c, c.id, c.created_at, "
+	            "c.assignee_id FROM cases c WHERE true");
+	filter_sql(&b, shape, &n);
 	if (shape & LF_CURSOR) {
-		ADD(" AND (c.created_at, c.id) %s (to_timestamp(0) + "
-		    "$%d::bigint * interval '1 microsecond', $%d::bigint)",
-		    shape & LF_ASC ? ">" : "<", n + 1, n + 2);
+		SQL_ADD(&b,
+		        " AND (c.created_at, c.id) %s (to_timestamp(0) + "
+		        "$%d::bigint * interval '1 microsecond', $%d::bigint)",
+		        shape & LF_ASC ? ">" : "<", n + 1, n + 2);
 		n += 2;
 	}
-	ADD(" ORDER BY c.created_at %s, c.id %s LIMIT %u), "
-	    "numbered AS (SELECT p.*, row_number() OVER "
-	    "(ORDER BY p.created_at %s, p.id %s) AS rn FROM page p) "
-	    "SELECT coalesce(jsonb_agg(ktd_case_json(n.c, $1::boolean, "
-	    "(SELECT count(*) FROM contacts ct WHERE ct.case_id = n.id), "
-	    "(SELECT ktd_user_display_name(u) FROM users u "
-	    "WHERE u.id = n.assignee_id)) "
-	    "ORDER BY n.rn) FILTER (WHERE n.rn <= %u), '[]')::text, "
-	    "count(*), "
-	    "max(CASE WHEN n.rn = %u THEN (extract(epoch FROM n.created_at) "
-	    "* 1000000)::bigint END), "
-	    "max(CASE WHEN n.rn = %u THEN n.id END) "
-	    "FROM numbered n",
-	    dir, dir, limit + 1, dir, dir, limit, limit, limit);
-#undef ADD
+	SQL_ADD(&b,
+	        " ORDER BY c.created_at %s, c.id %s LIMIT %u), "
+	        "numbered AS (SELECT p.*, row_number() OVER "
+	        "(ORDER BY p.created_at %s, p.id %s) AS rn FROM page p) "
+	        "SELECT coalesce(jsonb_agg(ktd_case_json(n.c, $1::boolean, "
+	        "(SELECT count(*) FROM contacts ct WHERE ct.case_id = n.id), "
+	        "(SELECT ktd_user_display_name(u) FROM users u "
+	        "WHERE u.id = n.assignee_id)) "
+	        "ORDER BY n.rn) FILTER (WHERE n.rn <= %u), '[]')::text, "
+	        "count(*), "
+	        "max(CASE WHEN n.rn = %u THEN (extract(epoch FROM "
+	        "n.created_at) "
+	        "* 1000000)::bigint END), "
+	        "max(CASE WHEN n.rn = %u THEN n.id END) "
+	        "FROM numbered n",
+	        dir, dir, limit + 1, dir, dir, limit, limit, limit);
 	return ktd_buf_steal(&b, NULL);
 }
 
@@ -436,47 +476,17 @@ int db_case_list_json(PGconn *pg, const struct db_case_filter *f, bool show_cpr,
                       char **json_r, int64_t *last_us_r, int64_t *last_id_r,
                       struct ktd_error *err)
 {
-	char dept[24], assignee[24], after_us[24], after_id[24];
+	struct filter_values v;
+	char after_us[24], after_id[24];
 	const char *params[12];
 	PGresult *res = NULL;
-	unsigned shape = f->ascending ? LF_ASC : 0;
+	unsigned shape;
 	int n = 0;
 
 	params[n++] = show_cpr ? "t" : "f";
-	if (f->status) {
-		shape |= LF_STATUS;
-		params[n++] = f->status;
-	}
-	if (f->department_id) {
-		shape |= LF_DEPT;
-		I64(dept, f->department_id);
-		params[n++] = dept;
-	}
-	if (f->assignee_id) {
-		shape |= LF_ASSIGNEE;
-		I64(assignee, f->assignee_id);
-		params[n++] = assignee;
-	}
-	if (f->channel) {
-		shape |= LF_CHANNEL;
-		params[n++] = f->channel;
-	}
-	if (f->created_from) {
-		shape |= LF_FROM;
-		params[n++] = f->created_from;
-	}
-	if (f->created_to) {
-		shape |= LF_TO;
-		params[n++] = f->created_to;
-	}
-	if (f->q) {
-		shape |= LF_Q;
-		params[n++] = f->q;
-	}
-	if (f->reference) {
-		shape |= LF_REF;
-		params[n++] = f->reference;
-	}
+	shape = filter_shape(f, &v, params, &n);
+	if (f->ascending)
+		shape |= LF_ASC;
 	if (f->after_id) {
 		shape |= LF_CURSOR;
 		I64(after_us, f->after_us);
@@ -502,7 +512,7 @@ const char *const db_case_count_channels[DB_CASE_COUNT_CHANNELS] = {
 const char *const db_case_count_statuses[DB_CASE_COUNT_STATUSES] = {
         "new", "open", "forwarded", "resolved", "closed"};
 
-/* The counts are taken over a window: the newest $9 + 1 cases that match
+/* The counts are taken over a window: the newest cap + 1 cases that match
  * the filters (the list's first page of that size, through the same
  * indexes), their channels from their contacts. Each count's cost is
  * then bounded by the window, whatever the table holds: counting each
@@ -510,53 +520,59 @@ const char *const db_case_count_statuses[DB_CASE_COUNT_STATUSES] = {
  * case of a filter (a department's forwarded cases) for a channel that
  * few of them had, 0.5 s at a million cases (tools/bench api,
  * counts+dept). When the window is full, there are more matching cases
- * than $9, and every count is of the window only: at least that many. */
-#define CASE_COUNT_CHANNEL_SQL(CH)                                             \
-	"(SELECT count(*) FROM w WHERE EXISTS (SELECT 1 FROM contacts cc "     \
-	"WHERE cc.case_id = w.id AND cc.channel = '" CH "'))"
-#define CASE_COUNT_STATUS_SQL(ST)                                              \
-	"(SELECT count(*) FROM w WHERE w.status = '" ST "')"
+ * than cap, and every count is of the window only: at least that many.
+ *
+ * The statement has the request's filters only (filter_sql), is planned
+ * with their values (db_query), and takes the cap and the user after
+ * them. The channels and statuses are this file's constants. */
+static char *counts_sql_build(unsigned shape, int *n_r)
+{
+	struct ktd_buf b;
+	int n = 0, i;
 
-/* The columns of db_case_counts, in the order of db_case_count_channels
- * and db_case_count_statuses. */
-/* One column a line: clang-format 14 would run them together with the
- * literals between them, and not twice the same way. */
-/* clang-format off */
-#define CASE_COUNTS_SQL                                                       \
-	"WITH w AS MATERIALIZED (SELECT c.id, c.status, c.assignee_id "       \
-	"FROM cases c WHERE " CASE_FILTER_SQL                                 \
-	"ORDER BY c.created_at DESC, c.id DESC LIMIT $9::integer + 1) "       \
-	"SELECT (SELECT count(*) FROM w), "                                   \
-	CASE_COUNT_CHANNEL_SQL("phone") ", "                                  \
-	CASE_COUNT_CHANNEL_SQL("email") ", "                                  \
-	CASE_COUNT_CHANNEL_SQL("digital_post") ", "                           \
-	CASE_COUNT_CHANNEL_SQL("web") ", "                                    \
-	CASE_COUNT_CHANNEL_SQL("walk_in") ", "                                \
-	CASE_COUNT_STATUS_SQL("new") ", "                                     \
-	CASE_COUNT_STATUS_SQL("open") ", "                                    \
-	CASE_COUNT_STATUS_SQL("forwarded") ", "                               \
-	CASE_COUNT_STATUS_SQL("resolved") ", "                                \
-	CASE_COUNT_STATUS_SQL("closed") ", "                                  \
-	"CASE WHEN $10::bigint IS NULL THEN NULL ELSE "                       \
-	"(SELECT count(*) FROM w WHERE w.assignee_id = $10) END"
-/* clang-format on */
+	ktd_buf_init(&b, 8192);
+	SQL_ADD(&b, "WITH w AS MATERIALIZED (SELECT c.id, c.status, "
+	            "c.assignee_id FROM cases c WHERE true");
+	filter_sql(&b, shape, &n);
+	SQL_ADD(&b,
+	        " ORDER BY c.created_at DESC, c.id DESC "
+	        "LIMIT $%d::integer + 1) SELECT (SELECT count(*) FROM w)",
+	        n + 1);
+	for (i = 0; i < DB_CASE_COUNT_CHANNELS; i++)
+		SQL_ADD(&b,
+		        ", (SELECT count(*) FROM w WHERE EXISTS (SELECT 1 "
+		        "FROM contacts cc WHERE cc.case_id = w.id "
+		        "AND cc.channel = '%s'))",
+		        db_case_count_channels[i]);
+	for (i = 0; i < DB_CASE_COUNT_STATUSES; i++)
+		SQL_ADD(&b, ", (SELECT count(*) FROM w WHERE w.status = '%s')",
+		        db_case_count_statuses[i]);
+	SQL_ADD(&b,
+	        ", CASE WHEN $%d::bigint IS NULL THEN NULL ELSE "
+	        "(SELECT count(*) FROM w WHERE w.assignee_id = $%d) END",
+	        n + 2, n + 2);
+	*n_r = n + 2;
+	return ktd_buf_steal(&b, NULL);
+}
 
 int db_case_counts(PGconn *pg, const struct db_case_filter *f,
                    int64_t mine_user_id, unsigned cap,
                    struct db_case_counts *counts_r, struct ktd_error *err)
 {
-	static const char sql[] = CASE_COUNTS_SQL;
-	char dept[24], assignee[24], capt[24], mine[24];
-	const char *params[10];
+	struct filter_values v;
+	char capt[24], mine[24], *sql;
+	const char *params[12];
 	PGresult *res = NULL;
-	int i, col = 0;
+	int i, n = 0, col = 0, r;
 
-	filter_params(f, dept, assignee, params);
+	sql = counts_sql_build(filter_shape(f, &v, params, &n), &n);
 	I64(capt, cap);
 	I64(mine, mine_user_id);
-	params[8] = capt;
-	params[9] = mine_user_id ? mine : NULL;
-	if (db_query(pg, sql, 10, params, &res, err) < 0)
+	params[n - 2] = capt;
+	params[n - 1] = mine_user_id ? mine : NULL;
+	r = db_query(pg, sql, n, params, &res, err);
+	free(sql);
+	if (r < 0)
 		return -1;
 	counts_r->total = db_result_i64(res, 0, col++);
 	for (i = 0; i < DB_CASE_COUNT_CHANNELS; i++)
