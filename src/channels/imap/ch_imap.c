@@ -23,13 +23,8 @@
 #include "lib/str.h"
 #include "lib/timeutil.h"
 #include "daemon/settings.h"
-#include "db/pool.h"
-#include "db/tx.h"
-#include "db/db_case.h"
-#include "db/db_mail.h"
 #include "channels/ch_tls_crl.h"
-#include "channels/mime/ch_mime.h"
-#include "channels/imap/ch_imap.h"
+#include "channels/imap/ch_imap_int.h"
 #include "channels/imap/ch_imap_tls.h"
 
 /* Messages taken per round, at most, all in one transaction with a
@@ -55,74 +50,6 @@
 #define BACKOFF_MAX_MS 60000
 /* How often a worker without the mailbox's lock tries for it, at most. */
 #define LOCK_RETRY_MAX_MS 5000
-/* Message-IDs of In-Reply-To and References looked at for threading. */
-#define REPLY_IDS_MAX 20
-/* The contacts table's limits (sql/003_cases.sql). */
-#define FIELD_MAX 998
-#define BODY_MAX 1048576
-
-struct ch_imap {
-	struct ch_imap_config cfg;
-	/* The worker's own copies of cfg's mailbox and own addresses, so
-	 * that a reload may drop the settings they came from. */
-	struct ktd_mailbox *mb;
-	char **own;
-	struct db_pool_config db;
-	char *password;
-	struct ch_imap_tls *tls; /* NULL for tls = none */
-
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	bool stop;
-
-	PGconn *pg;
-	bool locked;
-	mailimap *imap;
-	bool imap_ok; /* connected, logged in, selected, no error since */
-	bool has_idle;
-	bool caught_up; /* the messages up to last_uid are marked */
-	uint32_t uidvalidity;
-};
-
-static bool stopping(struct ch_imap *w)
-{
-	bool s;
-
-	pthread_mutex_lock(&w->mu);
-	s = w->stop;
-	pthread_mutex_unlock(&w->mu);
-	return s;
-}
-
-/* Waits ms or until stopped; returns whether stopped. */
-static bool wait_ms(struct ch_imap *w, uint64_t ms)
-{
-	struct timespec until;
-	bool s;
-
-	/* The condition variable runs on CLOCK_MONOTONIC. */
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&w->mu);
-	while (!w->stop &&
-	       pthread_cond_timedwait(&w->cond, &w->mu, &until) != ETIMEDOUT)
-		;
-	s = w->stop;
-	pthread_mutex_unlock(&w->mu);
-	return s;
-}
-
-static const char *quote(const char *s, char *out, size_t outsz)
-{
-	return ktd_log_quote(s ? s : "", out, outsz);
-}
-
 /* The server's last answer text, for a log line (never has a secret: the
  * password goes out in LOGIN, the answer does not repeat it). */
 static const char *imap_said(mailimap *imap)
@@ -143,14 +70,6 @@ static void imap_close(struct ch_imap *w)
 	mailimap_free(w->imap);
 	w->imap_ok = false;
 	w->imap = NULL;
-}
-
-static void pg_close(struct ch_imap *w)
-{
-	if (w->pg)
-		PQfinish(w->pg);
-	w->pg = NULL;
-	w->locked = false;
 }
 
 static int imap_fail(struct ch_imap *w, const char *what, int r,
@@ -188,7 +107,7 @@ static int check_certificate(struct ch_imap *w, const char **trust_r,
 		              "port=%" PRIu32 " reason=%s action=\"not "
 		              "logging in\"",
 		              w->cfg.mb->name, w->cfg.mb->host, w->cfg.mb->port,
-		              quote(err->msg, q, sizeof(q)));
+		              ch_imap_quote(err->msg, q, sizeof(q)));
 		ktd_error_prefix(err, "TLS: not logging in");
 		return -1;
 	}
@@ -262,7 +181,7 @@ static int imap_connect(struct ch_imap *w, struct ktd_error *err)
 	ktd_log_info("event=imap_connected mailbox=%s host=%s port=%" PRIu32
 	             " folder=%s idle=%s uidvalidity=%" PRIu32 " tls=%s",
 	             mb->name, mb->host, mb->port,
-	             quote(mb->folder, q, sizeof(q)),
+	             ch_imap_quote(mb->folder, q, sizeof(q)),
 	             w->has_idle ? "yes" : "no", w->uidvalidity, trust);
 	return 0;
 }
@@ -355,21 +274,10 @@ static int list_new(struct ch_imap *w, uint32_t last_uid, struct uid_size *out,
 	return 0;
 }
 
-/* One message of a round. */
-struct mail {
-	uint32_t uid;
-	uint32_t size;
-	bool too_big; /* only its header is fetched */
-	char *raw;    /* NULL: gone from the folder */
-	size_t len;
-	bool refused;
-	struct stored *st;
-};
-
 static int cmp_mail(const void *key, const void *elem)
 {
 	uint32_t uid = *(const uint32_t *)key;
-	const struct mail *m = elem;
+	const struct ch_imap_mail *m = elem;
 
 	return uid < m->uid ? -1 : uid > m->uid;
 }
@@ -377,7 +285,7 @@ static int cmp_mail(const void *key, const void *elem)
 /* The messages of ms (ascending UIDs) whose too_big is header_only, in
  * one UID FETCH: whole, or only their headers. A message not in the
  * answer is gone (raw stays NULL). */
-static int fetch_set(struct ch_imap *w, struct mail *ms, size_t n,
+static int fetch_set(struct ch_imap *w, struct ch_imap_mail *ms, size_t n,
                      bool header_only, struct ktd_error *err)
 {
 	struct mailimap_set *set = mailimap_set_new_empty();
@@ -414,7 +322,7 @@ static int fetch_set(struct ch_imap *w, struct mail *ms, size_t n,
 		uint32_t got_uid = 0;
 		const char *body = NULL;
 		size_t blen = 0;
-		struct mail *m;
+		struct ch_imap_mail *m;
 
 		for (ia = clist_begin(ma->att_list); ia; ia = clist_next(ia)) {
 			struct mailimap_msg_att_item *item = clist_content(ia);
@@ -472,436 +380,17 @@ static int mark_range(struct ch_imap *w, uint32_t first, uint32_t last,
 	return 0;
 }
 
-/* The bare address of the first in a header's address list (a
- * "Name <a@b>" or "a@b, c@d" list) into out; "" if none. */
-static void first_address(const char *list, char *out, size_t outsz)
-{
-	const char *a, *b, *end;
-	size_t n;
-
-	out[0] = '\0';
-	if (!list)
-		return;
-	/* The first element: up to a comma outside of "<...>". */
-	end = list + strcspn(list, ",<");
-	if (*end == '<')
-		end = strchr(end, '>') ? strchr(end, '>') : end;
-	end += strcspn(end, ",");
-	a = memchr(list, '<', (size_t)(end - list));
-	b = a ? memchr(a, '>', (size_t)(end - a)) : NULL;
-	if (a && b) {
-		a++;
-		n = (size_t)(b - a);
-	} else {
-		a = list;
-		while (*a == ' ' || *a == '\t')
-			a++;
-		n = strcspn(a, ", \t");
-	}
-	if (n == 0 || n >= outsz)
-		return;
-	memcpy(out, a, n);
-	out[n] = '\0';
-}
-
-/* s cut to at most max bytes on a UTF-8 boundary; a new string. */
-static char *cut(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return ktd_strdup(s);
-	return ktd_strndup(s, ktd_utf8_cut(s, max));
-}
-
-static bool own_address(const struct ch_imap *w, const char *addr)
-{
-	size_t i;
-
-	for (i = 0; i < w->cfg.n_own_addresses; i++)
-		if (strcasecmp(w->cfg.own_addresses[i], addr) == 0)
-			return true;
-	return false;
-}
-
-/* Whether the sender of m gets a receipt for the new case (RFC 3834);
- * *why_r says why not. */
-static bool wants_receipt(const struct ch_imap *w,
-                          const struct ch_mime_message *m, const char *from,
-                          const char **why_r)
-{
-	if (!w->cfg.receipt_enabled || !w->cfg.receipt.from[0])
-		*why_r = "disabled";
-	else if (!from || !case_mail_address_valid(from))
-		*why_r = "no_sender";
-	else if (ch_mime_is_automatic(m, why_r))
-		;
-	else if (own_address(w, from))
-		*why_r = "own_address";
-	else
-		return true;
-	return false;
-}
-
-/* The external id of message m (UID uid): its Message-ID with the angle
- * brackets, else "NAME:UIDVALIDITY:UID". */
-static void external_id(const struct ch_imap *w,
-                        const struct ch_mime_message *m, uint32_t uid,
-                        char ext[FIELD_MAX + 1])
-{
-	if (m->message_id && strlen(m->message_id) + 2 <= FIELD_MAX)
-		snprintf(ext, FIELD_MAX + 1, "<%s>", m->message_id);
-	else
-		snprintf(ext, FIELD_MAX + 1, "%s:%" PRIu32 ":%" PRIu32,
-		         w->cfg.mb->name, w->uidvalidity, uid);
-}
-
-/* The Message-IDs m answers, for threading: In-Reply-To, then References
- * newest first; new strings (caller frees each). Returns how many. */
-static size_t reply_ids_make(const struct ch_mime_message *m,
-                             char *ids[REPLY_IDS_MAX])
-{
-	size_t n = 0, i;
-
-	if (m->in_reply_to && strlen(m->in_reply_to) + 2 <= FIELD_MAX)
-		ids[n++] = ktd_strdup_printf("<%s>", m->in_reply_to);
-	for (i = m->n_references; i > 0 && n < REPLY_IDS_MAX; i--)
-		if (strlen(m->references[i - 1]) + 2 <= FIELD_MAX)
-			ids[n++] =
-			        ktd_strdup_printf("<%s>", m->references[i - 1]);
-	return n;
-}
-
-/* The sender's address as intake takes it; NULL: none. */
-static const char *sender_of(const struct ch_mime_message *m)
-{
-	if (m->from.addr && strlen(m->from.addr) <= 320)
-		return m->from.addr;
-	return NULL;
-}
-
-struct stored {
-	struct intake_result out;
-	bool receipt;
-	const char *no_receipt;
-};
-
-/* The contact of one message, in the caller's transaction. refused: the
- * database refused the message as parsed (a value broke a rule): stored
- * again with that said instead of its text and without attachments, so
- * that no message blocks the mailbox and none is dropped. */
-static int store(struct ch_imap *w, uint32_t uid, uint32_t size,
-                 const char *raw, size_t len, bool too_big, const char *refused,
-                 struct stored *st, struct ktd_error *err)
-{
-	const struct ktd_mailbox *mb = w->cfg.mb;
-	struct ch_mime_message m;
-	struct intake_contact in;
-	struct db_mail_raw rm;
-	char ext[FIELD_MAX + 1], raw_ref[128], to[FIELD_MAX + 1];
-	char *reply_ids[REPLY_IDS_MAX], *subject = NULL, *body = NULL;
-	const char *from = NULL;
-	size_t n_ids = 0, i;
-	int ret = -1, r;
-
-	if (ch_mime_parse(raw, len, NULL, &m, err) < 0)
-		return -1;
-	external_id(w, &m, uid, ext);
-	snprintf(raw_ref, sizeof(raw_ref), "imap:%s:%" PRIu32 ":%" PRIu32,
-	         mb->name, w->uidvalidity, uid);
-	n_ids = reply_ids_make(&m, reply_ids);
-	first_address(m.to, to, sizeof(to));
-	from = sender_of(&m);
-	subject = cut(m.subject ? m.subject : "", FIELD_MAX);
-	if (refused)
-		body = ktd_strdup_printf(
-		        "[Beskeden kunne ikke gemmes, som den var (%s); den "
-		        "oprindelige besked er gemt uændret og ligger i "
-		        "postkassen %s, UID %" PRIu32 ".]",
-		        refused, mb->name, uid);
-	else if (too_big)
-		body = ktd_strdup_printf(
-		        "[Beskeden var for stor til at blive hentet: %" PRIu32
-		        " bytes, grænsen er %" PRIu64
-		        " bytes (max_message_size). Kun brevhovedet er gemt; "
-		        "selve beskeden ligger stadig i postkassen %s, UID "
-		        "%" PRIu32 ".]",
-		        size, mb->max_message_size, mb->name, uid);
-	else if (m.partial)
-		body = ktd_strdup_printf("[Beskeden kunne ikke læses helt: "
-		                         "%s]\n\n%s",
-		                         m.problem, m.text ? m.text : "");
-	else
-		body = ktd_strdup(m.text ? m.text : "");
-	if (strlen(body) > BODY_MAX) {
-		char *c = cut(body, BODY_MAX);
-
-		free(body);
-		body = c;
-	}
-
-	memset(&in, 0, sizeof(in));
-	in.channel = "email";
-	in.direction = "in";
-	in.external_id = ext;
-	in.occurred_at = m.date;
-	in.from_addr = from;
-	in.to_addr = to[0] ? to : NULL;
-	in.subject = subject;
-	in.body = body;
-	in.raw_ref = raw_ref;
-	in.subject_tag = w->cfg.subject_tag;
-	in.reply_ids = (const char *const *)reply_ids;
-	in.n_reply_ids = n_ids;
-	in.automatic = ch_mime_is_automatic(&m, NULL);
-	in.citizen_email = from && case_mail_address_valid(from) ? from : NULL;
-	in.citizen_name = !refused && m.from.name &&
-	                                  ktd_utf8_chars(m.from.name) <= 200 &&
-	                                  !ktd_utf8_has_control(m.from.name)
-	                          ? m.from.name
-	                          : NULL;
-	in.peer = mb->name;
-	/* The database's own error, with its SQLSTATE, for
-	 * refused_by_rules. */
-	if (intake_submit_tx(w->pg, &in, &w->cfg.intake, &st->out, err) < 0)
-		goto out;
-	if (st->out.duplicate) {
-		ret = 0;
-		goto out;
-	}
-	memset(&rm, 0, sizeof(rm));
-	rm.contact_id = st->out.contact_id;
-	rm.mailbox = mb->name;
-	rm.uidvalidity = w->uidvalidity;
-	rm.uid = uid;
-	rm.size = too_big ? size : len;
-	rm.truncated = too_big;
-	rm.data = raw;
-	rm.len = len;
-	if (db_mail_raw_insert(w->pg, &rm, err) < 0)
-		goto out;
-	for (i = 0; i < (refused ? 0 : m.n_attachments); i++) {
-		const struct ch_mime_attachment *a = &m.attachments[i];
-		/* attachments.filename holds 255 characters */
-		char *fname = cut(a->filename, 255);
-
-		r = db_mail_attachment_insert(w->pg, st->out.contact_id, fname,
-		                              a->content_type, a->data, a->size,
-		                              a->sha256, err);
-		free(fname);
-		if (r < 0)
-			goto out;
-	}
-	if (st->out.new_case && wants_receipt(w, &m, from, &st->no_receipt)) {
-		int64_t rid;
-
-		r = db_mail_receipt_claim(w->pg, from,
-		                          w->cfg.receipt_interval_s, err);
-		if (r < 0)
-			goto out;
-		if (r == 0) {
-			st->no_receipt = "interval";
-		} else {
-			if (case_receipt_queue(w->pg, st->out.case_id,
-			                       &w->cfg.receipt, from, &rid,
-			                       err) < 0)
-				goto out;
-			st->receipt = true;
-		}
-	}
-	ret = 0;
-out:
-	for (i = 0; i < n_ids; i++)
-		free(reply_ids[i]);
-	free(subject);
-	free(body);
-	ch_mime_message_free(&m);
-	return ret;
-}
-
-/* Whether err is the database refusing a value (a rule, an encoding, a
- * length) rather than the database being away. */
-static bool refused_by_rules(struct ch_imap *w, const struct ktd_error *err)
-{
-	if (PQstatus(w->pg) != CONNECTION_OK)
-		return false;
-	return err->code == KTD_ERR_UNPROCESSABLE ||
-	       strncmp(err->sqlstate, "22", 2) == 0 ||
-	       strncmp(err->sqlstate, "23", 2) == 0;
-}
-
-/* The message m in the round's transaction, behind a savepoint: a
- * message the database refuses as parsed is undone alone and stored
- * again without its text; any other failure fails the round. */
-static int ingest_one(struct ch_imap *w, struct mail *m, struct ktd_error *err)
-{
-	const struct ktd_mailbox *mb = w->cfg.mb;
-	char why[KTD_ERROR_MSG_MAX], q[2 * KTD_ERROR_MSG_MAX + 8];
-	struct ktd_error e2;
-
-	if (db_tx_savepoint(w->pg, err) < 0)
-		return -1;
-	if (store(w, m->uid, m->size, m->raw, m->len, m->too_big, NULL, m->st,
-	          err) == 0)
-		return db_tx_release(w->pg, err);
-	if (!refused_by_rules(w, err))
-		return -1;
-	memset(&e2, 0, sizeof(e2));
-	if (db_tx_rollback_to(w->pg, &e2) < 0) {
-		*err = e2;
-		return -1;
-	}
-	/* Not the database's message: its DETAIL would show the row,
-	 * personal data and all. */
-	snprintf(why, sizeof(why), "databasen afviste en værdi, SQLSTATE %s",
-	         err->sqlstate[0] ? err->sqlstate : "?");
-	ktd_log_warnx("event=mail_refused mailbox=%s uid=%" PRIu32
-	              " msg=%s action=\"stored without its text\"",
-	              mb->name, m->uid, quote(why, q, sizeof(q)));
-	memset(m->st, 0, sizeof(*m->st));
-	memset(err, 0, sizeof(*err));
-	m->refused = true;
-	if (store(w, m->uid, m->size, m->raw, m->len, m->too_big, why, m->st,
-	          err) < 0)
-		return -1;
-	return db_tx_release(w->pg, err);
-}
-
-static void log_ingested(struct ch_imap *w, const struct mail *m)
-{
-	const struct ktd_mailbox *mb = w->cfg.mb;
-	const struct stored *st = m->st;
-
-	if (!m->raw)
-		ktd_log_info("event=mail_gone mailbox=%s uid=%" PRIu32,
-		             mb->name, m->uid);
-	else if (st->out.duplicate)
-		ktd_log_info("event=mail_duplicate mailbox=%s uid=%" PRIu32
-		             " contact=%" PRId64,
-		             mb->name, m->uid, st->out.contact_id);
-	else
-		ktd_log_info("event=mail_ingested mailbox=%s uid=%" PRIu32
-		             " contact=%" PRId64 " case=%s new_case=%s "
-		             "size=%" PRIu32 " too_large=%s receipt=%s%s%s%s",
-		             mb->name, m->uid, st->out.contact_id,
-		             st->out.reference, st->out.new_case ? "yes" : "no",
-		             m->size, m->too_big ? "yes" : "no",
-		             st->receipt      ? "queued"
-		             : st->no_receipt ? st->no_receipt
-		                              : "no",
-		             st->out.reopened ? " reopened=yes" : "",
-		             st->out.follow_up_of[0] ? " follow_up_of=" : "",
-		             st->out.follow_up_of);
-}
-
-/* The length of raw's header section, the blank line that ends it
- * included (all of raw when there is none). */
-static size_t header_len(const char *raw, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i++) {
-		if (raw[i] != '\n')
-			continue;
-		if (raw[i + 1] == '\n')
-			return i + 2;
-		if (raw[i + 1] == '\r' && i + 2 < len && raw[i + 2] == '\n')
-			return i + 3;
-	}
-	return len;
-}
-
-/* Takes the locks of the round's messages up front, in the round's
- * transaction, before any of them is stored: the advisory locks intake
- * takes for each (its Message-ID, its sender as a citizen) all at once in
- * the order of the locks' numbers, then the rows of the cases that the
- * messages' subject tags and In-Reply-To/References name, in id order.
- * Every round of every mailbox (and every kontaktd process) does this, so
- * two rounds with common senders or cases never hold one lock each that
- * the other waits for: the later one waits for the earlier one's commit
- * at its first common lock, holding nothing the earlier one needs. What
- * intake locks again per message is held already. (A case named by a
- * message only after these lookups, a case merged meanwhile say, is
- * still locked in message order; PostgreSQL's deadlock check and the
- * round's retry stay for that.) Only the headers are parsed here. */
-static int lock_round(struct ch_imap *w, const struct mail *ms, size_t k,
+/* The messages of list taken in one round (their sizes together at most
+ * BATCH_BYTES; the rest waits for the next round), fetched in one UID
+ * FETCH and taken apart for the database side; *taken_r: how many. */
+static int round_make(struct ch_imap *w, const struct uid_size *list, size_t n,
+                      size_t *taken_r, struct ch_imap_round **rd_r,
                       struct ktd_error *err)
 {
-	char(*keys)[INTAKE_KEY_SIZE] = ktd_calloc(2 * k, sizeof(*keys));
-	const char **kp = ktd_calloc(2 * k, sizeof(*kp));
-	struct ch_mime_message *hs = ktd_calloc(k, sizeof(*hs));
-	int64_t *ids = ktd_calloc(k, sizeof(*ids));
-	char ext[FIELD_MAX + 1], *reply_ids[REPLY_IDS_MAX];
-	struct intake_contact in;
-	const char *from;
-	size_t nk = 0, ni = 0, n_ids, i, j;
-	int ret = -1, r;
-
-	for (i = 0; i < k; i++) {
-		if (!ms[i].raw)
-			continue;
-		if (ch_mime_parse(ms[i].raw, header_len(ms[i].raw, ms[i].len),
-		                  NULL, &hs[i], err) < 0)
-			goto out;
-		external_id(w, &hs[i], ms[i].uid, ext);
-		if (intake_key_external("email", ext, keys[nk]))
-			kp[nk] = keys[nk], nk++;
-		from = sender_of(&hs[i]);
-		if (w->cfg.intake.thread_window_s > 0 && from &&
-		    case_mail_address_valid(from) &&
-		    intake_key_citizen("email", from, keys[nk]))
-			kp[nk] = keys[nk], nk++;
-	}
-	if (db_case_lock_keys(w->pg, kp, nk, err) < 0)
-		goto out;
-	for (i = 0; i < k; i++) {
-		if (!ms[i].raw)
-			continue;
-		memset(&in, 0, sizeof(in));
-		in.subject = hs[i].subject;
-		in.subject_tag = w->cfg.subject_tag;
-		n_ids = reply_ids_make(&hs[i], reply_ids);
-		in.reply_ids = (const char *const *)reply_ids;
-		in.n_reply_ids = n_ids;
-		r = intake_thread_mail(w->pg, &in, &ids[ni], err);
-		for (j = 0; j < n_ids; j++)
-			free(reply_ids[j]);
-		if (r < 0)
-			goto out;
-		ni += (size_t)r;
-	}
-	if (db_case_lock_many(w->pg, ids, ni, err) < 0)
-		goto out;
-	ret = 0;
-out:
-	for (i = 0; i < k; i++)
-		ch_mime_message_free(&hs[i]);
-	free(ids);
-	free(hs);
-	free(kp);
-	free(keys);
-	return ret;
-}
-
-/* The messages of list, exactly once: fetched in one UID FETCH (their
- * sizes together at most BATCH_BYTES; the rest waits for the next round),
- * stored with the new last UID in one transaction, then marked with one
- * UID STORE or UID MOVE. *taken_r: how many of list. The transaction holds
- * the intake's locks (Message-ID, citizen, cases) of all its messages
- * until the commit; lock_round takes them first, in one global order, so
- * that two mailboxes whose rounds share senders do not deadlock. Should a
- * round still fail (PostgreSQL ending one as a deadlock, 40P01, or
- * anything else), it fails whole and comes again after the backoff, each
- * message still once. */
-static int ingest_batch(struct ch_imap *w, const struct uid_size *list,
-                        size_t n, size_t *taken_r, struct ktd_error *err)
-{
 	const struct ktd_mailbox *mb = w->cfg.mb;
-	struct mail *ms;
-	struct stored *sts;
+	struct ch_imap_round *rd;
 	uint64_t bytes = 0;
 	size_t k, i;
-	int ret = -1;
 
 	for (k = 0; k < n; k++) {
 		uint64_t sz =
@@ -911,88 +400,102 @@ static int ingest_batch(struct ch_imap *w, const struct uid_size *list,
 			break;
 		bytes += sz;
 	}
-	*taken_r = k;
-	ms = ktd_calloc(k, sizeof(*ms));
-	sts = ktd_calloc(k, sizeof(*sts));
+	rd = ktd_calloc(1, sizeof(*rd));
+	rd->gen = w->round_gen;
+	rd->uidvalidity = w->uidvalidity;
+	rd->after = w->fetched;
+	rd->ms = ktd_calloc(k, sizeof(*rd->ms));
+	rd->n = k;
 	for (i = 0; i < k; i++) {
-		ms[i].uid = list[i].uid;
-		ms[i].size = list[i].size;
-		ms[i].too_big = list[i].size > mb->max_message_size;
-		ms[i].st = &sts[i];
+		rd->ms[i].uid = list[i].uid;
+		rd->ms[i].size = list[i].size;
+		rd->ms[i].too_big = list[i].size > mb->max_message_size;
 	}
-	if (fetch_set(w, ms, k, false, err) < 0 ||
-	    fetch_set(w, ms, k, true, err) < 0)
-		goto out;
-	if (db_tx_begin(w->pg, err) < 0)
-		goto out;
-	if (lock_round(w, ms, k, err) < 0)
-		goto rollback;
+	if (fetch_set(w, rd->ms, k, false, err) < 0 ||
+	    fetch_set(w, rd->ms, k, true, err) < 0)
+		goto fail;
 	for (i = 0; i < k; i++)
-		if (ms[i].raw && ingest_one(w, &ms[i], err) < 0)
-			goto rollback;
-	if (db_mail_state_set(w->pg, mb->name, w->uidvalidity, ms[k - 1].uid,
-	                      err) < 0 ||
-	    db_tx_commit(w->pg, err) < 0)
-		goto rollback;
-	for (i = 0; i < k; i++)
-		log_ingested(w, &ms[i]);
-	/* The round's UIDs are the folder's first ones above last_uid:
-	 * from its first to its last there is no other message. */
-	ret = mark_range(w, ms[0].uid, ms[k - 1].uid, err);
-	goto out;
-rollback:
-	db_tx_rollback(w->pg);
-out:
-	for (i = 0; i < k; i++)
-		free(ms[i].raw);
-	free(ms);
-	free(sts);
-	return ret;
+		if (rd->ms[i].raw && ch_imap_mail_prepare(w, w->uidvalidity,
+		                                          &rd->ms[i], err) < 0)
+			goto fail;
+	*taken_r = k;
+	*rd_r = rd;
+	return 0;
+fail:
+	ch_imap_round_free(&rd);
+	return -1;
 }
 
-/* One round: the new messages, at most BATCH. Returns 1 when more wait,
- * 0 when none, -1. */
+/* Flags or moves what the database side has committed since the last
+ * time. The rounds' UIDs are the folder's first ones above the round
+ * before: from the first unmarked to the last committed there is no
+ * other message. */
+static int mark_committed(struct ch_imap *w, uint32_t uidvalidity,
+                          uint32_t last, struct ktd_error *err)
+{
+	if (uidvalidity != w->uidvalidity || last <= w->marked)
+		return 0;
+	if (mark_range(w, w->marked + 1, last, err) < 0)
+		return -1;
+	w->marked = last;
+	return 0;
+}
+
+/* Once per connection, and after the database side failed: the
+ * committed position, where the rounds start again; what was stored but
+ * not yet flagged or moved (kontaktd stopped between the commit and the
+ * flag) is flagged or moved now. */
+static int catch_up(struct ch_imap *w, struct ktd_error *err)
+{
+	uint32_t last = 0;
+
+	if (ch_imap_db_state(w, w->uidvalidity, &last, &w->round_gen, err) < 0)
+		return -1;
+	if (last > 0 && mark_range(w, 1, last, err) < 0)
+		return -1;
+	w->fetched = last;
+	w->marked = last;
+	w->caught_up = true;
+	return 0;
+}
+
+/* One round: the next new messages, at most BATCH, fetched while the
+ * database side stores the round before; handed over once it has taken
+ * that one, so that no more than one round waits. Returns 1 when more
+ * wait, 0 when none, -1. */
 static int ingest_round(struct ch_imap *w, struct ktd_error *err)
 {
-	const struct ktd_mailbox *mb = w->cfg.mb;
 	struct uid_size list[BATCH];
+	struct ch_imap_round *rd = NULL;
 	uint32_t uv = 0, last = 0;
 	size_t n = 0, taken = 0;
 	bool more = false;
-	int r;
 
-	r = db_mail_state_get(w->pg, mb->name, &uv, &last, err);
-	if (r < 0)
+	if (!w->caught_up && catch_up(w, err) < 0)
 		return -1;
-	if (r == 0 || uv != w->uidvalidity) {
-		if (r == 1)
-			/* The folder's UIDs start again: read it all anew;
-			 * Message-IDs keep what was stored from coming
-			 * twice. */
-			ktd_log_warnx("event=imap_uidvalidity_changed "
-			              "mailbox=%s old=%" PRIu32 " new=%" PRIu32
-			              " msg=\"rescanning the folder\"",
-			              mb->name, uv, w->uidvalidity);
-		last = 0;
-		if (db_mail_state_set(w->pg, mb->name, w->uidvalidity, 0, err) <
-		    0)
-			return -1;
-	}
-	if (!w->caught_up) {
-		/* Once per connection: what was stored but not yet flagged
-		 * or moved (kontaktd stopped between the commit and the
-		 * flag) is flagged or moved now. */
-		if (last > 0 && mark_range(w, 1, last, err) < 0)
-			return -1;
-		w->caught_up = true;
-	}
-	if (list_new(w, last, list, &n, &more, err) < 0)
+	if (ch_imap_db_wait(w, false, &uv, &last, err) < 0 ||
+	    mark_committed(w, uv, last, err) < 0)
+		return -1;
+	if (list_new(w, w->fetched, list, &n, &more, err) < 0)
 		return -1;
 	if (n == 0)
 		return 0;
-	if (ingest_batch(w, list, n, &taken, err) < 0)
+	if (round_make(w, list, n, &taken, &rd, err) < 0)
 		return -1;
+	w->fetched = rd->ms[taken - 1].uid;
+	ch_imap_db_push(w, rd);
 	return more || taken < n;
+}
+
+/* Nothing new: what was handed over is stored and marked before the
+ * worker waits for more. */
+static int drain(struct ch_imap *w, struct ktd_error *err)
+{
+	uint32_t uv = 0, last = 0;
+
+	if (ch_imap_db_wait(w, true, &uv, &last, err) < 0)
+		return -1;
+	return mark_committed(w, uv, last, err);
 }
 
 /* Waits in IDLE until the server says something, poll_interval passes
@@ -1008,7 +511,7 @@ static int idle_wait(struct ch_imap *w, struct ktd_error *err)
 		return imap_fail(w, "IDLE", r, err);
 	pfd.fd = mailimap_idle_get_fd(w->imap);
 	pfd.events = POLLIN;
-	while (!stopping(w) && ktd_time_mono_ms() < until) {
+	while (!ch_imap_stopping(w) && ktd_time_mono_ms() < until) {
 		if (w->imap->imap_stream->read_buffer_len > 0)
 			break;
 		pfd.revents = 0;
@@ -1024,48 +527,38 @@ static int idle_wait(struct ch_imap *w, struct ktd_error *err)
 	return 0;
 }
 
-/* One step of the worker: make sure of the connections and the lock,
- * take what is new, wait for more. -1: back off and reconnect. */
+/* One step of the worker: make sure of the connection and the database
+ * side's lock, take what is new, wait for more. -1: back off and
+ * reconnect. */
 static int step(struct ch_imap *w, struct ktd_error *err)
 {
 	const struct ktd_mailbox *mb = w->cfg.mb;
-	uint64_t retry;
+	uint64_t retry = mb->poll_interval_ms < LOCK_RETRY_MAX_MS
+	                         ? mb->poll_interval_ms
+	                         : LOCK_RETRY_MAX_MS;
 	int r;
 
-	if (w->pg && PQstatus(w->pg) != CONNECTION_OK)
-		pg_close(w);
-	if (!w->pg) {
-		w->pg = db_connect(&w->db, err);
-		if (!w->pg)
-			return -1;
-	}
-	if (!w->locked) {
-		r = db_mail_try_lock(w->pg, mb->name, err);
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			/* Another process works this mailbox. */
-			imap_close(w);
-			retry = mb->poll_interval_ms < LOCK_RETRY_MAX_MS
-			                ? mb->poll_interval_ms
-			                : LOCK_RETRY_MAX_MS;
-			wait_ms(w, retry);
-			return 0;
-		}
-		w->locked = true;
-		ktd_log_info("event=mailbox_locked mailbox=%s", mb->name);
+	r = ch_imap_db_wait_locked(w, retry, err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		/* Another process works this mailbox. */
+		imap_close(w);
+		return 0;
 	}
 	if (!w->imap && imap_connect(w, err) < 0)
 		return -1;
 	r = ingest_round(w, err);
 	if (r < 0)
 		return -1;
-	if (r > 0 || stopping(w))
+	if (r > 0 || ch_imap_stopping(w))
 		return 0;
+	if (drain(w, err) < 0)
+		return -1;
 	if (w->has_idle)
 		return idle_wait(w, err);
 	/* NOOP lets the server tell of new mail; the next round asks. */
-	wait_ms(w, mb->poll_interval_ms);
+	ch_imap_wait_ms(w, mb->poll_interval_ms);
 	return 0;
 }
 
@@ -1074,15 +567,16 @@ static void *run(void *arg)
 	struct ch_imap *w = arg;
 	uint64_t backoff = BACKOFF_FIRST_MS;
 	struct ktd_error err;
+	uint32_t uv, last;
 	char q[2 * KTD_ERROR_MSG_MAX + 8];
 
-	while (!stopping(w)) {
+	while (!ch_imap_stopping(w)) {
 		memset(&err, 0, sizeof(err));
 		if (step(w, &err) == 0) {
 			backoff = BACKOFF_FIRST_MS;
 			continue;
 		}
-		if (stopping(w))
+		if (ch_imap_stopping(w))
 			break;
 		/* A refused row's message shows the row (DETAIL): only
 		 * its SQLSTATE is logged. */
@@ -1094,16 +588,19 @@ static void *run(void *arg)
 		ktd_log_warnx("event=imap_error mailbox=%s retry_ms=%" PRIu64
 		              " msg=%s",
 		              w->cfg.mb->name, backoff,
-		              quote(err.msg, q, sizeof(q)));
+		              ch_imap_quote(err.msg, q, sizeof(q)));
 		imap_close(w);
-		if (w->pg && PQstatus(w->pg) != CONNECTION_OK)
-			pg_close(w);
-		wait_ms(w, backoff);
+		ch_imap_wait_ms(w, backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 		                                       : backoff * 2;
 	}
+	/* The round the database side committed last is marked before
+	 * logging out (else the next connection's catch_up does it). */
+	ch_imap_db_wait_exited(w, &uv, &last);
+	memset(&err, 0, sizeof(err));
+	if (w->imap_ok && w->caught_up)
+		(void)mark_committed(w, uv, last, &err);
 	imap_close(w);
-	pg_close(w);
 	return NULL;
 }
 
@@ -1146,6 +643,23 @@ static void own_free(struct ch_imap *w)
 	free(w->own);
 	w->own = NULL;
 	ktd_mailbox_free(&w->mb);
+}
+
+/* The database side first: the IMAP side waits for it to end. 0 or an
+ * errno. */
+static int start_threads(struct ch_imap *w)
+{
+	int r;
+
+	r = pthread_create(&w->db_thread, NULL, ch_imap_db_run, w);
+	if (r != 0)
+		return r;
+	r = pthread_create(&w->thread, NULL, run, w);
+	if (r != 0) {
+		ch_imap_signal_stop(w);
+		pthread_join(w->db_thread, NULL);
+	}
+	return r;
 }
 
 struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
@@ -1219,7 +733,7 @@ struct ch_imap *ch_imap_start(const struct ch_imap_config *cfg,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	r = pthread_create(&w->thread, NULL, run, w);
+	r = start_threads(w);
 	if (r != 0) {
 		pthread_cond_destroy(&w->cond);
 		pthread_mutex_destroy(&w->mu);
@@ -1242,7 +756,7 @@ void ch_imap_signal_stop(struct ch_imap *w)
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
-	pthread_cond_signal(&w->cond);
+	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -1254,6 +768,7 @@ void ch_imap_stop(struct ch_imap **wp)
 		return;
 	ch_imap_signal_stop(w);
 	pthread_join(w->thread, NULL);
+	pthread_join(w->db_thread, NULL);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mu);
 	sodium_memzero(w->password, strlen(w->password));

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MPL-2.0 */
-/* The e-mail channel's intake: one worker thread per [mailbox:NAME] that
- * reads new messages from an IMAP folder (libetpan) and hands each to
- * intake exactly once.
+/* The e-mail channel's intake: one worker per [mailbox:NAME] that reads
+ * new messages from an IMAP folder (libetpan) and hands each to intake
+ * exactly once; two threads, one on the IMAP connection and one on the
+ * database connection, so that the next messages are fetched while the
+ * last are stored (ch_imap_int.h).
  *
  * Each message is stored in one transaction on the worker's own database
  * connection: the contact (through intake: dedupe on the Message-ID,
