@@ -52,6 +52,17 @@ struct intake_contact {
 	const char *citizen_email;
 	const char *citizen_cpr;
 	const char *citizen_cvr;
+	/* The caller holds this contact's advisory locks already, in its
+	 * transaction: those of intake_key_external, and of
+	 * intake_key_citizen for citizen_phone and citizen_email when the
+	 * thread window is on (it took them up front for several contacts,
+	 * db_case_lock_keys); intake does not take them again. */
+	bool keys_held;
+	/* The caller, holding the intake_key_external lock, found no
+	 * contact of (channel, external_id) in its transaction
+	 * (db_contact_exist for several at once): intake does not look
+	 * again. */
+	bool known_new;
 	/* A department chosen by hand; 0: route by the rules. */
 	int64_t department_id;
 	/* Who hands it in: a user, a token (by name) or neither (a channel

@@ -27,6 +27,12 @@ int db_contact_find(PGconn *pg, const char *channel, const char *external_id,
                     int64_t *id_r, int64_t *case_id_r, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
 
+/* Which of the n external ids of channel have a contact: exists_r[i]
+ * for external_ids[i], in one round trip. 0 or -1. */
+int db_contact_exist(PGconn *pg, const char *channel,
+                     const char *const *external_ids, size_t n, bool *exists_r,
+                     struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* The case (followed to the case it was merged into) of the e-mail
  * contact, inbound or outbound, whose Message-ID is message_id ("<...>").
  * Returns 1, 0 when there is none, -1. */

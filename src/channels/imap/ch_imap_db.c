@@ -17,6 +17,7 @@
 #include "db/pool.h"
 #include "db/tx.h"
 #include "db/db_case.h"
+#include "db/db_contact.h"
 #include "db/db_mail.h"
 #include "channels/imap/ch_imap_int.h"
 
@@ -265,6 +266,35 @@ static void log_ingested(struct ch_imap *w, const struct ch_imap_mail *m)
 		             st->out.follow_up_of);
 }
 
+/* Under the round's locks of the Message-IDs: which messages are new,
+ * for all in one round trip instead of intake's one per message. Of two
+ * with the same Message-ID in the round only the first is: intake finds
+ * the second a duplicate of it. */
+static int known_new(struct ch_imap *w, struct ch_imap_round *rd,
+                     struct ktd_error *err)
+{
+	const char **ext = ktd_calloc(rd->n, sizeof(*ext));
+	bool *exists = ktd_calloc(rd->n, sizeof(*exists));
+	size_t i, j;
+	int ret = -1;
+
+	for (i = 0; i < rd->n; i++)
+		ext[i] = rd->ms[i].raw ? rd->ms[i].ext : "";
+	if (db_contact_exist(w->pg, "email", ext, rd->n, exists, err) < 0)
+		goto out;
+	for (i = 0; i < rd->n; i++) {
+		rd->ms[i].in.known_new = rd->ms[i].raw && !exists[i];
+		for (j = 0; j < i && rd->ms[i].in.known_new; j++)
+			if (rd->ms[j].raw && strcmp(ext[j], ext[i]) == 0)
+				rd->ms[i].in.known_new = false;
+	}
+	ret = 0;
+out:
+	free(exists);
+	free(ext);
+	return ret;
+}
+
 /* Takes the locks of the round's messages up front, in the round's
  * transaction, before any of them is stored: the advisory locks intake
  * takes for each (its Message-ID, its sender as a citizen) all at once in
@@ -278,7 +308,7 @@ static void log_ingested(struct ch_imap *w, const struct ch_imap_mail *m)
  * message only after these lookups, a case merged meanwhile say, is
  * still locked in message order; PostgreSQL's deadlock check and the
  * round's retry stay for that.) The keys were made by the IMAP side. */
-static int lock_round(struct ch_imap *w, const struct ch_imap_round *rd,
+static int lock_round(struct ch_imap *w, struct ch_imap_round *rd,
                       struct ktd_error *err)
 {
 	const char **kp = ktd_calloc(2 * rd->n, sizeof(*kp));
@@ -289,7 +319,8 @@ static int lock_round(struct ch_imap *w, const struct ch_imap_round *rd,
 	for (i = 0; i < rd->n; i++)
 		for (j = 0; rd->ms[i].raw && j < rd->ms[i].n_keys; j++)
 			kp[nk++] = rd->ms[i].keys[j];
-	if (db_case_lock_keys(w->pg, kp, nk, err) < 0)
+	if (db_case_lock_keys(w->pg, kp, nk, err) < 0 ||
+	    known_new(w, rd, err) < 0)
 		goto out;
 	for (i = 0; i < rd->n; i++) {
 		if (!rd->ms[i].raw)
@@ -308,6 +339,39 @@ out:
 	return ret;
 }
 
+/* The round's messages in one transaction with the new last UID; each
+ * behind a savepoint (ingest_one) or, when savepoints is false, not. */
+static int round_store(struct ch_imap *w, struct ch_imap_round *rd,
+                       bool savepoints, struct ktd_error *err)
+{
+	struct ch_imap_mail *m;
+	size_t i;
+	int r;
+
+	if (db_tx_begin(w->pg, err) < 0)
+		return -1;
+	if (lock_round(w, rd, err) < 0)
+		goto rollback;
+	for (i = 0; i < rd->n; i++) {
+		m = &rd->ms[i];
+		memset(&m->st, 0, sizeof(m->st));
+		if (!m->raw)
+			continue;
+		r = savepoints ? ingest_one(w, rd, m, err)
+		               : store(w, rd, m, NULL, err);
+		if (r < 0)
+			goto rollback;
+	}
+	if (db_mail_state_set(w->pg, w->cfg.mb->name, rd->uidvalidity,
+	                      rd->ms[rd->n - 1].uid, err) < 0 ||
+	    db_tx_commit(w->pg, err) < 0)
+		goto rollback;
+	return 0;
+rollback:
+	db_tx_rollback(w->pg);
+	return -1;
+}
+
 /* The round's messages, exactly once: stored with the new last UID in
  * one transaction. The transaction holds the intake's locks (Message-ID,
  * citizen, cases) of all its messages until the commit; lock_round takes
@@ -315,7 +379,9 @@ out:
  * share senders do not deadlock. Should a round still fail (PostgreSQL
  * ending one as a deadlock, 40P01, or anything else), it fails whole and
  * the IMAP side fetches it again after its backoff, each message still
- * once. */
+ * once. A message the database refuses as parsed is rare: the round goes
+ * without savepoints first (two round trips fewer per message), and only
+ * when refused again with a savepoint per message. */
 static int round_run(struct ch_imap *w, struct ch_imap_round *rd,
                      uint32_t committed_last, struct ktd_error *err)
 {
@@ -327,23 +393,16 @@ static int round_run(struct ch_imap *w, struct ch_imap_round *rd,
 		                     "a round after UID %" PRIu32
 		                     " came when %" PRIu32 " was committed",
 		                     rd->after, committed_last);
-	if (db_tx_begin(w->pg, err) < 0)
-		return -1;
-	if (lock_round(w, rd, err) < 0)
-		goto rollback;
-	for (i = 0; i < rd->n; i++)
-		if (rd->ms[i].raw && ingest_one(w, rd, &rd->ms[i], err) < 0)
-			goto rollback;
-	if (db_mail_state_set(w->pg, w->cfg.mb->name, rd->uidvalidity,
-	                      rd->ms[rd->n - 1].uid, err) < 0 ||
-	    db_tx_commit(w->pg, err) < 0)
-		goto rollback;
+	if (round_store(w, rd, false, err) < 0) {
+		if (!refused_by_rules(w, err))
+			return -1;
+		memset(err, 0, sizeof(*err));
+		if (round_store(w, rd, true, err) < 0)
+			return -1;
+	}
 	for (i = 0; i < rd->n; i++)
 		log_ingested(w, &rd->ms[i]);
 	return 0;
-rollback:
-	db_tx_rollback(w->pg);
-	return -1;
 }
 
 /* Under mu: the database side failed; the IMAP side is told, and every

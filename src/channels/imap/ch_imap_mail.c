@@ -204,6 +204,8 @@ int ch_imap_mail_prepare(const struct ch_imap *w, uint32_t uidvalidity,
 	if (w->cfg.intake.thread_window_s > 0 && in->citizen_email &&
 	    intake_key_citizen("email", in->citizen_email, m->keys[m->n_keys]))
 		m->n_keys++;
+	/* The database side takes them for the whole round (lock_round). */
+	in->keys_held = true;
 	m->receipt_wanted = wants_receipt(w, &m->mime, from, &m->no_receipt);
 	return 0;
 }
