@@ -310,13 +310,10 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
 	if (out->follow_up_of[0])
 		snprintf(detail, sizeof(detail), "{\"follow_up_of\": \"%s\"}",
 		         out->follow_up_of);
-	if (db_audit_add(pg, &actor, out->new_case ? "create" : "update",
-	                 out->case_id, out->follow_up_of[0] ? detail : NULL,
-	                 err) < 0)
-		return -1;
-	return db_case_notify(pg,
-	                      out->new_case ? "case.created" : "case.updated",
-	                      out->case_id, err);
+	return db_case_audit_notify(
+	        pg, &actor, out->new_case ? "create" : "update", out->case_id,
+	        out->follow_up_of[0] ? detail : NULL,
+	        out->new_case ? "case.created" : "case.updated", err);
 }
 
 int intake_submit(PGconn *pg, const struct intake_contact *in,

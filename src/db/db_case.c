@@ -11,6 +11,7 @@
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "db/pool.h"
+#include "db/db_audit.h"
 #include "db/result.h"
 #include "db/db_case.h"
 #include "db/db_live.h"
@@ -172,6 +173,39 @@ int db_case_notify(PGconn *pg, const char *type, int64_t case_id,
                    struct ktd_error *err)
 {
 	return db_live_add(pg, type, case_id, 0, err);
+}
+
+int db_case_audit_notify(PGconn *pg, const struct db_audit_actor *actor,
+                         const char *action, int64_t case_id,
+                         const char *detail_json, const char *type,
+                         struct ktd_error *err)
+{
+	/* db_audit_add's row and db_live_add's (without a call); the live
+	 * payload reads the case as the statements before left it, the
+	 * audit row does not come into it. */
+	static const char sql[] =
+	        "WITH a AS (INSERT INTO audit_log (actor_user_id, "
+	        " actor_token_id, action, case_id, peer, detail) "
+	        " VALUES (NULLIF($1::bigint, 0), "
+	        "  (SELECT id FROM api_tokens WHERE name = $2), $3, "
+	        "  NULLIF($4::bigint, 0), left($5, 64), "
+	        "  coalesce($6::jsonb, '{}'::jsonb))) "
+	        "INSERT INTO live_events (type, case_id, call_id, payload) "
+	        "SELECT $7, c, NULL, ktd_live_payload($7, c, NULL) "
+	        "FROM (SELECT NULLIF($4::bigint, 0) AS c) p";
+	char uid[24], cid[24];
+	const char *params[7];
+
+	I64(uid, actor->user_id);
+	I64(cid, case_id);
+	params[0] = uid;
+	params[1] = actor->token_name;
+	params[2] = action;
+	params[3] = cid;
+	params[4] = actor->peer;
+	params[5] = detail_json;
+	params[6] = type;
+	return db_query_prepared(pg, sql, 7, params, NULL, err);
 }
 
 int db_case_get_json(PGconn *pg, int64_t id, bool show_cpr, char **json_r,
