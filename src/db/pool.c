@@ -412,6 +412,24 @@ void db_pool_release(struct db_pool *pool, struct db_conn **connp)
 	pool_put(pool, conn);
 }
 
+/* Results of statements sent in pipeline mode (db_defer_begin) that
+ * may wait before they are read; more are read first. */
+#define DEFER_MAX 32
+
+/* The statements prepared on one connection, by the address of their
+ * text: libpq instance data of prep_event, made when the connection is
+ * made and freed with it. A connection is used by one thread at a time,
+ * so it needs no lock. */
+struct prep_cache {
+	const char *sql[DB_PREPARED_MAX];
+	unsigned n;
+	/* Between db_defer_begin and db_defer_end: the results not read
+	 * yet, in order; for a Prepare its statement's index, else -1. */
+	bool deferring;
+	int pending[DEFER_MAX];
+	unsigned n_pending;
+};
+
 int db_query(PGconn *pg, const char *sql, int nparams,
              const char *const *params, PGresult **res_r, struct ktd_error *err)
 {
@@ -457,28 +475,117 @@ static int query_result(PGconn *pg, PGresult *res, PGresult **res_r,
 	return -1;
 }
 
+/* Reads the results of the statements sent while deferring, up to the
+ * last sent; the last one's into *res_r when res_r. Returns the first
+ * failure among them: a statement after a failed one does not run. A
+ * Prepare that did not run is forgotten, with those after it (made in
+ * the same pipeline, so not run either). */
+static int collect(PGconn *pg, struct prep_cache *pc, PGresult **res_r,
+                   struct ktd_error *err)
+{
+	PGresult *res, *extra;
+	unsigned i;
+	int ret = 0, r;
+
+	if (PQpipelineSync(pg) != 1)
+		ret = query_result(pg, NULL, NULL, err);
+	for (i = 0; i < pc->n_pending; i++) {
+		res = PQgetResult(pg);
+		if (!res) {
+			/* The connection went. */
+			if (ret == 0)
+				ret = query_result(pg, NULL, NULL, err);
+			break;
+		}
+		if (pc->pending[i] >= 0 &&
+		    PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    (unsigned)pc->pending[i] < pc->n)
+			pc->n = (unsigned)pc->pending[i];
+		/* A query's results end with a NULL. */
+		while ((extra = PQgetResult(pg)))
+			PQclear(extra);
+		if (ret == 0 && i + 1 == pc->n_pending && res_r)
+			ret = query_result(pg, res, res_r, err);
+		else if (ret == 0)
+			ret = query_result(pg, res, NULL, err);
+		else
+			PQclear(res);
+	}
+	pc->n_pending = 0;
+	/* The end of the pipeline's sync. */
+	while ((res = PQgetResult(pg))) {
+		r = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+		if (r)
+			break;
+	}
+	return ret;
+}
+
+/* Sent now, its result read later (db_defer_begin): unless the caller
+ * wants it now (res_r), or too many wait. */
+static int deferred(PGconn *pg, struct prep_cache *pc, int sent,
+                    PGresult **res_r, struct ktd_error *err)
+{
+	if (sent != 1) {
+		/* Nothing went: what was sent before is still read. */
+		(void)collect(pg, pc, NULL, NULL);
+		return query_result(pg, NULL, NULL, err);
+	}
+	pc->pending[pc->n_pending++] = -1;
+	if (res_r || pc->n_pending + 2 > DEFER_MAX)
+		return collect(pg, pc, res_r, err);
+	return 0;
+}
+
+int db_defer_begin(PGconn *pg, struct ktd_error *err)
+{
+	struct prep_cache *pc = PQinstanceData(pg, prep_event);
+
+	if (!pc)
+		return 0;
+	if (PQenterPipelineMode(pg) != 1)
+		return query_result(pg, NULL, NULL, err);
+	pc->deferring = true;
+	return 0;
+}
+
+int db_defer_end(PGconn *pg, struct ktd_error *err)
+{
+	struct prep_cache *pc = PQinstanceData(pg, prep_event);
+	int ret = 0;
+
+	if (!pc || !pc->deferring)
+		return 0;
+	pc->deferring = false;
+	if (pc->n_pending > 0)
+		ret = collect(pg, pc, NULL, err);
+	if (PQexitPipelineMode(pg) != 1 && ret == 0)
+		ret = query_result(pg, NULL, NULL, err);
+	return ret;
+}
+
 int db_query_ex(PGconn *pg, const char *sql, int nparams,
                 const char *const *params, const int *lengths,
                 const int *formats, bool binary_result, PGresult **res_r,
                 struct ktd_error *err)
 {
+	struct prep_cache *pc = PQinstanceData(pg, prep_event);
+
 	if (res_r)
 		*res_r = NULL;
+	if (pc && pc->deferring)
+		return deferred(pg, pc,
+		                PQsendQueryParams(pg, sql, nparams, NULL,
+		                                  params, lengths, formats,
+		                                  binary_result ? 1 : 0),
+		                res_r, err);
 	return query_result(pg,
 	                    PQexecParams(pg, sql, nparams, NULL, params,
 	                                 lengths, formats,
 	                                 binary_result ? 1 : 0),
 	                    res_r, err);
 }
-
-/* The statements prepared on one connection, by the address of their
- * text: libpq instance data of prep_event, made when the connection is
- * made and freed with it. A connection is used by one thread at a time,
- * so it needs no lock. */
-struct prep_cache {
-	const char *sql[DB_PREPARED_MAX];
-	unsigned n;
-};
 
 static int prep_event(PGEventId id, void *info, void *pass)
 {
@@ -539,6 +646,19 @@ int db_query_prepared_ex(PGconn *pg, const char *sql, int nparams,
 		return db_query_ex(pg, sql, nparams, params, lengths, formats,
 		                   binary_result, res_r, err);
 	snprintf(name, sizeof(name), "ktd_%u", i);
+	if (pc->deferring) {
+		if (i == pc->n) {
+			if (PQsendPrepare(pg, name, sql, nparams, NULL) != 1)
+				return deferred(pg, pc, 0, NULL, err);
+			pc->pending[pc->n_pending++] = (int)i;
+			pc->sql[pc->n++] = sql;
+		}
+		return deferred(pg, pc,
+		                PQsendQueryPrepared(pg, name, nparams, params,
+		                                    lengths, formats,
+		                                    binary_result ? 1 : 0),
+		                res_r, err);
+	}
 	if (i == pc->n) {
 		/* Not on this connection yet. Prepared statements outlive a
 		 * transaction that rolls back, so once made it stays. */

@@ -87,6 +87,18 @@ int db_query_prepared(PGconn *pg, const char *sql, int nparams,
                       const char *const *params, PGresult **res_r,
                       struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Between db_defer_begin and db_defer_end, a statement whose result the
+ * caller does not take (res_r NULL) is sent and its result read with the
+ * next one's that is taken, or at db_defer_end: several statements share
+ * one round trip (libpq's pipeline mode). The order of the statements
+ * stays; only where a failure shows moves: a failed statement's error
+ * comes back from a later call (and the statements between do not run),
+ * so the caller treats any failure as the failure of all of them. No
+ * PQexec* of the caller's own in between. db_defer_end reads what is left
+ * and returns its first failure. */
+int db_defer_begin(PGconn *pg, struct ktd_error *err) KTD_ATTR_NODISCARD;
+int db_defer_end(PGconn *pg, struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 /* db_query_prepared with db_query_ex's lengths, formats and binary_result. */
 int db_query_prepared_ex(PGconn *pg, const char *sql, int nparams,
                          const char *const *params, const int *lengths,

@@ -345,11 +345,16 @@ static int round_store(struct ch_imap *w, struct ch_imap_round *rd,
                        bool savepoints, struct ktd_error *err)
 {
 	struct ch_imap_mail *m;
+	struct ktd_error ignored;
 	size_t i;
 	int r;
 
 	if (db_tx_begin(w->pg, err) < 0)
 		return -1;
+	/* Without savepoints any failure fails the round: statements whose
+	 * results nobody reads can share a round trip with the next. */
+	if (!savepoints && db_defer_begin(w->pg, err) < 0)
+		goto rollback;
 	if (lock_round(w, rd, err) < 0)
 		goto rollback;
 	for (i = 0; i < rd->n; i++) {
@@ -362,12 +367,21 @@ static int round_store(struct ch_imap *w, struct ch_imap_round *rd,
 		if (r < 0)
 			goto rollback;
 	}
-	if (db_mail_state_set(w->pg, w->cfg.mb->name, rd->uidvalidity,
+	if (db_defer_end(w->pg, err) < 0 ||
+	    db_mail_state_set(w->pg, w->cfg.mb->name, rd->uidvalidity,
 	                      rd->ms[rd->n - 1].uid, err) < 0 ||
 	    db_tx_commit(w->pg, err) < 0)
 		goto rollback;
 	return 0;
 rollback:
+	memset(&ignored, 0, sizeof(ignored));
+	if (db_defer_end(w->pg, &ignored) < 0 &&
+	    PQpipelineStatus(w->pg) != PQ_PIPELINE_OFF) {
+		/* Not out of the pipeline: no ROLLBACK can go; the
+		 * connection goes, and the transaction with it. */
+		pg_close(w);
+		return -1;
+	}
 	db_tx_rollback(w->pg);
 	return -1;
 }
