@@ -27,12 +27,12 @@
 #include "channels/imap/ch_imap_int.h"
 #include "channels/imap/ch_imap_tls.h"
 
-/* Messages taken per round, at most, all in one transaction with a
- * savepoint each. 64: a transaction's subtransactions beyond that no
- * longer fit the cache PostgreSQL keeps of them per backend
- * (PGPROC_MAX_CACHED_SUBXIDS), and every other session's snapshot would
- * get dearer while the round runs. A full round is followed by another at
- * once. */
+/* Messages taken per round, at most, all in one transaction (with a
+ * savepoint each when one is refused). 64: a transaction's
+ * subtransactions beyond that no longer fit the cache PostgreSQL keeps of
+ * them per backend (PGPROC_MAX_CACHED_SUBXIDS), and every other session's
+ * snapshot would get dearer while the round runs. A full round is
+ * followed by another at once. */
 #define BATCH 64
 /* Bytes fetched per round, at most (the RFC822.SIZE of the messages taken
  * whole); a larger message goes alone. libetpan holds the answer while
