@@ -54,6 +54,7 @@ static int make_call(PGconn *pg, const struct cti_event *e,
 	in.citizen_phone = citizen && citizen[0] == '+' ? citizen : NULL;
 	in.actor_token_name = e->token_name;
 	in.peer = e->peer;
+	in.locks_held = true; /* lock_new_calls */
 	if (intake_submit_tx(pg, &in, &icfg, ir, err) < 0)
 		return -1;
 	out->case_id = ir->case_id;
@@ -112,6 +113,7 @@ static int learn_caller(PGconn *pg, const struct cti_event *e,
 /* One call of a batch. */
 struct bcall {
 	const char *call_id; /* its first event's */
+	size_t first;        /* its first event */
 	int64_t row_id;      /* 0: not made yet */
 	int64_t contact_id, case_id;
 	struct db_call_known known;
@@ -179,9 +181,11 @@ static void group(struct batch *b)
 	qsort(s, b->n, sizeof(*s), cmp_by_call);
 	b->calls = ktd_calloc(b->n, sizeof(*b->calls));
 	for (i = 0; i < b->n; i++) {
-		if (b->ncalls == 0 ||
-		    strcmp(b->calls[b->ncalls - 1].call_id, s[i].call_id) != 0)
-			b->calls[b->ncalls++].call_id = s[i].call_id;
+		if (b->ncalls == 0 || strcmp(b->calls[b->ncalls - 1].call_id,
+		                             s[i].call_id) != 0) {
+			b->calls[b->ncalls].call_id = s[i].call_id;
+			b->calls[b->ncalls++].first = s[i].i;
+		}
 		b->call_of[s[i].i] = b->ncalls - 1;
 	}
 	free(s);
@@ -241,6 +245,41 @@ static int load(struct batch *b, struct ktd_error *err)
 static bool same_text(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* The intake locks of the calls the batch makes (their first events make
+ * them), all in one statement: the contact's and the citizen's, which
+ * intake would take one by one. After the calls' locks, in one order for
+ * all batches. */
+static int lock_new_calls(struct batch *b, struct ktd_error *err)
+{
+	char(*bufs)[INTAKE_KEY_SIZE] = ktd_calloc(2 * b->ncalls, sizeof(*bufs));
+	const char **keys = ktd_calloc(2 * b->ncalls, sizeof(*keys));
+	size_t i, n = 0;
+	int r;
+
+	for (i = 0; i < b->ncalls; i++) {
+		const struct cti_event *e = &b->events[b->calls[i].first];
+		bool inbound = !e->direction || strcmp(e->direction, "in") == 0;
+		const char *citizen = inbound ? e->from : e->to;
+
+		if (b->calls[i].row_id != 0)
+			continue;
+		if (intake_key_external("phone", e->call_id, bufs[n])) {
+			keys[n] = bufs[n];
+			n++;
+		}
+		/* make_call's citizen_phone. */
+		if (citizen && citizen[0] == '+' &&
+		    intake_key_citizen("phone", citizen, bufs[n])) {
+			keys[n] = bufs[n];
+			n++;
+		}
+	}
+	r = db_case_lock_keys(b->pg, keys, n, err);
+	free(keys);
+	free(bufs);
+	return r;
 }
 
 /* Whether ev is stored already: the same event at the same time by the
@@ -550,7 +589,7 @@ static int ingest_tx(struct batch *b, bool *stored_r, struct ktd_error *err)
 	 * it. */
 	if (db_case_lock_keys(b->pg, keys, b->n, err) < 0 ||
 	    db_call_times(b->pg, at, b->n, b->at_us, err) < 0 ||
-	    load(b, err) < 0)
+	    load(b, err) < 0 || lock_new_calls(b, err) < 0)
 		goto out;
 	for (i = 0; i < b->n; i++)
 		if (take(b, i, err) < 0)

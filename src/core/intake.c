@@ -195,8 +195,9 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 		 * waits here until the first has committed its case, and
 		 * then finds it. Phone before e-mail, always, so that two
 		 * contacts holding one each cannot wait for each other. */
-		if (lock_citizen(pg, "phone", in->citizen_phone, err) < 0 ||
-		    lock_citizen(pg, "email", in->citizen_email, err) < 0)
+		if (!in->locks_held &&
+		    (lock_citizen(pg, "phone", in->citizen_phone, err) < 0 ||
+		     lock_citizen(pg, "email", in->citizen_email, err) < 0))
 			return -1;
 		r = db_case_find_open(pg, in->citizen_phone, in->citizen_email,
 		                      cfg->thread_window_s, &out->case_id, err);
@@ -267,7 +268,7 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
 	if (intake_key_external(in->channel, in->external_id, key)) {
 		/* Identical submissions at once queue here, and the second
 		 * finds the first's contact once it has committed. */
-		if (db_case_lock_key(pg, key, err) < 0)
+		if (!in->locks_held && db_case_lock_key(pg, key, err) < 0)
 			return -1;
 		r = find_existing(pg, in, out, err);
 		if (r != 0)

@@ -54,6 +54,11 @@ struct intake_contact {
 	const char *citizen_cvr;
 	/* A department chosen by hand; 0: route by the rules. */
 	int64_t department_id;
+	/* The caller holds this contact's intake locks already (of
+	 * intake_key_external, and intake_key_citizen of its phone and
+	 * e-mail), taken with others in one statement (db_case_lock_keys):
+	 * intake does not take them again. */
+	bool locks_held;
 	/* Who hands it in: a user, a token (by name) or neither (a channel
 	 * worker); and from where. */
 	int64_t actor_user_id;
