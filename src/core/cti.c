@@ -27,6 +27,7 @@
 #include "db/db_callback.h"
 #include "db/db_case.h"
 #include "db/db_live.h"
+#include "core/case.h"
 #include "core/cti.h"
 #include "core/intake.h"
 
@@ -567,6 +568,19 @@ static void log_new_call(const struct cti_result *out)
 	}
 }
 
+/* The events' times as PostgreSQL stores them: worked out here, or (for
+ * a time with more than six fractional digits, which PostgreSQL rounds)
+ * asked of PostgreSQL, one statement for all. */
+static int times(struct batch *b, const char **at, struct ktd_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (!case_rfc3339_us(at[i], &b->at_us[i]))
+			return db_call_times(b->pg, at, b->n, b->at_us, err);
+	return 0;
+}
+
 /* The batch's work in its transaction; *stored_r: whether any event was
  * new. */
 static int ingest_tx(struct batch *b, bool *stored_r, struct ktd_error *err)
@@ -588,8 +602,8 @@ static int ingest_tx(struct batch *b, bool *stored_r, struct ktd_error *err)
 	 * their calls, and every event of a call waits for the batch before
 	 * it. */
 	if (db_case_lock_keys(b->pg, keys, b->n, err) < 0 ||
-	    db_call_times(b->pg, at, b->n, b->at_us, err) < 0 ||
-	    load(b, err) < 0 || lock_new_calls(b, err) < 0)
+	    times(b, at, err) < 0 || load(b, err) < 0 ||
+	    lock_new_calls(b, err) < 0)
 		goto out;
 	for (i = 0; i < b->n; i++)
 		if (take(b, i, err) < 0)

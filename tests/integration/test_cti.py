@@ -256,6 +256,27 @@ def test_outbound_call(env):
         [("+4522334455", "out")]
 
 
+def test_a_repeat_is_the_same_instant_however_written(env):
+    """An event is a repeat when it happened at the same instant, whatever
+    offset or digits its time is written with; seven fractional digits
+    are rounded to the microsecond as PostgreSQL stores them."""
+    d, hdr = env
+    first = ev("t1", "offered", 0, **{"from": "+4536373839"})
+    first["at"] = "2026-03-02T10:00:00.25+01:00"
+    assert post(d, hdr, first).status_code == 201
+    for at in ("2026-03-02T09:00:00.250000Z", "2026-03-02T04:30:00.25-04:30",
+               "2026-03-02T09:00:00.2500001Z"):
+        r = post(d, hdr, dict(first, at=at))
+        assert r.status_code == 200 and r.json()["status"] == "duplicate", at
+    answered = ev("t1", "answered", 0, agent="agnete")
+    answered["at"] = "2026-03-02T09:00:10.0000004Z"
+    r = post(d, hdr, [answered, dict(answered, at="2026-03-02T09:00:10Z")])
+    assert [x["status"] for x in r.json()["results"]] == ["stored",
+                                                          "duplicate"]
+    assert sql(d, "SELECT wait_ms FROM calls WHERE call_id = 't1'") == \
+        [(9750,)]
+
+
 def test_batch(env):
     d, hdr = env
     batch = [ANSWERED[0], {"call_id": "x", "event": "ringing",
