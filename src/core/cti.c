@@ -56,6 +56,7 @@ static int make_call(PGconn *pg, const struct cti_event *e,
 	in.actor_token_name = e->token_name;
 	in.peer = e->peer;
 	in.locks_held = true; /* lock_new_calls */
+	in.live_later = true; /* finish */
 	if (intake_submit_tx(pg, &in, &icfg, ir, err) < 0)
 		return -1;
 	out->case_id = ir->case_id;
@@ -125,8 +126,8 @@ struct bcall {
 	struct call_state st; /* derived from ev, once touched */
 };
 
-/* A call's live event, written at the end of the batch with the call as
- * this event left it. */
+/* A live event written at the end of the batch: a call's, with the call
+ * as this event left it, or (call_row_id 0) a new call's case's. */
 struct blive {
 	char type[32];
 	int64_t case_id, call_row_id;
@@ -319,6 +320,13 @@ static int find_call(struct batch *b, size_t i, bool *rethreaded_r,
 	if (bc->row_id == 0) {
 		if (make_call(b->pg, e, b->cfg, out, &out->intake, err) < 0)
 			return -1;
+		if (out->intake.live_type[0]) {
+			struct blive *lv = &b->live[b->nlive++];
+
+			ktd_strlcpy(lv->type, out->intake.live_type,
+			            sizeof(lv->type));
+			lv->case_id = out->case_id;
+		}
 		bc->row_id = out->call_row_id;
 		bc->contact_id = out->contact_id;
 		bc->case_id = out->case_id;
@@ -542,6 +550,8 @@ static int finish(struct batch *b, struct ktd_error *err)
 		lc[i].type = b->live[i].type;
 		lc[i].case_id = b->live[i].case_id;
 		lc[i].call_row_id = b->live[i].call_row_id;
+		if (lc[i].call_row_id == 0)
+			continue; /* a case's: no call */
 		lc[i].call_json = texts[i] = state_json(&b->live[i].st);
 		if (!texts[i]) {
 			ktd_error_set(err, KTD_ERR_INTERNAL,
@@ -637,7 +647,8 @@ int cti_ingest_batch(PGconn *pg, const struct cti_event *events, size_t n,
 	b.at_us = ktd_calloc(n, sizeof(*b.at_us));
 	b.call_of = ktd_calloc(n, sizeof(*b.call_of));
 	b.add = ktd_calloc(n, sizeof(*b.add));
-	b.live = ktd_calloc(n, sizeof(*b.live));
+	/* At most a call's event and a new case's for each event. */
+	b.live = ktd_calloc(2 * n, sizeof(*b.live));
 	group(&b);
 	if (db_tx_begin(pg, err) < 0)
 		goto out;

@@ -314,9 +314,12 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
 	                 out->case_id, out->follow_up_of[0] ? detail : NULL,
 	                 err) < 0)
 		return -1;
-	return db_case_notify(pg,
-	                      out->new_case ? "case.created" : "case.updated",
-	                      out->case_id, err);
+	ktd_strlcpy(out->live_type,
+	            out->new_case ? "case.created" : "case.updated",
+	            sizeof(out->live_type));
+	if (in->live_later)
+		return 0;
+	return db_case_notify(pg, out->live_type, out->case_id, err);
 }
 
 int intake_submit(PGconn *pg, const struct intake_contact *in,

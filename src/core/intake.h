@@ -59,6 +59,9 @@ struct intake_contact {
 	 * e-mail), taken with others in one statement (db_case_lock_keys):
 	 * intake does not take them again. */
 	bool locks_held;
+	/* The caller writes the case's live event (intake_result.live_type)
+	 * with others in one statement: intake does not write it. */
+	bool live_later;
 	/* Who hands it in: a user, a token (by name) or neither (a channel
 	 * worker); and from where. */
 	int64_t actor_user_id;
@@ -90,6 +93,9 @@ struct intake_result {
 	/* A new case opened as a follow-up: the old case's reference; ""
 	 * otherwise. */
 	char follow_up_of[INTAKE_REFERENCE_SIZE];
+	/* With live_later: the case's live event to write (case.created or
+	 * case.updated); "" for a duplicate. */
+	char live_type[16];
 };
 
 /* The advisory lock keys intake takes for a contact (db_case_lock_key):

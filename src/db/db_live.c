@@ -42,8 +42,10 @@ int db_live_add_calls(PGconn *pg, const struct db_live_call *ev, size_t n,
 {
 	static const char sql[] =
 	        "INSERT INTO live_events (type, case_id, call_id, payload) "
-	        "SELECT t, NULLIF(c, 0), k, ktd_live_payload(t, NULLIF(c, 0), "
-	        " k, j::jsonb) FROM unnest($1::text[], $2::bigint[], "
+	        "SELECT t, NULLIF(c, 0), NULLIF(k, 0), ktd_live_payload(t, "
+	        " NULLIF(c, 0), NULLIF(k, 0), j::jsonb) FROM "
+	        "unnest($1::text[], "
+	        " $2::bigint[], "
 	        " $3::bigint[], $4::text[]) WITH ORDINALITY x(t, c, k, j, o) "
 	        "ORDER BY o";
 	struct db_array a[4];

@@ -21,7 +21,8 @@
 int db_live_add(PGconn *pg, const char *type, int64_t case_id,
                 int64_t call_row_id, struct ktd_error *err) KTD_ATTR_NODISCARD;
 
-/* A call's event for db_live_add_calls. */
+/* A call's event for db_live_add_calls (or a case's: call_row_id 0,
+ * call_json NULL). */
 struct db_live_call {
 	const char *type; /* call.offered, ... */
 	int64_t case_id;

@@ -127,7 +127,11 @@ def what_kontaktd_made(d):
                   " ORDER BY 1, l.id")
     cases = sql(d, "SELECT count(*), count(*) FILTER (WHERE merged_into_id"
                    " IS NOT NULL) FROM cases")
-    return calls, events, live, cases
+    # And each case's own events (a batch writes some at its end).
+    case_live = sql(d, "SELECT c.reference, l.type, count(*)"
+                       " FROM live_events l JOIN cases c ON c.id = l.case_id"
+                       " WHERE l.call_id IS NULL GROUP BY 1, 2 ORDER BY 1, 2")
+    return calls, events, live, cases, case_live
 
 
 def test_batches_make_what_single_events_make(kontaktd, ctl, tmp_path):
@@ -149,7 +153,8 @@ def test_batches_make_what_single_events_make(kontaktd, ctl, tmp_path):
     check_calls(many, exp)
     assert "event=cti_batch_one_by_one" not in many.log()
     a, b = what_kontaktd_made(one), what_kontaktd_made(many)
-    for name, x, y in zip(("calls", "events", "live events", "cases"), a, b):
+    names = ("calls", "events", "live events", "cases", "case events")
+    for name, x, y in zip(names, a, b):
         assert x == y, name
 
 
