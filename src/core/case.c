@@ -128,6 +128,49 @@ bool case_rfc3339_valid(const char *s)
 	       num(s + 1, 2) <= 23 && num(s + 4, 2) <= 59;
 }
 
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+bool case_rfc3339_us(const char *s, int64_t *us_r)
+{
+	int64_t secs, frac = 0;
+	size_t n = 0;
+	const char *p;
+
+	if (!case_rfc3339_valid(s))
+		return false;
+	secs = days_from_civil(num(s, 4), num(s + 5, 2), num(s + 8, 2)) *
+	               86400 +
+	       num(s + 11, 2) * 3600 + num(s + 14, 2) * 60 + num(s + 17, 2);
+	p = s + 19;
+	if (*p == '.') {
+		for (p++; is_digit(*p); p++, n++)
+			if (n < 6)
+				frac = frac * 10 + (*p - '0');
+		if (n > 6)
+			return false;
+		for (; n < 6; n++)
+			frac *= 10;
+	}
+	if (*p == '+' || *p == '-') {
+		int64_t off = num(p + 1, 2) * 3600 + num(p + 4, 2) * 60;
+
+		secs += *p == '+' ? -off : off;
+	}
+	*us_r = secs * 1000000 + frac;
+	return true;
+}
+
 void case_cursor_encode(int64_t created_us, int64_t id,
                         char out[CASE_CURSOR_SIZE])
 {

@@ -27,6 +27,11 @@ bool case_cvr_valid(const char *s);
 /* An RFC 3339 date-time, "2026-01-31T08:15:00Z", with optional fraction
  * and a Z or +hh:mm offset; the date must exist. */
 bool case_rfc3339_valid(const char *s);
+/* The instant of a valid RFC 3339 date-time with at most six fractional
+ * digits, in microseconds since the epoch, as PostgreSQL's timestamptz
+ * holds it. false for anything else (more digits are rounded by
+ * PostgreSQL's own rules: ask it). */
+bool case_rfc3339_us(const char *s, int64_t *us_r);
 
 /* The list cursor: the last row's created_at (microseconds since the
  * epoch) and id, as base64url text. Decoding rejects anything that

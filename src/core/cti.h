@@ -4,7 +4,8 @@
  * state is derived again from all its events (so the order of arrival
  * does not matter), and the first event of a call makes its contact
  * through intake (threaded onto the caller's open case, or a new case).
- * One transaction per event, serialised per call id. */
+ * One transaction per request (an event or a batch), serialised per call
+ * id; set-based inside (cti.c). */
 #ifndef KTD_CORE_CTI_H
 #define KTD_CORE_CTI_H
 
@@ -63,11 +64,12 @@ int cti_ingest(PGconn *pg, const struct cti_event *e,
                struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* Takes in n events (of a batch) in one transaction: out[i] is events[i]'s
- * result. All or nothing: on -1 nothing of the batch was stored, and the
- * caller takes the events in one by one (cti_ingest) to learn which one
- * failed and keep the others; a deadlock with another batch is such a
- * failure too. One transaction instead of one an event is what makes a
- * batch cheaper than single events (tools/bench cti). */
+ * result, as if the events had come one by one in this order. All or
+ * nothing: on -1 nothing of the batch was stored, and the caller takes the
+ * events in one by one (cti_ingest) to learn which one failed and keep the
+ * others; a deadlock with another batch is such a failure too. A batch
+ * costs a few statements beside the new calls' intake, whatever its size:
+ * what makes it cheaper than single events (tools/bench cti). */
 int cti_ingest_batch(PGconn *pg, const struct cti_event *events, size_t n,
                      const struct cti_config *cfg, struct cti_result *out,
                      struct ktd_error *err) KTD_ATTR_NODISCARD;

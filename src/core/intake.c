@@ -195,7 +195,7 @@ static int choose_case(PGconn *pg, const struct intake_contact *in,
 		 * waits here until the first has committed its case, and
 		 * then finds it. Phone before e-mail, always, so that two
 		 * contacts holding one each cannot wait for each other. */
-		if (!in->keys_held &&
+		if (!in->locks_held &&
 		    (lock_citizen(pg, "phone", in->citizen_phone, err) < 0 ||
 		     lock_citizen(pg, "email", in->citizen_email, err) < 0))
 			return -1;
@@ -268,7 +268,7 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
 	if (intake_key_external(in->channel, in->external_id, key)) {
 		/* Identical submissions at once queue here, and the second
 		 * finds the first's contact once it has committed. */
-		if (!in->keys_held && db_case_lock_key(pg, key, err) < 0)
+		if (!in->locks_held && db_case_lock_key(pg, key, err) < 0)
 			return -1;
 		r = in->known_new ? 0 : find_existing(pg, in, out, err);
 		if (r != 0)
@@ -310,10 +310,17 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
 	if (out->follow_up_of[0])
 		snprintf(detail, sizeof(detail), "{\"follow_up_of\": \"%s\"}",
 		         out->follow_up_of);
+	ktd_strlcpy(out->live_type,
+	            out->new_case ? "case.created" : "case.updated",
+	            sizeof(out->live_type));
+	if (in->live_later)
+		return db_audit_add(pg, &actor,
+		                    out->new_case ? "create" : "update",
+		                    out->case_id,
+		                    out->follow_up_of[0] ? detail : NULL, err);
 	return db_case_audit_notify(
 	        pg, &actor, out->new_case ? "create" : "update", out->case_id,
-	        out->follow_up_of[0] ? detail : NULL,
-	        out->new_case ? "case.created" : "case.updated", err);
+	        out->follow_up_of[0] ? detail : NULL, out->live_type, err);
 }
 
 int intake_submit(PGconn *pg, const struct intake_contact *in,

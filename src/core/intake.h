@@ -52,12 +52,6 @@ struct intake_contact {
 	const char *citizen_email;
 	const char *citizen_cpr;
 	const char *citizen_cvr;
-	/* The caller holds this contact's advisory locks already, in its
-	 * transaction: those of intake_key_external, and of
-	 * intake_key_citizen for citizen_phone and citizen_email when the
-	 * thread window is on (it took them up front for several contacts,
-	 * db_case_lock_keys); intake does not take them again. */
-	bool keys_held;
 	/* The caller, holding the intake_key_external lock, found no
 	 * contact of (channel, external_id) in its transaction
 	 * (db_contact_exist for several at once): intake does not look
@@ -65,6 +59,14 @@ struct intake_contact {
 	bool known_new;
 	/* A department chosen by hand; 0: route by the rules. */
 	int64_t department_id;
+	/* The caller holds this contact's intake locks already (of
+	 * intake_key_external, and intake_key_citizen of its phone and
+	 * e-mail), taken with others in one statement (db_case_lock_keys):
+	 * intake does not take them again. */
+	bool locks_held;
+	/* The caller writes the case's live event (intake_result.live_type)
+	 * with others in one statement: intake does not write it. */
+	bool live_later;
 	/* Who hands it in: a user, a token (by name) or neither (a channel
 	 * worker); and from where. */
 	int64_t actor_user_id;
@@ -96,6 +98,9 @@ struct intake_result {
 	/* A new case opened as a follow-up: the old case's reference; ""
 	 * otherwise. */
 	char follow_up_of[INTAKE_REFERENCE_SIZE];
+	/* With live_later: the case's live event to write (case.created or
+	 * case.updated); "" for a duplicate. */
+	char live_type[16];
 };
 
 /* The advisory lock keys intake takes for a contact (db_case_lock_key):

@@ -15,6 +15,7 @@
 #include "core/cti.h"
 #include "daemon/janitor.h"
 #include "db/db_call.h"
+#include "db/db_case.h"
 #include "db/db_auth.h"
 #include "db/db_live.h"
 #include "db/pool.h"
@@ -101,6 +102,11 @@ static void round_once(struct ktd_janitor *j)
 			break;
 	}
 	calls = sweep_calls(j, db_conn_pg(conn), &err);
+	if (calls >= 0 && db_case_reference_prepare(db_conn_pg(conn), &err) < 0)
+		/* Not fatal: the year's cases are numbered from the counter
+		 * row instead (one case-making transaction at a time). */
+		ktd_log_warnx("event=case_reference_prepare_failed msg=%s",
+		              ktd_log_quote(err.msg, quoted, sizeof(quoted)));
 	db_pool_release(j->cfg.pool, &conn);
 	if (calls < 0)
 		goto fail;

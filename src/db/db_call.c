@@ -11,6 +11,7 @@
 #include "lib/str.h"
 #include "db/pool.h"
 #include "db/result.h"
+#include "db/array.h"
 #include "db/db_call.h"
 
 #define I64(buf, v) snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)(v))
@@ -104,173 +105,226 @@ int db_call_fill(PGconn *pg, int64_t id, const char *from, const char *to,
 	return db_query_prepared(pg, sql, 5, params, NULL, err);
 }
 
-int db_call_event_insert(PGconn *pg, int64_t id,
-                         const struct db_call_event_new *e,
-                         struct ktd_error *err)
+int db_call_times(PGconn *pg, const char *const *at, size_t n, int64_t *us_r,
+                  struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT (extract(epoch FROM a::timestamptz) * 1000000)::bigint "
+	        "FROM unnest($1::text[]) WITH ORDINALITY t(a, o) ORDER BY o";
+	struct db_array a;
+	const char *params[1];
+	PGresult *res = NULL;
+	size_t i;
+	int ret = -1;
+
+	db_array_init(&a);
+	for (i = 0; i < n; i++)
+		db_array_add(&a, at[i]);
+	params[0] = db_array_text(&a, err);
+	if (params[0] &&
+	    db_query_prepared(pg, sql, 1, params, &res, err) == 0) {
+		if ((size_t)PQntuples(res) == n) {
+			for (i = 0; i < n; i++)
+				us_r[i] = db_result_i64(res, (int)i, 0);
+			ret = 0;
+		} else {
+			ktd_error_set(err, KTD_ERR_INTERNAL,
+			              "%d times for %zu events", PQntuples(res),
+			              n);
+		}
+		PQclear(res);
+	}
+	db_array_deinit(&a);
+	return ret;
+}
+
+/* A text column, NULL for SQL NULL. */
+static const char *col_str(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+int db_call_load(PGconn *pg, const char *const *call_ids, size_t n,
+                 struct db_call_load *out, struct ktd_error *err)
+{
+	static const char sql[] =
+	        "SELECT c.call_id, c.id, c.contact_id, ct.case_id, "
+	        " c.from_number IS NOT NULL, c.to_number IS NOT NULL, "
+	        " c.orig_call_id IS NOT NULL, c.direction, c.state, "
+	        " e.event, (extract(epoch FROM e.at) * 1000000)::bigint, "
+	        " e.agent, e.target, e.queue, e.cause "
+	        "FROM calls c JOIN contacts ct ON ct.id = c.contact_id "
+	        "LEFT JOIN call_events e ON e.call_id = c.id "
+	        "WHERE c.call_id = ANY($1::text[]) ORDER BY c.id, e.id";
+	struct db_array a;
+	const char *params[1];
+	size_t i;
+	int k, rows;
+
+	memset(out, 0, sizeof(*out));
+	db_array_init(&a);
+	for (i = 0; i < n; i++)
+		db_array_add(&a, call_ids[i]);
+	params[0] = db_array_text(&a, err);
+	if (!params[0] ||
+	    db_query_prepared(pg, sql, 1, params, &out->res, err) < 0) {
+		db_array_deinit(&a);
+		return -1;
+	}
+	db_array_deinit(&a);
+	rows = PQntuples(out->res);
+	out->items =
+	        ktd_calloc(rows > 0 ? (size_t)rows : 1, sizeof(*out->items));
+	for (k = 0; k < rows; k++) {
+		struct db_call_loaded *l = &out->items[out->n++];
+		const PGresult *res = out->res;
+
+		l->call_id = PQgetvalue(res, k, 0);
+		l->id = db_result_i64(res, k, 1);
+		l->contact_id = db_result_i64(res, k, 2);
+		l->case_id = db_result_i64(res, k, 3);
+		l->known.from = db_result_bool(res, k, 4);
+		l->known.to = db_result_bool(res, k, 5);
+		l->known.orig_call_id = db_result_bool(res, k, 6);
+		ktd_strlcpy(l->known.direction, PQgetvalue(res, k, 7),
+		            sizeof(l->known.direction));
+		l->state = PQgetvalue(res, k, 8);
+		l->has_event = !PQgetisnull(res, k, 9);
+		if (!l->has_event)
+			continue;
+		l->ev.event = PQgetvalue(res, k, 9);
+		l->ev.at_us = db_result_i64(res, k, 10);
+		l->ev.agent = col_str(res, k, 11);
+		l->ev.target = col_str(res, k, 12);
+		l->ev.queue = col_str(res, k, 13);
+		l->ev.cause = col_str(res, k, 14);
+	}
+	return 0;
+}
+
+void db_call_load_free(struct db_call_load *l)
+{
+	PQclear(l->res);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
+                       size_t *stored_r, struct ktd_error *err)
 {
 	static const char sql[] =
 	        "INSERT INTO call_events (call_id, event, at, agent, target, "
-	        " queue, cause, source) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-	        "$8) "
-	        "ON CONFLICT DO NOTHING RETURNING id";
-	char idt[24];
-	const char *params[8] = {idt,       e->event, e->at,    e->agent,
-	                         e->target, e->queue, e->cause, e->source};
+	        " queue, cause, source) "
+	        "SELECT k, e, a::timestamptz, g, t, q, c, s FROM unnest("
+	        " $1::bigint[], $2::text[], $3::text[], $4::text[], "
+	        " $5::text[], $6::text[], $7::text[], $8::text[]) "
+	        " WITH ORDINALITY x(k, e, a, g, t, q, c, s, o) ORDER BY o "
+	        "ON CONFLICT DO NOTHING";
+	struct db_array a[8];
+	const char *params[8];
 	PGresult *res = NULL;
-	int ret;
+	size_t i;
+	int j, ret = -1;
 
-	I64(idt, id);
-	if (db_query_prepared(pg, sql, 8, params, &res, err) < 0)
-		return -1;
-	ret = PQntuples(res) == 1;
-	PQclear(res);
-	return ret;
-}
-
-int db_call_has_event(PGconn *pg, int64_t id, const char *event,
-                      struct ktd_error *err)
-{
-	static const char sql[] = "SELECT 1 FROM call_events "
-	                          "WHERE call_id = $1 AND event = $2 LIMIT 1";
-	char idt[24];
-	const char *params[2] = {idt, event};
-	PGresult *res = NULL;
-	int ret;
-
-	I64(idt, id);
-	if (db_query(pg, sql, 2, params, &res, err) < 0)
-		return -1;
-	ret = PQntuples(res) == 1;
-	PQclear(res);
-	return ret;
-}
-
-int db_call_events(PGconn *pg, int64_t id, struct db_call_events *out,
-                   struct ktd_error *err)
-{
-	static const char sql[] =
-	        "SELECT event, (extract(epoch FROM at) * 1000000)::bigint, "
-	        " agent, target, queue, cause FROM call_events "
-	        "WHERE call_id = $1 ORDER BY id";
-	char idt[24];
-	const char *params[1] = {idt};
-	int i, n;
-
-	memset(out, 0, sizeof(*out));
-	I64(idt, id);
-	if (db_query_prepared(pg, sql, 1, params, &out->res, err) < 0)
-		return -1;
-	n = PQntuples(out->res);
-	out->items = ktd_calloc(n > 0 ? (size_t)n : 1, sizeof(*out->items));
+	for (j = 0; j < 8; j++)
+		db_array_init(&a[j]);
 	for (i = 0; i < n; i++) {
-		struct db_call_event *e = &out->items[out->n];
-
-		e->event = PQgetvalue(out->res, i, 0);
-		e->at_us = db_result_i64(out->res, i, 1);
-		e->agent = PQgetisnull(out->res, i, 2)
-		                   ? NULL
-		                   : PQgetvalue(out->res, i, 2);
-		e->target = PQgetisnull(out->res, i, 3)
-		                    ? NULL
-		                    : PQgetvalue(out->res, i, 3);
-		e->queue = PQgetisnull(out->res, i, 4)
-		                   ? NULL
-		                   : PQgetvalue(out->res, i, 4);
-		e->cause = PQgetisnull(out->res, i, 5)
-		                   ? NULL
-		                   : PQgetvalue(out->res, i, 5);
-		out->n++;
+		db_array_add_i64(&a[0], ev[i].call_row_id);
+		db_array_add(&a[1], ev[i].event);
+		db_array_add(&a[2], ev[i].at);
+		db_array_add(&a[3], ev[i].agent);
+		db_array_add(&a[4], ev[i].target);
+		db_array_add(&a[5], ev[i].queue);
+		db_array_add(&a[6], ev[i].cause);
+		db_array_add(&a[7], ev[i].source);
 	}
-	return 0;
+	for (j = 0; j < 8; j++)
+		if (!(params[j] = db_array_text(&a[j], err)))
+			goto out;
+	if (db_query_prepared(pg, sql, 8, params, &res, err) < 0)
+		goto out;
+	*stored_r = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	ret = 0;
+out:
+	for (j = 0; j < 8; j++)
+		db_array_deinit(&a[j]);
+	return ret;
 }
 
-void db_call_events_free(struct db_call_events *ev)
-{
-	PQclear(ev->res);
-	free(ev->items);
-	memset(ev, 0, sizeof(*ev));
-}
-
-/* A time in µs as a timestamptz parameter, or NULL for 0. */
-static const char *us_param(int64_t us, char *buf, size_t bufsz)
+/* A time in µs, or NULL for 0. */
+static void add_us(struct db_array *a, int64_t us)
 {
 	if (us == 0)
-		return NULL;
-	snprintf(buf, bufsz, "%" PRId64, us);
-	return buf;
+		db_array_add(a, NULL);
+	else
+		db_array_add_i64(a, us);
 }
 
-int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
-                   char prev_state_r[16], struct ktd_error *err)
+int db_call_update(PGconn *pg, const struct db_call_derived *d, size_t n,
+                   struct ktd_error *err)
 {
-	/* Times come as microseconds since the epoch. The contact's time is
-	 * written only when an earlier event moved the start of the call. */
-#define TS(n) "(to_timestamp(0) + $" #n "::bigint * interval '1 microsecond')"
+	/* Times come as microseconds since the epoch. A contact's time is
+	 * written only when an earlier event moved the start of its call. */
+#define TS(x) "(to_timestamp(0) + " x " * interval '1 microsecond')"
 	static const char sql[] =
-	        "WITH old AS (SELECT id, state FROM calls WHERE id = $1), "
-	        "u AS (UPDATE calls c SET state = $2, "
-	        " offered_at = " TS(3) ", queued_at = " TS(
-	                4) ", "
-	                   " answered_at = " TS(5) ", ended_at = " TS(
-	                           6) ", "
-	                              " answered_by = $7, queue = $8, "
-	                              "transferred_to = $9, "
-	                              " transfers = $10, returns = $11, "
-	                              "diversions = $12, "
-	                              " callback_requested = $13, end_cause = "
-	                              "$14, outcome = $15, "
-	                              " wait_ms = NULLIF($16::bigint, -1), "
-	                              " talk_ms = NULLIF($17::bigint, -1), "
-	                              "last_event_at = now() "
-	                              " FROM old WHERE c.id = old.id RETURNING "
-	                              "c.contact_id), "
-	                              "ct AS (UPDATE contacts "
-	                              " SET occurred_at = " TS(
-	                                      3) " "
-	                                         " WHERE id = (SELECT "
-	                                         "contact_id FROM u) "
-	                                         " AND occurred_at <> " TS(
-	                                                 3) ") "
-	                                                    "SELECT state FROM "
-	                                                    "old";
-	char idt[24], off[24], que[24], ans[24], end[24], tr[16], re[16],
-	        dv[16], wait[24], talk[24];
+	        "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::text[], "
+	        " $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
+	        " $7::text[], $8::text[], $9::text[], $10::integer[], "
+	        " $11::integer[], $12::integer[], $13::boolean[], $14::text[], "
+	        " $15::text[], $16::bigint[], $17::bigint[]) "
+	        " x(id, state, off, que, ans, fin, by, queue, tr, transfers, "
+	        " returns, diversions, cb, cause, outcome, wait, talk)), "
+	        "u AS (UPDATE calls c SET state = v.state, "
+	        " offered_at = " TS("v.off") ", queued_at = " TS(
+	                "v.que") ", "
+	                         " answered_at = " TS(
+	                                 "v.ans") ", ended_at = " TS("v.fin") ", "
+	                                                                      " answered_by = v.by, queue = v.queue, transferred_to = v.tr, "
+	                                                                      " transfers = v.transfers, returns = v.returns, "
+	                                                                      " diversions = v.diversions, callback_requested = v.cb, "
+	                                                                      " end_cause = v.cause, outcome = v.outcome, "
+	                                                                      " wait_ms = NULLIF(v.wait, -1), talk_ms = NULLIF(v.talk, -1), "
+	                                                                      " last_event_at = now() FROM v WHERE c.id = v.id "
+	                                                                      " RETURNING c.contact_id, c.offered_at) "
+	                                                                      "UPDATE contacts SET occurred_at = u.offered_at FROM u "
+	                                                                      "WHERE contacts.id = u.contact_id "
+	                                                                      " AND contacts.occurred_at <> u.offered_at";
+#undef TS
+	struct db_array a[17];
 	const char *params[17];
-	PGresult *res = NULL;
+	size_t i;
+	int j, ret = -1;
 
-	I64(idt, id);
-	snprintf(tr, sizeof(tr), "%u", st->transfers);
-	snprintf(re, sizeof(re), "%u", st->returns);
-	snprintf(dv, sizeof(dv), "%u", st->diversions);
-	I64(wait, st->wait_ms);
-	I64(talk, st->talk_ms);
-	params[0] = idt;
-	params[1] = st->state;
-	params[2] = us_param(st->offered_us, off, sizeof(off));
-	params[3] = us_param(st->queued_us, que, sizeof(que));
-	params[4] = us_param(st->answered_us, ans, sizeof(ans));
-	params[5] = us_param(st->ended_us, end, sizeof(end));
-	params[6] = st->answered_by;
-	params[7] = st->queue;
-	params[8] = st->transferred_to;
-	params[9] = tr;
-	params[10] = re;
-	params[11] = dv;
-	params[12] = st->callback_requested ? "t" : "f";
-	params[13] = st->end_cause;
-	params[14] = st->outcome;
-	params[15] = wait;
-	params[16] = talk;
-	if (db_query_prepared(pg, sql, 17, params, &res, err) < 0)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return ktd_error_set(err, KTD_ERR_NOT_FOUND, "no call %" PRId64,
-		                     id);
+	for (j = 0; j < 17; j++)
+		db_array_init(&a[j]);
+	for (i = 0; i < n; i++) {
+		db_array_add_i64(&a[0], d[i].id);
+		db_array_add(&a[1], d[i].state);
+		add_us(&a[2], d[i].offered_us);
+		add_us(&a[3], d[i].queued_us);
+		add_us(&a[4], d[i].answered_us);
+		add_us(&a[5], d[i].ended_us);
+		db_array_add(&a[6], d[i].answered_by);
+		db_array_add(&a[7], d[i].queue);
+		db_array_add(&a[8], d[i].transferred_to);
+		db_array_add_i64(&a[9], d[i].transfers);
+		db_array_add_i64(&a[10], d[i].returns);
+		db_array_add_i64(&a[11], d[i].diversions);
+		db_array_add(&a[12], d[i].callback_requested ? "t" : "f");
+		db_array_add(&a[13], d[i].end_cause);
+		db_array_add(&a[14], d[i].outcome);
+		db_array_add_i64(&a[15], d[i].wait_ms);
+		db_array_add_i64(&a[16], d[i].talk_ms);
 	}
-	ktd_strlcpy(prev_state_r, PQgetvalue(res, 0, 0), 16);
-	PQclear(res);
-	return 0;
+	for (j = 0; j < 17; j++)
+		if (!(params[j] = db_array_text(&a[j], err)))
+			goto out;
+	ret = db_query_prepared(pg, sql, 17, params, NULL, err);
+out:
+	for (j = 0; j < 17; j++)
+		db_array_deinit(&a[j]);
+	return ret;
 }
 
 int db_call_stale(PGconn *pg, uint64_t older_than_s, unsigned limit,

@@ -40,22 +40,10 @@ int db_call_fill(PGconn *pg, int64_t id, const char *from, const char *to,
                  const char *direction, const char *orig_call_id,
                  struct ktd_error *err) KTD_ATTR_NODISCARD;
 
-/* One event to store; strings NULL for none. */
-struct db_call_event_new {
-	const char *event;
-	const char *at; /* RFC 3339 */
-	const char *agent;
-	const char *target;
-	const char *queue;
-	const char *cause;
-	const char *source; /* native, generic, sweeper, agent */
-};
-
-/* Stores e for call id unless the same event is stored already. Returns
- * 1 stored, 0 a repeat, -1. */
-int db_call_event_insert(PGconn *pg, int64_t id,
-                         const struct db_call_event_new *e,
-                         struct ktd_error *err) KTD_ATTR_NODISCARD;
+/* The times of n events (RFC 3339 texts) as PostgreSQL stores them, in
+ * microseconds since the epoch, into us_r[n]. */
+int db_call_times(PGconn *pg, const char *const *at, size_t n, int64_t *us_r,
+                  struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* One stored event; the strings point into the result. */
 struct db_call_event {
@@ -67,24 +55,52 @@ struct db_call_event {
 	const char *cause;
 };
 
-/* Whether call id has an event named event: 1, 0, -1. */
-int db_call_has_event(PGconn *pg, int64_t id, const char *event,
-                      struct ktd_error *err) KTD_ATTR_NODISCARD;
+/* A row of db_call_load: a call, and one of its events (has_event false
+ * for a call without events). Strings point into the result. */
+struct db_call_loaded {
+	const char *call_id;
+	int64_t id, contact_id, case_id;
+	struct db_call_known known;
+	const char *state;
+	bool has_event;
+	struct db_call_event ev;
+};
 
-/* The events of call id, in the order they arrived. */
-struct db_call_events {
+struct db_call_load {
 	PGresult *res;
-	struct db_call_event *items;
+	struct db_call_loaded *items;
 	size_t n;
 };
 
-int db_call_events(PGconn *pg, int64_t id, struct db_call_events *out,
-                   struct ktd_error *err) KTD_ATTR_NODISCARD;
-void db_call_events_free(struct db_call_events *ev);
+/* The calls of the n phone-system call ids that exist, each with all its
+ * events in the order they arrived: rows by call, then event. */
+int db_call_load(PGconn *pg, const char *const *call_ids, size_t n,
+                 struct db_call_load *out, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+void db_call_load_free(struct db_call_load *l);
+
+/* One event to store; strings NULL for none. */
+struct db_call_event_new {
+	int64_t call_row_id;
+	const char *event;
+	const char *at; /* RFC 3339 */
+	const char *agent;
+	const char *target;
+	const char *queue;
+	const char *cause;
+	const char *source; /* native, generic, sweeper, agent */
+};
+
+/* Stores n events in one statement, in their order; *stored_r: how many
+ * were new (the others were stored before). */
+int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
+                       size_t *stored_r, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
 
 /* A call's derived state (core/call.h's call_state, as stored). Times in
  * µs since the epoch, 0 for none; durations in ms, -1 for unknown. */
 struct db_call_derived {
+	int64_t id; /* the call's row */
 	const char *state;
 	int64_t offered_us, queued_us, answered_us, ended_us;
 	const char *answered_by;
@@ -97,12 +113,10 @@ struct db_call_derived {
 	int64_t wait_ms, talk_ms;
 };
 
-/* Writes the derived state of call id and its contact's time (the
- * offer). Returns 0 with the call's previous state in prev_state_r (16
- * bytes), -1. */
-int db_call_update(PGconn *pg, int64_t id, const struct db_call_derived *st,
-                   char prev_state_r[16], struct ktd_error *err)
-        KTD_ATTR_NODISCARD;
+/* Writes the derived state of n calls (each once) and their contacts'
+ * times (the offer), in one statement. */
+int db_call_update(PGconn *pg, const struct db_call_derived *d, size_t n,
+                   struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* The call ids of at most limit calls not ended whose last event is
  * older than older_than_s, oldest first: a PGresult of one column

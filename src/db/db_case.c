@@ -717,6 +717,12 @@ int db_case_lock_many(PGconn *pg, const int64_t *ids, size_t n,
 	return query_array(pg, sql, &b, full, err);
 }
 
+int db_case_reference_prepare(PGconn *pg, struct ktd_error *err)
+{
+	return db_query(pg, "SELECT ktd_case_reference_prepare()", 0, NULL,
+	                NULL, err);
+}
+
 int db_case_lock_keys(PGconn *pg, const char *const *keys, size_t n,
                       struct ktd_error *err)
 {

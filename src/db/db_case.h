@@ -61,6 +61,12 @@ int db_case_lock_thread(PGconn *pg, int64_t id, struct db_case_thread *t,
 int db_case_lock_many(PGconn *pg, const int64_t *ids, size_t n,
                       struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* Makes the case reference sequences of this year and the next where
+ * they are missing (sql/014: a year without one numbers its cases from
+ * a counter row that serialises their transactions). 0 or -1. */
+int db_case_reference_prepare(PGconn *pg, struct ktd_error *err)
+        KTD_ATTR_NODISCARD;
+
 /* Takes the transaction-scoped advisory locks of db_case_lock_key for all
  * n keys at once, in the order of the locks' numbers (each once): two
  * transactions that take their keys this way, before any other lock of

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/buf.h"
+#include "db/array.h"
 #include "db/pool.h"
 #include "db/result.h"
 #include "db/db_contact.h"
@@ -31,28 +31,6 @@ int db_contact_find(PGconn *pg, const char *channel, const char *external_id,
 	return ret;
 }
 
-/* The external ids as a text[] literal of double-quoted elements into b;
- * false when they do not fit. */
-static bool text_array(struct ktd_buf *b, const char *const *ids, size_t n)
-{
-	bool full = false;
-	const char *p;
-	size_t i;
-
-	full |= ktd_buf_add_str(b, "{") < 0;
-	for (i = 0; i < n; i++) {
-		full |= ktd_buf_add_str(b, i ? ",\"" : "\"") < 0;
-		for (p = ids[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				full |= ktd_buf_add(b, "\\", 1) < 0;
-			full |= ktd_buf_add(b, p, 1) < 0;
-		}
-		full |= ktd_buf_add_str(b, "\"") < 0;
-	}
-	full |= ktd_buf_add_str(b, "}") < 0;
-	return !full;
-}
-
 int db_contact_exist(PGconn *pg, const char *channel,
                      const char *const *external_ids, size_t n, bool *exists_r,
                      struct ktd_error *err)
@@ -63,20 +41,20 @@ int db_contact_exist(PGconn *pg, const char *channel,
 	        " WHERE channel = $1 AND external_id = k.e)";
 	const char *params[2] = {channel, NULL};
 	PGresult *res = NULL;
-	struct ktd_buf b;
+	struct db_array a;
 	int64_t k;
+	size_t j;
 	int i, ret = -1;
 
 	memset(exists_r, 0, n * sizeof(*exists_r));
 	if (n == 0)
 		return 0;
-	ktd_buf_init(&b, 4u << 20);
-	if (!text_array(&b, external_ids, n)) {
-		ktd_error_set(err, KTD_ERR_INTERNAL,
-		              "too many external ids at once");
+	db_array_init(&a);
+	for (j = 0; j < n; j++)
+		db_array_add(&a, external_ids[j]);
+	params[1] = db_array_text(&a, err);
+	if (!params[1])
 		goto out;
-	}
-	params[1] = b.data;
 	if (db_query_prepared(pg, sql, 2, params, &res, err) < 0)
 		goto out;
 	for (i = 0; i < PQntuples(res); i++) {
@@ -87,7 +65,7 @@ int db_contact_exist(PGconn *pg, const char *channel,
 	ret = 0;
 out:
 	PQclear(res);
-	ktd_buf_deinit(&b);
+	db_array_deinit(&a);
 	return ret;
 }
 

@@ -9,6 +9,7 @@
 
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "db/array.h"
 #include "db/pool.h"
 #include "db/result.h"
 #include "db/db_live.h"
@@ -34,6 +35,42 @@ int db_live_add(PGconn *pg, const char *type, int64_t case_id,
 	I64(cid, case_id);
 	I64(kid, call_row_id);
 	return db_query_prepared(pg, sql, 3, params, NULL, err);
+}
+
+int db_live_add_calls(PGconn *pg, const struct db_live_call *ev, size_t n,
+                      struct ktd_error *err)
+{
+	static const char sql[] =
+	        "INSERT INTO live_events (type, case_id, call_id, payload) "
+	        "SELECT t, NULLIF(c, 0), NULLIF(k, 0), ktd_live_payload(t, "
+	        " NULLIF(c, 0), NULLIF(k, 0), j::jsonb) FROM "
+	        "unnest($1::text[], "
+	        " $2::bigint[], "
+	        " $3::bigint[], $4::text[]) WITH ORDINALITY x(t, c, k, j, o) "
+	        "ORDER BY o";
+	struct db_array a[4];
+	const char *params[4];
+	size_t i;
+	int j, ret = -1;
+
+	if (n == 0)
+		return 0;
+	for (j = 0; j < 4; j++)
+		db_array_init(&a[j]);
+	for (i = 0; i < n; i++) {
+		db_array_add(&a[0], ev[i].type);
+		db_array_add_i64(&a[1], ev[i].case_id);
+		db_array_add_i64(&a[2], ev[i].call_row_id);
+		db_array_add(&a[3], ev[i].call_json);
+	}
+	for (j = 0; j < 4; j++)
+		if (!(params[j] = db_array_text(&a[j], err)))
+			goto out;
+	ret = db_query_prepared(pg, sql, 4, params, NULL, err);
+out:
+	for (j = 0; j < 4; j++)
+		db_array_deinit(&a[j]);
+	return ret;
 }
 
 void db_live_rows_free(struct db_live_rows *rows)

@@ -21,6 +21,23 @@
 int db_live_add(PGconn *pg, const char *type, int64_t case_id,
                 int64_t call_row_id, struct ktd_error *err) KTD_ATTR_NODISCARD;
 
+/* A call's event for db_live_add_calls (or a case's: call_row_id 0,
+ * call_json NULL). */
+struct db_live_call {
+	const char *type; /* call.offered, ... */
+	int64_t case_id;
+	int64_t call_row_id;
+	/* The call as it was at this event, as a JSON object of calls
+	 * columns (state, offered_at, ...) laid over the stored row: a batch
+	 * writes a call's events at its end, when the row holds the last. */
+	const char *call_json;
+};
+
+/* Records n call events as db_live_add does, in one statement and in
+ * their order. */
+int db_live_add_calls(PGconn *pg, const struct db_live_call *ev, size_t n,
+                      struct ktd_error *err) KTD_ATTR_NODISCARD;
+
 struct db_live_row {
 	int64_t id;
 	char type[DB_LIVE_TYPE_SIZE];

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from test_auth import PASSWORD, add_user, new_token
+from utils import wait_until
 
 CPR = "0101701234"
 
@@ -128,6 +129,52 @@ def test_references_count_up(daemon, agent):
     nums = [int(x.split("-")[1]) for x in refs]
     assert nums == [nums[0], nums[0] + 1, nums[0] + 2]
     assert len({x.split("-")[0] for x in refs}) == 1
+
+
+def test_references_do_not_wait_for_other_transactions(daemon, agent):
+    """A case being made in a transaction that has not committed yet does
+    not hold back the next one's reference (sql/014: a sequence a year)."""
+    d = daemon
+    with d.cluster.connect(d.db, autocommit=False) as slow:
+        first = slow.execute("SELECT ktd_case_next_reference()").fetchone()[0]
+        r = agent.post("/api/v1/cases", json=body())
+        assert r.status_code == 201, r.text
+        assert int(r.json()["reference"].split("-")[1]) == \
+            int(first.split("-")[1]) + 1
+        slow.rollback()
+    # The rolled-back number is a gap; the next goes on from the last.
+    nxt = agent.post("/api/v1/cases", json=body()).json()["reference"]
+    assert int(nxt.split("-")[1]) == int(first.split("-")[1]) + 2
+
+
+def test_references_without_a_sequence(daemon, agent):
+    """A year whose sequence is missing numbers its cases from the counter
+    row; the janitor (at start, then every few minutes) makes the sequence,
+    which starts past the counter."""
+    d = daemon
+    year = sql(d, "SELECT extract(year FROM now() AT TIME ZONE"
+                  " 'Europe/Copenhagen')::integer")[0][0]
+    seq = f"case_reference_{year}"
+
+    def new_ref():
+        r = agent.post("/api/v1/cases", json=body())
+        assert r.status_code == 201, r.text
+        return int(r.json()["reference"].split("-")[1])
+
+    with d.cluster.connect(d.db) as hold:
+        # Keeps the janitor from making it again meanwhile.
+        hold.execute("SELECT pg_advisory_lock(hashtextextended("
+                     "'kontaktd:case_reference', 0))")
+        hold.execute(f"DROP SEQUENCE {seq}")
+        assert [new_ref(), new_ref()] == [1, 2]
+        assert sql(d, "SELECT last FROM case_counters WHERE year = %s",
+                   (year,)) == [(2,)]
+    d.stop()
+    d.start()
+    d.wait_ready()
+    wait_until(lambda: sql(d, "SELECT to_regclass(%s) IS NOT NULL",
+                           (seq,))[0][0], 10, "the janitor's sequence")
+    assert [new_ref(), new_ref()] == [1002, 1003]
 
 
 def test_idempotent_external_id(daemon, agent):
@@ -252,10 +299,11 @@ def test_notify_on_intake(daemon, agent):
         t.join(5)
         assert not t.is_alive(), got
     notes = [json.loads(p) for p in got]
-    # Each names its live event (GET /api/v1/events), in commit order.
+    # One a transaction, naming its (last) live event (GET
+    # /api/v1/events), in commit order.
     assert [{k: v for k, v in n.items() if k != "id"} for n in notes] == [
-        {"type": "case.created", "case_id": c["id"]},
-        {"type": "case.updated", "case_id": c["id"]}]
+        {"type": "case.created", "case_id": c["id"], "count": 1},
+        {"type": "case.updated", "case_id": c["id"], "count": 1}]
     assert notes[0]["id"] < notes[1]["id"]
 
 

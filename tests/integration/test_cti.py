@@ -79,15 +79,21 @@ def test_inbound_call(env):
         notes = []
 
         def collect():
-            for n in itertools.islice(conn.notifies(), 5):
-                notes.append(json.loads(n.payload)["type"])
+            for n in itertools.islice(conn.notifies(), 4):
+                p = json.loads(n.payload)
+                notes.append((p["type"], p["count"]))
 
         # This psycopg's notifies() has no timeout: wait in a thread.
         t = threading.Thread(target=collect, daemon=True)
         t.start()
         t.join(5)
-    assert notes == ["case.created", "call.offered", "call.queued",
-                     "call.answered", "call.ended"]
+    # One NOTIFY a transaction, naming its last event: the first event's
+    # transaction wrote the new case's event and the call's.
+    assert notes == [("call.offered", 2), ("call.queued", 1),
+                     ("call.answered", 1), ("call.ended", 1)]
+    assert [t for (t,) in sql(d, "SELECT type FROM live_events ORDER BY id")] \
+        == ["case.created", "call.offered", "call.queued", "call.answered",
+            "call.ended"]
     assert r.json()["state"] == "ended"
     assert call_row(d, "c1") == ("ended", "transferred", 35000, 36000,
                                  "agnete", "4711", "1", "+4536373839",
@@ -248,6 +254,27 @@ def test_outbound_call(env):
     assert sql(d, "SELECT c.citizen_phone, ct.direction FROM cases c"
                   " JOIN contacts ct ON ct.case_id = c.id") == \
         [("+4522334455", "out")]
+
+
+def test_a_repeat_is_the_same_instant_however_written(env):
+    """An event is a repeat when it happened at the same instant, whatever
+    offset or digits its time is written with; seven fractional digits
+    are rounded to the microsecond as PostgreSQL stores them."""
+    d, hdr = env
+    first = ev("t1", "offered", 0, **{"from": "+4536373839"})
+    first["at"] = "2026-03-02T10:00:00.25+01:00"
+    assert post(d, hdr, first).status_code == 201
+    for at in ("2026-03-02T09:00:00.250000Z", "2026-03-02T04:30:00.25-04:30",
+               "2026-03-02T09:00:00.2500001Z"):
+        r = post(d, hdr, dict(first, at=at))
+        assert r.status_code == 200 and r.json()["status"] == "duplicate", at
+    answered = ev("t1", "answered", 0, agent="agnete")
+    answered["at"] = "2026-03-02T09:00:10.0000004Z"
+    r = post(d, hdr, [answered, dict(answered, at="2026-03-02T09:00:10Z")])
+    assert [x["status"] for x in r.json()["results"]] == ["stored",
+                                                          "duplicate"]
+    assert sql(d, "SELECT wait_ms FROM calls WHERE call_id = 't1'") == \
+        [(9750,)]
 
 
 def test_batch(env):

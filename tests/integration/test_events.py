@@ -15,6 +15,7 @@ OpenAPI document's LiveEvent, LiveReady and LiveReload schemas."""
 import json
 import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -481,6 +482,48 @@ def test_reconnect_with_an_id_the_server_cannot_serve(kontaktd, ctl):
     bad = SSEClient(d, headers={**cookie, "Last-Event-ID": "abc"})
     assert bad.status == 400
     assert b"Last-Event-ID" in bad.body
+
+
+def test_ids_in_commit_order_one_notify_a_transaction(kontaktd):
+    """A transaction's events get their final ids when it commits, in the
+    order it wrote them: one that wrote early and commits late comes after
+    one that committed in between. One NOTIFY goes out a transaction."""
+    d = kontaktd()
+    add = ("INSERT INTO live_events (type, payload)"
+           " VALUES (%s, '{}'::jsonb)")
+    with d.cluster.connect(d.db) as listener, \
+            d.cluster.connect(d.db, autocommit=False) as early, \
+            d.cluster.connect(d.db, autocommit=False) as middle:
+        listener.execute("LISTEN kontaktd")
+        early.execute(add, ("case.early_one",))
+        early.execute(add, ("case.early_two",))
+        middle.execute(add, ("case.middle",))
+        # Inside its transaction an event's id is provisional.
+        assert early.execute("SELECT min(id) FROM live_events"
+                             " WHERE id < 0").fetchone()[0] is not None
+        middle.commit()
+        early.execute(add, ("case.early_three",))
+        early.commit()
+        got = []
+
+        def collect():
+            for n in listener.notifies():
+                got.append(json.loads(n.payload))
+                if len(got) == 2:
+                    break
+
+        # This psycopg's notifies() has no timeout: wait in a thread.
+        t = threading.Thread(target=collect, daemon=True)
+        t.start()
+        t.join(5)
+        assert not t.is_alive(), got
+    rows = sql(d, "SELECT id, type FROM live_events ORDER BY id")
+    assert [t for _, t in rows] == ["case.middle", "case.early_one",
+                                    "case.early_two", "case.early_three"]
+    ids = [i for i, _ in rows]
+    assert ids[0] > 0 and ids == list(range(ids[0], ids[0] + 4))
+    assert [(n["type"], n["count"], n["id"]) for n in got] == [
+        ("case.middle", 1, ids[0]), ("case.early_three", 3, ids[3])]
 
 
 def test_janitor_prunes_old_events(kontaktd, ctl):

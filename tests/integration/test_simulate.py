@@ -98,6 +98,64 @@ def test_a_day_out_of_order_with_repeats(env, tmp_path):
     # number opens a case of its own.
     assert sql(d, "SELECT count(*) FROM cases")[0][0] == \
         t["cases_if_threaded"]
+    # Each batch was taken in whole, not one event at a time after a
+    # failure (which would give the same tables).
+    assert "event=cti_batch_one_by_one" not in d.log()
+
+
+def what_kontaktd_made(d):
+    """The calls, cases and live events of a day, by the phone system's
+    call ids and in comparable form."""
+    calls = sql(d, "SELECT c.call_id, c.state, c.outcome, c.wait_ms,"
+                   " c.talk_ms, c.answered_by, c.transferred_to, c.transfers,"
+                   " c.returns, c.diversions, c.callback_requested,"
+                   " c.end_cause, c.offered_at, c.queued_at, c.answered_at,"
+                   " c.ended_at, ca.citizen_phone, ca.status,"
+                   " (SELECT array_agg(c2.call_id ORDER BY c2.call_id)"
+                   "  FROM calls c2 JOIN contacts t2 ON t2.id = c2.contact_id"
+                   "  WHERE t2.case_id = ca.id)"
+                   " FROM calls c JOIN contacts ct ON ct.id = c.contact_id"
+                   " JOIN cases ca ON ca.id = ct.case_id ORDER BY 1")
+    events = sql(d, "SELECT c.call_id, e.event, e.at, e.agent, e.target"
+                    " FROM call_events e JOIN calls c ON c.id = e.call_id"
+                    " ORDER BY 1, 2, 3, 4, 5")
+    # Per call, its live events in order, each with the call as the event
+    # left it.
+    live = sql(d, "SELECT l.payload->'call'->>'call_id', l.type,"
+                  " (l.payload->'call') - 'call_id'::text"
+                  " FROM live_events l WHERE l.call_id IS NOT NULL"
+                  " ORDER BY 1, l.id")
+    cases = sql(d, "SELECT count(*), count(*) FILTER (WHERE merged_into_id"
+                   " IS NOT NULL) FROM cases")
+    # And each case's own events (a batch writes some at its end).
+    case_live = sql(d, "SELECT c.reference, l.type, count(*)"
+                       " FROM live_events l JOIN cases c ON c.id = l.case_id"
+                       " WHERE l.call_id IS NULL GROUP BY 1, 2 ORDER BY 1, 2")
+    return calls, events, live, cases, case_live
+
+
+def test_batches_make_what_single_events_make(kontaktd, ctl, tmp_path):
+    """The same day, out of order and with repeats, sent event by event to
+    one kontaktd and in batches of 40 to another: the same calls (state,
+    figures, case), events and live events, call by call."""
+    events, exp = generate(tmp_path, "day", "--seed", "7", "--calls", "120",
+                           "--shuffle-window", "60", "--duplicates", "0.1")
+    lines = [json.loads(x) for x in events.read_text().splitlines()]
+    one, many = kontaktd(), kontaktd()
+    for d, size in ((one, 1), (many, 40)):
+        hdr = {"Authorization": "Bearer " +
+               new_token(ctl, d, "pbx", "cti:write")}
+        for i in range(0, len(lines), size):
+            body = lines[i] if size == 1 else lines[i:i + size]
+            r = d.request("POST", "/api/v1/cti/events", json=body,
+                          headers=hdr)
+            assert r.status_code in (200, 201), r.text
+    check_calls(many, exp)
+    assert "event=cti_batch_one_by_one" not in many.log()
+    a, b = what_kontaktd_made(one), what_kontaktd_made(many)
+    names = ("calls", "events", "live events", "cases", "case events")
+    for name, x, y in zip(names, a, b):
+        assert x == y, name
 
 
 def test_simulate_posts_to_kontaktd(env, tmp_path):

@@ -3,6 +3,7 @@
  * numbers, RFC 3339 timestamps and the list cursor. */
 #include "core/core_common.h"
 
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,6 +105,38 @@ static void test_rfc3339(void **state)
 	}
 }
 
+/* The instants PostgreSQL's timestamptz gives the same texts. */
+static void test_rfc3339_us(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t us;
+	} cases[] = {
+	        {"1970-01-01T00:00:00Z", 0},
+	        {"2026-03-02T07:04:40Z", INT64_C(1772435080000000)},
+	        {"2026-03-02T07:04:40.5+01:00", INT64_C(1772431480500000)},
+	        {"2024-02-29T23:59:59.999999-05:30", INT64_C(1709270999999999)},
+	        {"1969-12-31T23:59:59.000001Z", -999999},
+	        {"2000-03-01T00:00:00.12z", INT64_C(951868800120000)},
+	        {"0001-01-01T00:00:00Z", -INT64_C(62135596800000000)},
+	        {"9999-12-31T23:59:59.999999+23:59",
+	         INT64_C(253402214459999999)},
+	};
+	int64_t us;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < KTD_N_ELEMENTS(cases); i++) {
+		us = 1;
+		if (!case_rfc3339_us(cases[i].s, &us) || us != cases[i].us)
+			fail_msg("%s: %" PRId64, cases[i].s, us);
+	}
+	/* Seven digits PostgreSQL rounds: not here. */
+	assert_false(case_rfc3339_us("2026-01-01T00:00:00.1234567Z", &us));
+	assert_false(case_rfc3339_us("2026-02-29T00:00:00Z", &us));
+	assert_false(case_rfc3339_us("2026-01-01T00:00:00", &us));
+}
+
 static void test_cursor(void **state)
 {
 	static const int64_t pairs[][2] = {
@@ -160,6 +193,7 @@ int main(void)
 	        cmocka_unit_test(test_reference),
 	        cmocka_unit_test(test_cpr_cvr_phone),
 	        cmocka_unit_test(test_rfc3339),
+	        cmocka_unit_test(test_rfc3339_us),
 	        cmocka_unit_test(test_cursor),
 	};
 

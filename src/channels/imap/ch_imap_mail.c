@@ -205,7 +205,7 @@ int ch_imap_mail_prepare(const struct ch_imap *w, uint32_t uidvalidity,
 	    intake_key_citizen("email", in->citizen_email, m->keys[m->n_keys]))
 		m->n_keys++;
 	/* The database side takes them for the whole round (lock_round). */
-	in->keys_held = true;
+	in->locks_held = true;
 	m->receipt_wanted = wants_receipt(w, &m->mime, from, &m->no_receipt);
 	return 0;
 }
