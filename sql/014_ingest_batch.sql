@@ -31,7 +31,8 @@ COMMENT ON COLUMN live_events.id IS
 CREATE OR REPLACE FUNCTION ktd_live_event_commit() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-	n bigint;
+	ids bigint[];
+	n integer;
 	base bigint;
 BEGIN
 	-- Renumbered already by an earlier firing in this transaction.
@@ -43,18 +44,19 @@ BEGIN
 	-- other transaction takes final ids before this one has committed.
 	PERFORM pg_advisory_xact_lock(hashtextextended('kontaktd:live_events', 0));
 	-- The provisional rows this transaction can see are its own (no
-	-- committed row is provisional). -1 was inserted before -2.
-	SELECT count(*) INTO n FROM live_events WHERE id < 0;
+	-- committed row is provisional). -1 was inserted before -2. Each
+	-- row is then found by its id (an index scan whatever the table's
+	-- size: a join planned while the table was small scanned it all).
+	SELECT array_agg(id ORDER BY id DESC) INTO ids FROM live_events
+		WHERE id < 0;
+	n := cardinality(ids);
 	base := nextval('live_events_final_seq') - 1;
 	IF n > 1 THEN
 		-- Only writers holding the lock draw final ids.
 		PERFORM setval('live_events_final_seq', base + n);
 	END IF;
-	UPDATE live_events l SET id = s.final
-		FROM (SELECT id, base + row_number() OVER (ORDER BY id DESC)
-				AS final
-			FROM live_events WHERE id < 0) s
-		WHERE l.id = s.id;
+	UPDATE live_events SET id = base + array_position(ids, id)
+		WHERE id = ANY (ids);
 	-- Listeners read the table from their position on: one wake-up
 	-- says enough. It names the transaction's last event and how many
 	-- it wrote.
