@@ -582,39 +582,45 @@ static void log_new_call(const struct cti_result *out)
 /* The events' times as PostgreSQL stores them: worked out here, or (for
  * a time with more than six fractional digits, which PostgreSQL rounds)
  * asked of PostgreSQL, one statement for all. */
-static int times(struct batch *b, const char **at, struct ktd_error *err)
+static int times(struct batch *b, struct ktd_error *err)
 {
+	const char **at;
 	size_t i;
+	int r;
 
 	for (i = 0; i < b->n; i++)
-		if (!case_rfc3339_us(at[i], &b->at_us[i]))
-			return db_call_times(b->pg, at, b->n, b->at_us, err);
-	return 0;
+		if (!case_rfc3339_us(b->events[i].at, &b->at_us[i]))
+			break;
+	if (i == b->n)
+		return 0;
+	at = ktd_calloc(b->n, sizeof(*at));
+	for (i = 0; i < b->n; i++)
+		at[i] = b->events[i].at;
+	r = db_call_times(b->pg, at, b->n, b->at_us, err);
+	free(at);
+	return r;
 }
 
 /* The batch's work in its transaction; *stored_r: whether any event was
  * new. */
 static int ingest_tx(struct batch *b, bool *stored_r, struct ktd_error *err)
 {
-	const char **keys = ktd_calloc(b->n, sizeof(*keys));
-	const char **at = ktd_calloc(b->n, sizeof(*at));
-	char(*bufs)[256] = ktd_calloc(b->n, sizeof(*bufs));
+	const char **keys = ktd_calloc(b->ncalls, sizeof(*keys));
+	char(*bufs)[256] = ktd_calloc(b->ncalls, sizeof(*bufs));
 	size_t i;
 	int r = -1;
 
-	for (i = 0; i < b->n; i++) {
+	for (i = 0; i < b->ncalls; i++) {
 		snprintf(bufs[i], sizeof(bufs[i]), "cti:%s",
-		         b->events[i].call_id);
+		         b->calls[i].call_id);
 		keys[i] = bufs[i];
-		at[i] = b->events[i].at;
 	}
 	/* Every call of the batch locked at once, in one order for all
 	 * batches: two batches never wait for each other in a circle over
 	 * their calls, and every event of a call waits for the batch before
 	 * it. */
-	if (db_case_lock_keys(b->pg, keys, b->n, err) < 0 ||
-	    times(b, at, err) < 0 || load(b, err) < 0 ||
-	    lock_new_calls(b, err) < 0)
+	if (db_case_lock_keys(b->pg, keys, b->ncalls, err) < 0 ||
+	    times(b, err) < 0 || load(b, err) < 0 || lock_new_calls(b, err) < 0)
 		goto out;
 	for (i = 0; i < b->n; i++)
 		if (take(b, i, err) < 0)
@@ -623,7 +629,6 @@ static int ingest_tx(struct batch *b, bool *stored_r, struct ktd_error *err)
 	r = b->nadd > 0 ? finish(b, err) : 0;
 out:
 	free(bufs);
-	free(at);
 	free(keys);
 	return r;
 }

@@ -313,14 +313,15 @@ int intake_submit_tx(PGconn *pg, const struct intake_contact *in,
 	ktd_strlcpy(out->live_type,
 	            out->new_case ? "case.created" : "case.updated",
 	            sizeof(out->live_type));
+	/* (In a mail round both statements go in one round trip: their
+	 * results are not read, db_defer_begin.) */
+	if (db_audit_add(pg, &actor, out->new_case ? "create" : "update",
+	                 out->case_id, out->follow_up_of[0] ? detail : NULL,
+	                 err) < 0)
+		return -1;
 	if (in->live_later)
-		return db_audit_add(pg, &actor,
-		                    out->new_case ? "create" : "update",
-		                    out->case_id,
-		                    out->follow_up_of[0] ? detail : NULL, err);
-	return db_case_audit_notify(
-	        pg, &actor, out->new_case ? "create" : "update", out->case_id,
-	        out->follow_up_of[0] ? detail : NULL, out->live_type, err);
+		return 0;
+	return db_case_notify(pg, out->live_type, out->case_id, err);
 }
 
 int intake_submit(PGconn *pg, const struct intake_contact *in,

@@ -10,8 +10,8 @@
 
 #include "lib/buf.h"
 #include "lib/str.h"
+#include "db/array.h"
 #include "db/pool.h"
-#include "db/db_audit.h"
 #include "db/result.h"
 #include "db/db_case.h"
 #include "db/db_live.h"
@@ -173,39 +173,6 @@ int db_case_notify(PGconn *pg, const char *type, int64_t case_id,
                    struct ktd_error *err)
 {
 	return db_live_add(pg, type, case_id, 0, err);
-}
-
-int db_case_audit_notify(PGconn *pg, const struct db_audit_actor *actor,
-                         const char *action, int64_t case_id,
-                         const char *detail_json, const char *type,
-                         struct ktd_error *err)
-{
-	/* db_audit_add's row and db_live_add's (without a call); the live
-	 * payload reads the case as the statements before left it, the
-	 * audit row does not come into it. */
-	static const char sql[] =
-	        "WITH a AS (INSERT INTO audit_log (actor_user_id, "
-	        " actor_token_id, action, case_id, peer, detail) "
-	        " VALUES (NULLIF($1::bigint, 0), "
-	        "  (SELECT id FROM api_tokens WHERE name = $2), $3, "
-	        "  NULLIF($4::bigint, 0), left($5, 64), "
-	        "  coalesce($6::jsonb, '{}'::jsonb))) "
-	        "INSERT INTO live_events (type, case_id, call_id, payload) "
-	        "SELECT $7, c, NULL, ktd_live_payload($7, c, NULL) "
-	        "FROM (SELECT NULLIF($4::bigint, 0) AS c) p";
-	char uid[24], cid[24];
-	const char *params[7];
-
-	I64(uid, actor->user_id);
-	I64(cid, case_id);
-	params[0] = uid;
-	params[1] = actor->token_name;
-	params[2] = action;
-	params[3] = cid;
-	params[4] = actor->peer;
-	params[5] = detail_json;
-	params[6] = type;
-	return db_query_prepared(pg, sql, 7, params, NULL, err);
 }
 
 int db_case_get_json(PGconn *pg, int64_t id, bool show_cpr, char **json_r,
@@ -677,20 +644,28 @@ int db_case_lock_thread(PGconn *pg, int64_t id, struct db_case_thread *t,
 }
 
 /* Runs the one-parameter sql with b's text, or fails when b overflowed. */
-static int query_array(PGconn *pg, const char *sql, struct ktd_buf *b,
-                       bool full, struct ktd_error *err)
+/* Runs sql with the n keys (or ids) as its one array parameter. */
+static int lock_array(PGconn *pg, const char *sql, const char *const *keys,
+                      const int64_t *ids, size_t n, struct ktd_error *err)
 {
+	struct db_array a;
 	const char *params[1];
-	int ret;
+	size_t i;
+	int ret = -1;
 
-	if (full)
-		ret = ktd_error_set(err, KTD_ERR_INTERNAL,
-		                    "too many lock keys at once");
-	else {
-		params[0] = b->data;
-		ret = db_query_prepared(pg, sql, 1, params, NULL, err);
+	if (n == 0)
+		return 0;
+	db_array_init(&a);
+	for (i = 0; i < n; i++) {
+		if (keys)
+			db_array_add(&a, keys[i]);
+		else
+			db_array_add_i64(&a, ids[i]);
 	}
-	ktd_buf_deinit(b);
+	params[0] = db_array_text(&a, err);
+	if (params[0])
+		ret = db_query_prepared(pg, sql, 1, params, NULL, err);
+	db_array_deinit(&a);
 	return ret;
 }
 
@@ -702,19 +677,8 @@ int db_case_lock_many(PGconn *pg, const int64_t *ids, size_t n,
 	static const char sql[] =
 	        "SELECT count(*) FROM (SELECT id FROM cases "
 	        " WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE) c";
-	struct ktd_buf b;
-	bool full = false;
-	size_t i;
 
-	if (n == 0)
-		return 0;
-	ktd_buf_init(&b, 1u << 20);
-	full |= ktd_buf_add_str(&b, "{") < 0;
-	for (i = 0; i < n; i++)
-		full |= ktd_buf_printf(&b, "%s%" PRId64, i ? "," : "", ids[i]) <
-		        0;
-	full |= ktd_buf_add_str(&b, "}") < 0;
-	return query_array(pg, sql, &b, full, err);
+	return lock_array(pg, sql, NULL, ids, n, err);
 }
 
 int db_case_reference_prepare(PGconn *pg, struct ktd_error *err)
@@ -733,27 +697,8 @@ int db_case_lock_keys(PGconn *pg, const char *const *keys, size_t n,
 	        "SELECT count(pg_advisory_xact_lock(h)) FROM ("
 	        " SELECT DISTINCT hashtextextended(k, 0) AS h "
 	        " FROM unnest($1::text[]) k ORDER BY 1) s";
-	struct ktd_buf b;
-	bool full = false;
-	const char *p;
-	size_t i;
 
-	if (n == 0)
-		return 0;
-	ktd_buf_init(&b, 4u << 20);
-	full |= ktd_buf_add_str(&b, "{") < 0;
-	for (i = 0; i < n; i++) {
-		/* An array literal of double-quoted elements. */
-		full |= ktd_buf_add_str(&b, i ? ",\"" : "\"") < 0;
-		for (p = keys[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				full |= ktd_buf_add(&b, "\\", 1) < 0;
-			full |= ktd_buf_add(&b, p, 1) < 0;
-		}
-		full |= ktd_buf_add_str(&b, "\"") < 0;
-	}
-	full |= ktd_buf_add_str(&b, "}") < 0;
-	return query_array(pg, sql, &b, full, err);
+	return lock_array(pg, sql, keys, NULL, n, err);
 }
 
 /* Runs an UPDATE ... RETURNING ktd_case_json(...)::text that must touch

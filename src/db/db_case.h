@@ -7,8 +7,6 @@
 
 #include "db/db_common.h"
 
-struct db_audit_actor;
-
 #define DB_CASE_REFERENCE_SIZE 24
 
 /* A new case; NULL strings are stored as NULL. */
@@ -97,13 +95,6 @@ int db_case_lock_key(PGconn *pg, const char *key, struct ktd_error *err)
  * "case_id"} at commit. */
 int db_case_notify(PGconn *pg, const char *type, int64_t case_id,
                    struct ktd_error *err) KTD_ATTR_NODISCARD;
-
-/* db_audit_add of the case and then db_case_notify of type, in one
- * statement (one round trip). */
-int db_case_audit_notify(PGconn *pg, const struct db_audit_actor *actor,
-                         const char *action, int64_t case_id,
-                         const char *detail_json, const char *type,
-                         struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* The case as a JSON object text (caller frees). Returns 1, 0 or -1. */
 int db_case_get_json(PGconn *pg, int64_t id, bool show_cpr, char **json_r,
