@@ -26,6 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import openapi_check  # noqa: E402
+import smtp_server  # noqa: E402
 import utils  # noqa: E402
 from utils import (EXIT_OK, KONTAKTCTL, KONTAKTD, PgCluster,  # noqa: E402
                    RUN_ROOT, SANITIZER, SQL_DIR, WWW_ROOT, Daemon,
@@ -93,6 +94,8 @@ def _ktd_logs(request):
     for cluster in utils.CLUSTERS:
         sources.append((f"PostgreSQL log ({cluster.dir.name}, port "
                         f"{cluster.port})", cluster, cluster.log_size()))
+    sources.append(("SMTP servers' protocol log (aiosmtpd)",
+                    smtp_server.Trace(), 0))
     request.node.stash[_LOGS] = sources
     yield
 

@@ -17,8 +17,10 @@ Use the `smtp` fixture (import it into a test module):
 
 import asyncio
 from asyncio import sslproto
+import collections
 import email
 import email.policy
+import logging
 import threading
 import time
 
@@ -27,6 +29,51 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, TLSSetupException
 
 from utils import free_port, wait_until
+
+# aiosmtpd's protocol log (each line read and answered, connections made
+# and lost, TLS set-up), kept in memory for a failed test's report (see
+# SmtpServer.log); bounded.
+_TRACE = collections.deque(maxlen=2000)
+_trace_count = 0
+_trace_lock = threading.Lock()
+
+
+class _TraceHandler(logging.Handler):
+    def emit(self, record):
+        global _trace_count
+        try:
+            line = "%s.%03d %s" % (
+                time.strftime("%H:%M:%S", time.localtime(record.created)),
+                int(record.msecs), record.getMessage())
+        except Exception:  # a record that does not format
+            line = repr(record.msg)
+        with _trace_lock:
+            _TRACE.append((_trace_count, line))
+            _trace_count += 1
+
+
+class Trace:
+    """aiosmtpd's protocol log of this process from now on (conftest shows
+    it with a failed test's report). Same interface as a daemon's log."""
+
+    def __init__(self):
+        with _trace_lock:
+            self.start = _trace_count
+
+    def log(self, start=0):
+        with _trace_lock:
+            return "\n".join(line for n, line in _TRACE
+                             if n >= self.start)
+
+
+def _trace(msg, *args):
+    logging.getLogger("mail.log").debug(msg, *args)
+
+
+_log = logging.getLogger("mail.log")
+_log.setLevel(logging.DEBUG)
+_log.addHandler(_TraceHandler())
+_log.propagate = False
 
 
 class Received:
@@ -98,17 +145,19 @@ class _SMTP(SMTP):
     """aiosmtpd's SMTP with a STARTTLS that cannot lose the client's first
     TLS bytes. aiosmtpd 1.4 awaits the "220 Ready to start TLS" reply
     before it puts its TLS layer in place, and a client that answers fast
-    has its ClientHello read by the plain SMTP layer meanwhile: the
-    handshake then never starts, and the client gives up (seen as
-    kontaktd's "SMTP server dropped connection (last reply: 250 HELP)"
-    after its [smtp] timeout, now and then under ASan). Reading pauses
-    from before the reply until the TLS layer takes the socket."""
+    could have its ClientHello read by the plain SMTP layer meanwhile: the
+    handshake would never start. Reading pauses from before the reply
+    until the TLS layer takes the socket. (The "dropped connection (last
+    reply: 250 HELP)" sessions once blamed on this were libESMTP's, see
+    tls_drain in src/channels/smtp/ch_smtp.c; the protocol log below
+    showed them.)"""
 
     async def smtp_STARTTLS(self, arg):
         if arg or not self.tls_context:
             return await super().smtp_STARTTLS(arg)
         transport = self.transport
         transport.pause_reading()
+        _trace("%r STARTTLS: reading paused", self.session.peer)
         await self.push("220 Ready to start TLS")
         # As aiosmtpd does it, with reading resumed once the TLS layer
         # holds the socket.
@@ -120,12 +169,17 @@ class _SMTP(SMTP):
         self.transport = self._tls_protocol._app_transport
         self._tls_protocol.connection_made(transport)
         transport.resume_reading()
+        _trace("%r STARTTLS: TLS layer in place", self.session.peer)
         try:
             await waiter
         except asyncio.CancelledError:
+            _trace("%r STARTTLS: cancelled", self.session.peer)
             raise
         except Exception as error:
+            _trace("%r STARTTLS: handshake failed: %r", self.session.peer,
+                   error)
             raise TLSSetupException() from error
+        _trace("%r STARTTLS: handshake done", self.session.peer)
 
 
 class _Controller(Controller):
@@ -152,6 +206,7 @@ class SmtpServer:
         self.deferred = 0
         self.defer_code = "451 4.3.0 Try again later"
         self.controller = None
+
 
     def start(self):
         assert self.controller is None

@@ -457,6 +457,28 @@ def test_starttls_with_trusted_certificate_sends(kontaktd, ctl, tls_relay):
         tls_relay.messages.clear()
 
 
+def test_starttls_reads_tls13_tickets_before_ehlo(kontaktd, ctl, tls_relay):
+    """A TLS 1.3 relay sends its session tickets after the handshake.
+    libESMTP 1.1.0, finding them readable before it has sent EHLO, would
+    wait for a reply to the EHLO it has not sent, until the timeout (a
+    session now and then, when kontaktd is slower than the round trip):
+    kontaktd reads them first, in every session."""
+    d = kontaktd(config={"smtp": tls_relay.config(
+        **{"from": FROM}, tls="starttls", host="localhost",
+        ca_file=str(tls_relay.ca)), "log": {"level": "debug"}})
+    add_user(ctl, d, "agnete")
+    agent = Client(d, "agnete")
+    c = new_case(agent, citizen={"email": "borger@example.org"})
+    for n in range(1, 4):
+        ct = reply(agent, c["id"])
+        tls_relay.wait_for(n)
+        wait_delivery(agent, c["id"], ct["id"],
+                      lambda x: x["status"] == "sent", "sent")
+        assert len(re.findall(r"event=smtp_tls_drained server=localhost:"
+                              r"\d+ tls=TLSv1\.3 ", d.log())) == n
+    assert not d.log_contains(r"event=mail_deferred")
+
+
 def test_starttls_certificate_for_another_name_defers(kontaktd, ctl,
                                                       tls_relay):
     # Trusted, but issued to localhost, not to 127.0.0.1.
