@@ -10,6 +10,7 @@
 struct db_pool;
 struct db_migration_set;
 struct live_hub;
+struct cti_group;
 struct api_route;
 
 #define KTD_API_MAX_ROUTES 128
@@ -40,6 +41,9 @@ struct ktd_api {
 		uint64_t signature_max_age_s;
 		uint64_t return_window_s;
 	} cti;
+	/* Single CTI events of concurrent requests, taken in together (NULL:
+	 * each alone). */
+	struct cti_group *cti_group;
 	/* [callbacks] */
 	unsigned callback_max_attempts;
 	uint64_t callback_retry_after_s;

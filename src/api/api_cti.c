@@ -25,6 +25,7 @@
 #include "core/call.h"
 #include "core/case.h"
 #include "core/cti.h"
+#include "core/cti_group.h"
 #include "db/db_call.h"
 #include "http/form.h"
 #include "http/json.h"
@@ -178,7 +179,8 @@ static json_t *one(struct api_call *call, json_t *o, struct ktd_error *err)
 	struct numbers n;
 
 	if (prepare(call, o, &e, &n, err) < 0 ||
-	    cti_ingest(call->pg, &e, &cfg, &r, err) < 0)
+	    cti_group_ingest(call->api->cti_group, call->pg, &e, &cfg, &r,
+	                     err) < 0)
 		return NULL;
 	return taken(&e, &r);
 }
@@ -551,10 +553,12 @@ static void api_cti_generic(struct api_call *call)
 		t.type = CALL_EV_TRANSFERRED;
 		t.target = e.agent;
 		t.agent = NULL;
-		if (cti_ingest(call->pg, &t, &cfg, &r, &err) < 0)
+		if (cti_group_ingest(call->api->cti_group, call->pg, &t, &cfg,
+		                     &r, &err) < 0)
 			goto fail;
 	}
-	if (cti_ingest(call->pg, &e, &cfg, &r, &err) < 0)
+	if (cti_group_ingest(call->api->cti_group, call->pg, &e, &cfg, &r,
+	                     &err) < 0)
 		goto fail;
 	to_sent = generic_get(&g, "to", &bad);
 	ktd_http_resp_json(call->resp, 200,

@@ -8,6 +8,7 @@
 
 #include "lib/buf.h"
 #include "api/api_int.h"
+#include "core/cti_group.h"
 #include "core/live.h"
 #include "db/pool.h"
 #include "http/metrics.h"
@@ -27,6 +28,7 @@ void api_metrics(struct api_call *call)
 	struct ktd_api *api = call->api;
 	struct db_pool_stats ps;
 	struct live_hub_stats ls;
+	struct cti_group_stats gs;
 	struct ktd_buf b;
 	size_t len;
 	char *text;
@@ -35,6 +37,7 @@ void api_metrics(struct api_call *call)
 	db_pool_stats(api->pool, &ps);
 	if (api->live)
 		live_hub_stats(api->live, &ls);
+	cti_group_stats(api->cti_group, &gs);
 	ktd_buf_init(&b, METRICS_MAX);
 	if (ktd_buf_printf(
 	            &b,
@@ -84,6 +87,28 @@ void api_metrics(struct api_call *call)
 	            "kontaktd_live_subscribers %u\n",
 	            ls.listening ? 1 : 0, (unsigned long long)ls.events,
 	            ls.subscribers) < 0 ||
+	    ktd_buf_printf(
+	            &b,
+	            "# HELP kontaktd_cti_group_transactions_total "
+	            "Transactions that took in the single CTI events of "
+	            "concurrent requests together (group commit).\n"
+	            "# TYPE kontaktd_cti_group_transactions_total counter\n"
+	            "kontaktd_cti_group_transactions_total %llu\n"
+	            "# HELP kontaktd_cti_group_events_total Single CTI events "
+	            "taken in by those transactions, and those taken in again "
+	            "alone after their group failed.\n"
+	            "# TYPE kontaktd_cti_group_events_total counter\n"
+	            "kontaktd_cti_group_events_total{result=\"grouped\"} "
+	            "%llu\n"
+	            "kontaktd_cti_group_events_total{result=\"alone\"} "
+	            "%llu\n"
+	            "# HELP kontaktd_cti_group_waiting Single CTI events "
+	            "waiting for the transactions before theirs.\n"
+	            "# TYPE kontaktd_cti_group_waiting gauge\n"
+	            "kontaktd_cti_group_waiting %u\n",
+	            (unsigned long long)gs.transactions,
+	            (unsigned long long)gs.events, (unsigned long long)gs.alone,
+	            gs.waiting) < 0 ||
 	    ktd_metrics_http_write(&b) < 0) {
 		ktd_buf_deinit(&b);
 		ktd_http_resp_error(resp, 500, "internal_error",

@@ -119,6 +119,8 @@ struct bcall {
 	size_t first;        /* its first event */
 	int64_t row_id;      /* 0: not made yet */
 	int64_t contact_id, case_id;
+	/* The contact's time as stored (INT64_MIN: not known). */
+	int64_t contact_at_us;
 	struct db_call_known known;
 	char state[16];        /* as stored before the batch, then as derived */
 	struct call_event *ev; /* stored and new events */
@@ -229,6 +231,7 @@ static int load(struct batch *b, struct ktd_error *err)
 			bc->row_id = l->id;
 			bc->contact_id = l->contact_id;
 			bc->case_id = l->case_id;
+			bc->contact_at_us = l->contact_at_us;
 			bc->known = l->known;
 			ktd_strlcpy(bc->state, l->state, sizeof(bc->state));
 		}
@@ -331,6 +334,10 @@ static int find_call(struct batch *b, size_t i, bool *rethreaded_r,
 		bc->row_id = out->call_row_id;
 		bc->contact_id = out->contact_id;
 		bc->case_id = out->case_id;
+		/* A contact intake made now has the event's time; one it found
+		 * made before has its own. */
+		bc->contact_at_us =
+		        out->intake.duplicate ? INT64_MIN : b->at_us[i];
 		bc->known.from = e->from != NULL;
 		bc->known.to = e->to != NULL;
 		bc->known.orig_call_id = e->orig_call_id != NULL;
@@ -522,6 +529,8 @@ static int finish(struct batch *b, struct ktd_error *err)
 		if (!bc->touched)
 			continue;
 		d[k].id = bc->row_id;
+		d[k].contact_id = bc->contact_id;
+		d[k].contact_at_us = bc->contact_at_us;
 		d[k].state = st->state;
 		d[k].offered_us = st->offered_us;
 		d[k].queued_us = st->queued_us;

@@ -35,6 +35,7 @@
 #include "http/server.h"
 #include "http/static.h"
 #include "api/api.h"
+#include "core/cti_group.h"
 #include "core/live.h"
 #include "core/user.h"
 
@@ -78,6 +79,11 @@ static void notify(const char *state)
 
 /* Room for a message of KTD_ERROR_MSG_MAX as a quoted log value. */
 #define QUOTED_MAX (2 * KTD_ERROR_MSG_MAX + 8)
+
+/* Group commit of single CTI events (core/cti_group.h): at most this many
+ * events a transaction, and this many transactions at the same time. */
+#define CTI_GROUP_MAX_EVENTS 100
+#define CTI_GROUP_MAX_LEADERS 2
 
 /* Logs "event=<event> msg=<msg>" at FATAL and exits with code. The message
  * is quoted and escaped, as it often carries quotes of its own (libpq's
@@ -779,6 +785,8 @@ static void app_start(struct app *app)
 	        app->settings->cti_signature_max_age_ms / 1000;
 	app->api.cti.return_window_s =
 	        app->settings->cti_return_window_ms / 1000;
+	app->api.cti_group =
+	        cti_group_create(CTI_GROUP_MAX_EVENTS, CTI_GROUP_MAX_LEADERS);
 	app->api.callback_max_attempts = app->settings->callbacks_max_attempts;
 	app->api.callback_retry_after_s =
 	        app->settings->callbacks_retry_after_ms / 1000;
@@ -861,6 +869,8 @@ static void app_stop(struct app *app)
 	live_hub_stop(&app->live);
 	db_pool_destroy(&app->pool);
 	ktd_router_destroy(&app->router);
+	cti_group_free(app->api.cti_group);
+	app->api.cti_group = NULL;
 	ktd_static_destroy(&app->www);
 	db_migrations_destroy(&app->migrations);
 	free_secret(&app->tls_cert);

@@ -60,6 +60,7 @@ struct db_call_event {
 struct db_call_loaded {
 	const char *call_id;
 	int64_t id, contact_id, case_id;
+	int64_t contact_at_us; /* the contact's time (occurred_at) */
 	struct db_call_known known;
 	const char *state;
 	bool has_event;
@@ -101,6 +102,9 @@ int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
  * µs since the epoch, 0 for none; durations in ms, -1 for unknown. */
 struct db_call_derived {
 	int64_t id; /* the call's row */
+	/* Its contact and the contact's time as stored: moved to offered_us
+	 * when they differ. */
+	int64_t contact_id, contact_at_us;
 	const char *state;
 	int64_t offered_us, queued_us, answered_us, ended_us;
 	const char *answered_by;
@@ -113,8 +117,9 @@ struct db_call_derived {
 	int64_t wait_ms, talk_ms;
 };
 
-/* Writes the derived state of n calls (each once) and their contacts'
- * times (the offer), in one statement. */
+/* Writes the derived state of n calls (each once), in one statement, and
+ * the times of those of their contacts whose offer moved, in another
+ * (only when one did). */
 int db_call_update(PGconn *pg, const struct db_call_derived *d, size_t n,
                    struct ktd_error *err) KTD_ATTR_NODISCARD;
 

@@ -53,7 +53,8 @@ struct db_live_rows {
 /* Frees the rows' data (those still set) and the array. */
 void db_live_rows_free(struct db_live_rows *rows);
 
-/* Events with an id above after, oldest first, at most limit. */
+/* Events with an id above after, oldest first, at most limit. On the live
+ * hub's connection (db_live_listen sets it up for this statement). */
 int db_live_read(PGconn *pg, int64_t after, unsigned limit,
                  struct db_live_rows *rows, struct ktd_error *err)
         KTD_ATTR_NODISCARD;
@@ -81,7 +82,8 @@ int db_live_replay(PGconn *pg, int64_t after, int64_t upto, unsigned limit,
 int db_live_prune(PGconn *pg, uint64_t retention_s, unsigned batch,
                   int64_t *deleted_r, struct ktd_error *err) KTD_ATTR_NODISCARD;
 
-/* LISTEN on DB_LIVE_CHANNEL. */
+/* LISTEN on DB_LIVE_CHANNEL, on the live hub's own connection, which it
+ * sets up for db_live_read. */
 int db_live_listen(PGconn *pg, struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 #endif

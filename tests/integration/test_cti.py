@@ -14,6 +14,7 @@ import pytest
 
 from test_auth import add_user, new_token
 from test_cases import Client
+from utils import wait_until
 
 
 def sql(d, q, params=None):
@@ -551,3 +552,146 @@ def test_return_window(kontaktd, ctl):
     assert returned(d) == [(True,)]
     assert sql(d, "SELECT returns FROM calls WHERE call_id = 'w2'") == \
         [(1,)]
+
+
+# --- group commit of single events ------------------------------------------
+
+def group_metrics(d):
+    from test_metrics import scrape
+    m = scrape(d)
+    return (m["kontaktd_cti_group_transactions_total"],
+            m['kontaktd_cti_group_events_total{result="grouped"}'],
+            m['kontaktd_cti_group_events_total{result="alone"}'],
+            m["kontaktd_cti_group_waiting"])
+
+
+@pytest.fixture
+def group_env(kontaktd, ctl):
+    # Room for two blocked transactions, four waiting requests and the
+    # test's own.
+    d = kontaktd(config={"server": {"threads": "10"},
+                         "database": {"pool_size": "10"}})
+    add_user(ctl, d, "agnete")
+    # A token for each request: its first use is seen in the database.
+    return d, [new_token(ctl, d, f"pbx{k}", "cti:write") for k in range(6)]
+
+
+def hold_calls(d, *call_ids):
+    """A transaction that holds the locks kontaktd takes for these calls:
+    a group with one of them waits for its end."""
+    conn = d.cluster.connect(d.db, autocommit=False)
+    for c in call_ids:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                     ("cti:" + c,))
+    return conn
+
+
+def wait_locked(d, n):
+    wait_until(lambda: sql(d, "SELECT count(*) FROM pg_stat_activity"
+                              " WHERE wait_event = 'advisory'")[0][0] >= n,
+               10, f"{n} kontaktd transaction(s) waiting for a lock")
+
+
+def send_all(d, tokens, events, answers, locked=0):
+    """Sends each event on its own connection, thread and token, each after
+    the one before is in kontaktd (an HTTP worker thread that accepted two
+    connections at once would take them one after the other): the first
+    `locked` wait in their transaction for a lock (hold_calls), the others
+    have been authenticated (their token's first use)."""
+    threads = []
+    for k, e in enumerate(events):
+        token = tokens[k]
+
+        def send(k=k, e=e, token=token):
+            answers[k] = post(d, {"Authorization": "Bearer " + token}, e)
+        threads.append(threading.Thread(target=send))
+        threads[-1].start()
+        if k < locked:
+            wait_locked(d, k + 1)
+        else:
+            wait_until(lambda: sql(d, "SELECT count(*) FROM api_tokens"
+                                      " WHERE last_used_at IS NOT NULL")
+                       [0][0] == k + 1, 10, f"request {k + 1} in kontaktd")
+    return threads
+
+
+def test_single_events_of_concurrent_requests_share_a_transaction(group_env):
+    """Single events that come while earlier ones are being taken in wait,
+    and are then taken in together, in one transaction; each request gets
+    its own event's answer."""
+    d, tokens = group_env
+    t0, g0, a0, _ = group_metrics(d)
+    held = hold_calls(d, "g0", "g1")
+    events = [ev("g0", "offered", 0, **{"from": "+4520000000"}),
+              ev("g1", "offered", 1, **{"from": "+4520000001"}),
+              ev("g2", "offered", 2, **{"from": "+4520000002"}),
+              ev("g3", "offered", 3, **{"from": "+4520000003"}),
+              ev("g2", "ended", 9),
+              ev("g2", "ended", 9)]
+    answers = [None] * 6
+    # The two transactions that may run at once wait for the test's
+    # locks; the four events after them wait for a group.
+    threads = send_all(d, tokens, events, answers, locked=2)
+    wait_until(lambda: group_metrics(d)[3] == 4, 10,
+               "four events waiting for a group")
+    held.commit()
+    held.close()
+    for t in threads:
+        t.join()
+    more = answers[2:]
+    assert [a.status_code for a in answers[:4]] == [201] * 4, \
+        [a.text for a in answers]
+    # The same event twice: whichever came first is stored.
+    assert sorted((a.status_code, a.json()["status"], a.json().get("state"))
+                  for a in more[2:]) == [(200, "duplicate", None),
+                                         (201, "stored", "ended")]
+    # Each request is answered with its own event's result.
+    assert [a.json()["call_id"] for a in answers] == ["g0", "g1", "g2",
+                                                      "g3", "g2", "g2"]
+    assert {a.json()["case_id"] for a in answers[4:]} == {
+        answers[2].json()["case_id"]}
+    assert len({a.json()["case_id"] for a in answers[:4]}) == 4
+    assert call_row(d, "g2")[:2] == ("ended", "abandoned")
+    assert tables(d) == (4, 4, 4, 5)
+    # The four waiting events: one transaction.
+    assert sql(d, "SELECT count(DISTINCT e.xmin::text) FROM call_events e"
+                  " JOIN calls c ON c.id = e.call_id"
+                  " WHERE c.call_id IN ('g2', 'g3')") == [(1,)]
+    t, g, a, w = group_metrics(d)
+    assert (t - t0, g - g0, a - a0, w) == (3, 6, 0, 0)
+
+
+def test_a_failing_group_takes_its_events_in_alone(group_env):
+    """A group with an event the database refuses: each of its events is
+    taken in again alone, so that only that one is refused."""
+    d, tokens = group_env
+    sql(d, "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
+           " AS $$ BEGIN IF NEW.agent = 'boom' THEN"
+           " RAISE EXCEPTION 'refused by the test'"
+           " USING ERRCODE = 'check_violation'; END IF;"
+           " RETURN NEW; END $$")
+    sql(d, "CREATE TRIGGER test_refuse BEFORE INSERT ON call_events"
+           " FOR EACH ROW EXECUTE FUNCTION test_refuse()")
+    t0, g0, a0, _ = group_metrics(d)
+    mark = d.log_mark()
+    held = hold_calls(d, "h0", "h1")
+    events = [ev("h0", "offered", 0, **{"from": "+4521000000"}),
+              ev("h1", "offered", 1, **{"from": "+4521000001"}),
+              ev("h2", "offered", 2, **{"from": "+4521000002"}),
+              ev("h2", "answered", 5, agent="boom"),
+              ev("h3", "offered", 3, **{"from": "+4521000003"})]
+    answers = [None] * 5
+    threads = send_all(d, tokens, events, answers, locked=2)
+    wait_until(lambda: group_metrics(d)[3] == 3, 10,
+               "three events waiting for a group")
+    held.commit()
+    held.close()
+    for t in threads:
+        t.join()
+    more = answers[2:]
+    assert [a.status_code for a in answers] == [201, 201, 201, 422, 201]
+    assert "refused by the test" not in more[1].text
+    assert tables(d) == (4, 4, 4, 4)
+    t, g, a, w = group_metrics(d)
+    assert (t - t0, g - g0, a - a0, w) == (3, 5, 3, 0)
+    d.wait_for_log(r"event=cti_group_one_by_one events=3", start=mark)
