@@ -504,24 +504,12 @@ static char *state_json(const struct call_state *st)
 	return s;
 }
 
-/* Writes what the batch's events changed: the new events, the calls'
- * derived states, the calls' live events. */
-static int finish(struct batch *b, struct ktd_error *err)
+/* The calls' derived states, for db_call_update. */
+static struct db_call_derived *derived(const struct batch *b, size_t *n_r)
 {
-	struct db_call_derived *d;
-	struct db_live_call *lc;
-	char **texts;
-	size_t i, k = 0, stored = 0;
-	int r = -1;
+	struct db_call_derived *d = ktd_calloc(b->ncalls, sizeof(*d));
+	size_t i, k = 0;
 
-	if (db_call_events_add(b->pg, b->add, b->nadd, &stored, err) < 0)
-		return -1;
-	if (stored != b->nadd)
-		/* A writer that did not take the call's lock. */
-		return ktd_error_set(err, KTD_ERR_CONFLICT,
-		                     "an event of the batch was stored at the "
-		                     "same moment by another writer");
-	d = ktd_calloc(b->ncalls, sizeof(*d));
 	for (i = 0; i < b->ncalls; i++) {
 		const struct bcall *bc = &b->calls[i];
 		const struct call_state *st = &bc->st;
@@ -549,11 +537,24 @@ static int finish(struct batch *b, struct ktd_error *err)
 		d[k].talk_ms = st->talk_ms;
 		k++;
 	}
-	if (k > 0 && db_call_update(b->pg, d, k, err) < 0) {
-		free(d);
-		return -1;
-	}
-	free(d);
+	*n_r = k;
+	return d;
+}
+
+/* Writes what the batch's events changed (the calls' derived states, the
+ * calls' live events, the new events) and commits, in one round trip:
+ * deferred, the COMMIT's result read with all of theirs. A new event
+ * stored meanwhile by another writer fails the events' statement, and the
+ * COMMIT after it does not run (the caller rolls back). */
+static int finish(struct batch *b, struct ktd_error *err)
+{
+	struct db_call_derived *d;
+	struct db_live_call *lc;
+	struct ktd_error later;
+	char **texts;
+	size_t i, k;
+	int r = -1;
+
 	lc = ktd_calloc(b->nlive ? b->nlive : 1, sizeof(*lc));
 	texts = ktd_calloc(b->nlive ? b->nlive : 1, sizeof(*texts));
 	for (i = 0; i < b->nlive; i++) {
@@ -569,7 +570,26 @@ static int finish(struct batch *b, struct ktd_error *err)
 			goto out;
 		}
 	}
-	r = db_live_add_calls(b->pg, lc, b->nlive, err);
+	d = derived(b, &k);
+	if (db_defer_begin(b->pg, err) < 0) {
+		free(d);
+		goto out;
+	}
+	r = (k > 0 && db_call_update(b->pg, d, k, err) < 0) ||
+	                    db_live_add_calls(b->pg, lc, b->nlive, err) < 0 ||
+	                    db_call_events_add(b->pg, b->add, b->nadd, err) <
+	                            0 ||
+	                    db_tx_commit(b->pg, err) < 0
+	            ? -1
+	            : 0;
+	free(d);
+	if (r < 0) {
+		/* err says what failed first. */
+		if (db_defer_end(b->pg, &later) < 0)
+			ktd_log_debug("event=cti_finish_failed");
+		goto out;
+	}
+	r = db_defer_end(b->pg, err);
 out:
 	for (i = 0; i < b->nlive; i++)
 		free(texts[i]);
@@ -610,8 +630,9 @@ static int times(struct batch *b, struct ktd_error *err)
 	return r;
 }
 
-/* The batch's work in its transaction; *stored_r: whether any event was
- * new. */
+/* The batch's work in its transaction, committed when any event was new
+ * (*stored_r); else the transaction is left open (the caller rolls it
+ * back). */
 static int ingest_tx(struct batch *b, bool *stored_r, struct ktd_error *err)
 {
 	const char **keys = ktd_calloc(b->ncalls, sizeof(*keys));
@@ -629,7 +650,17 @@ static int ingest_tx(struct batch *b, bool *stored_r, struct ktd_error *err)
 	 * their calls, and every event of a call waits for the batch before
 	 * it. */
 	if (db_case_lock_keys(b->pg, keys, b->ncalls, err) < 0 ||
-	    times(b, err) < 0 || load(b, err) < 0 || lock_new_calls(b, err) < 0)
+	    times(b, err) < 0 || load(b, err) < 0) {
+		struct ktd_error later;
+
+		/* err says what failed first. */
+		if (db_defer_end(b->pg, &later) < 0)
+			ktd_log_debug("event=cti_load_failed");
+		goto out;
+	}
+	/* BEGIN, the locks and the reading of the calls went in one round
+	 * trip (begin). */
+	if (db_defer_end(b->pg, err) < 0 || lock_new_calls(b, err) < 0)
 		goto out;
 	for (i = 0; i < b->n; i++)
 		if (take(b, i, err) < 0)
@@ -642,13 +673,15 @@ out:
 	return r;
 }
 
-/* BEGIN, with generic plans for the transaction, in one round trip. The
- * batch's statements take arrays, whose length a custom plan knows and a
- * generic one does not: PostgreSQL kept choosing custom plans for the
- * reading of the calls and their update and so planned them anew at
- * every execution, ~0.4 ms of a single event's 2 ms (PostgreSQL's
- * log_min_duration_statement: the time went to "bind"). Their generic
- * plans are the same index scans. */
+/* BEGIN, with generic plans for the transaction; returns with the
+ * statements deferred (db_defer_begin), so that BEGIN goes with the
+ * batch's locks and the reading of its calls, in one round trip
+ * (ingest_tx ends the deferring). The batch's statements take arrays,
+ * whose length a custom plan knows and a generic one does not:
+ * PostgreSQL kept choosing custom plans for the reading of the calls and
+ * their update and so planned them anew at every execution, ~0.4 ms of a
+ * single event's 2 ms (PostgreSQL's log_min_duration_statement: the time
+ * went to "bind"). Their generic plans are the same index scans. */
 static int begin(PGconn *pg, struct ktd_error *err)
 {
 	struct ktd_error later;
@@ -664,7 +697,7 @@ static int begin(PGconn *pg, struct ktd_error *err)
 			ktd_log_debug("event=cti_begin_failed");
 		return -1;
 	}
-	return db_defer_end(pg, err);
+	return 0;
 }
 
 int cti_ingest_batch(PGconn *pg, const struct cti_event *events, size_t n,
@@ -703,10 +736,7 @@ int cti_ingest_batch(PGconn *pg, const struct cti_event *events, size_t n,
 		ret = 0;
 		goto out;
 	}
-	if (db_tx_commit(pg, err) < 0) {
-		intake_explain(err);
-		goto out;
-	}
+	/* Committed by finish. */
 	for (i = 0; i < n; i++)
 		log_new_call(&out[i]);
 	ret = 0;

@@ -212,19 +212,24 @@ void db_call_load_free(struct db_call_load *l)
 }
 
 int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
-                       size_t *stored_r, struct ktd_error *err)
+                       struct ktd_error *err)
 {
+	/* Nothing is read back: deferred (db_defer_begin), it goes with the
+	 * COMMIT after it (sql/015's ktd_expect_rows). */
 	static const char sql[] =
-	        "INSERT INTO call_events (call_id, event, at, agent, target, "
-	        " queue, cause, source) "
+	        "WITH i AS (INSERT INTO call_events (call_id, event, at, "
+	        "agent, "
+	        " target, queue, cause, source) "
 	        "SELECT k, e, a::timestamptz, g, t, q, c, s FROM unnest("
 	        " $1::bigint[], $2::text[], $3::text[], $4::text[], "
 	        " $5::text[], $6::text[], $7::text[], $8::text[]) "
 	        " WITH ORDINALITY x(k, e, a, g, t, q, c, s, o) ORDER BY o "
-	        "ON CONFLICT DO NOTHING";
+	        "ON CONFLICT DO NOTHING RETURNING 1) "
+	        "SELECT ktd_expect_rows((SELECT count(*) FROM i), "
+	        " cardinality($1::bigint[]), 'call events stored at the same "
+	        "moment by a writer without the call''s lock')";
 	struct db_array a[8];
 	const char *params[8];
-	PGresult *res = NULL;
 	size_t i;
 	int j, ret = -1;
 
@@ -243,11 +248,7 @@ int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
 	for (j = 0; j < 8; j++)
 		if (!(params[j] = db_array_text(&a[j], err)))
 			goto out;
-	if (db_query_prepared(pg, sql, 8, params, &res, err) < 0)
-		goto out;
-	*stored_r = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	ret = 0;
+	ret = db_query_prepared(pg, sql, 8, params, NULL, err);
 out:
 	for (j = 0; j < 8; j++)
 		db_array_deinit(&a[j]);

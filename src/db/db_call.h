@@ -92,11 +92,11 @@ struct db_call_event_new {
 	const char *source; /* native, generic, sweeper, agent */
 };
 
-/* Stores n events in one statement, in their order; *stored_r: how many
- * were new (the others were stored before). */
+/* Stores n new events in one statement, in their order. One that was
+ * stored before (by a writer without the call's lock) fails it, as
+ * KTD_ERR_CONFLICT. Reads nothing back: it can be deferred. */
 int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
-                       size_t *stored_r, struct ktd_error *err)
-        KTD_ATTR_NODISCARD;
+                       struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 /* A call's derived state (core/call.h's call_state, as stored). Times in
  * µs since the epoch, 0 for none; durations in ms, -1 for unknown. */

@@ -345,6 +345,31 @@ def test_batch_failing_in_the_database_keeps_the_others(env):
     d.wait_for_log(r"event=cti_batch_one_by_one events=4", start=mark)
 
 
+def test_events_stored_meanwhile_by_another_writer_fail_the_commit(env):
+    """The new events' statement goes in one round trip with the COMMIT: if
+    it writes fewer events than the batch found new (a writer without the
+    call's lock stored one meanwhile; here a trigger drops one), it fails,
+    the COMMIT does not run and nothing of the transaction stays; taken in
+    one by one, only that event is refused, as a conflict to send again."""
+    d, hdr = env
+    sql(d, "CREATE FUNCTION test_drop() RETURNS trigger LANGUAGE plpgsql"
+           " AS $$ BEGIN IF NEW.agent = 'lost' THEN RETURN NULL; END IF;"
+           " RETURN NEW; END $$")
+    sql(d, "CREATE TRIGGER test_drop BEFORE INSERT ON call_events"
+           " FOR EACH ROW EXECUTE FUNCTION test_drop()")
+    mark = d.log_mark()
+    r = post(d, hdr, [ANSWERED[0], ev("c1", "answered", 35, agent="lost")])
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "1"
+    res = r.json()["results"]
+    assert [x["status"] for x in res] == ["stored", "rejected"]
+    assert res[1]["error"]["code"] == "conflict"
+    assert tables(d) == (1, 1, 1, 1)
+    assert call_row(d, "c1")[0] == "offered"
+    d.wait_for_log(r"event=cti_batch_one_by_one events=2 code=conflict",
+                   start=mark)
+
+
 def test_crossing_batches_do_not_deadlock(env):
     """Batches that carry the same calls in opposite orders, at once: every
     event stored once, no batch refused (the calls' locks are taken in one

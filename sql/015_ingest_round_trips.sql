@@ -1,5 +1,7 @@
 -- SPDX-License-Identifier: MPL-2.0
--- Final live event ids (sql/014) without walking every provisional id
+-- A single call event with less work and fewer round trips.
+--
+-- 1. Final live event ids (sql/014) without walking every provisional id
 -- there has been.
 --
 -- ktd_live_event_commit found its transaction's provisional rows with
@@ -51,5 +53,25 @@ BEGIN
 			'type', l.type, 'case_id', l.case_id, 'count', n)::text)
 		FROM live_events l WHERE l.id = base + n;
 	RETURN NULL;
+END;
+$$;
+
+-- 2. A count of rows that must be what it is, or the statement fails:
+-- 40001 (serialization_failure, which kontaktd answers as a conflict to
+-- try again). A writer whose COMMIT depends on how many rows a statement
+-- wrote can then send the COMMIT in the same round trip: if the count is
+-- wrong, the statement fails, and the COMMIT after it in the pipeline does
+-- not run. A batch of call events stores every event it found new under
+-- its calls' locks (src/core/cti.c): one stored meanwhile means a writer
+-- that did not take them.
+CREATE FUNCTION ktd_expect_rows(p_got bigint, p_want bigint, p_what text)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF p_got IS DISTINCT FROM p_want THEN
+		RAISE EXCEPTION '%: % rows, not %', p_what, p_got, p_want
+			USING ERRCODE = 'serialization_failure';
+	END IF;
+	RETURN p_got;
 END;
 $$;
