@@ -575,20 +575,17 @@ static int finish(struct batch *b, struct ktd_error *err)
 		free(d);
 		goto out;
 	}
-	r = (k > 0 && db_call_update(b->pg, d, k, err) < 0) ||
-	                    db_live_add_calls(b->pg, lc, b->nlive, err) < 0 ||
-	                    db_call_events_add(b->pg, b->add, b->nadd, err) <
-	                            0 ||
-	                    db_tx_commit(b->pg, err) < 0
-	            ? -1
-	            : 0;
-	free(d);
-	if (r < 0) {
+	if ((k > 0 && db_call_update(b->pg, d, k, err) < 0) ||
+	    db_live_add_calls(b->pg, lc, b->nlive, err) < 0 ||
+	    db_call_events_add(b->pg, b->add, b->nadd, err) < 0 ||
+	    db_tx_commit(b->pg, err) < 0) {
 		/* err says what failed first. */
 		if (db_defer_end(b->pg, &later) < 0)
 			ktd_log_debug("event=cti_finish_failed");
+		free(d);
 		goto out;
 	}
+	free(d);
 	r = db_defer_end(b->pg, err);
 out:
 	for (i = 0; i < b->nlive; i++)

@@ -4,7 +4,8 @@
  * state is derived again from all its events (so the order of arrival
  * does not matter), and the first event of a call makes its contact
  * through intake (threaded onto the caller's open case, or a new case).
- * One transaction per request (an event or a batch), serialised per call
+ * One transaction per request (an event or a batch; the single events of
+ * concurrent requests may share one, cti_group.h), serialised per call
  * id; set-based inside (cti.c). */
 #ifndef KTD_CORE_CTI_H
 #define KTD_CORE_CTI_H

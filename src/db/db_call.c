@@ -218,8 +218,7 @@ int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
 	 * COMMIT after it (sql/015's ktd_expect_rows). */
 	static const char sql[] =
 	        "WITH i AS (INSERT INTO call_events (call_id, event, at, "
-	        "agent, "
-	        " target, queue, cause, source) "
+	        " agent, target, queue, cause, source) "
 	        "SELECT k, e, a::timestamptz, g, t, q, c, s FROM unnest("
 	        " $1::bigint[], $2::text[], $3::text[], $4::text[], "
 	        " $5::text[], $6::text[], $7::text[], $8::text[]) "
