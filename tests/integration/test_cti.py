@@ -319,17 +319,24 @@ def test_batch_is_one_transaction(env):
                   " UNION ALL SELECT xmin FROM calls) x") == [(1,)]
 
 
+def refuse_agent(d, agent, errcode=None):
+    """A trigger that makes the database refuse every call event by agent
+    (errcode: its SQLSTATE's name; default an internal error)."""
+    using = f" USING ERRCODE = '{errcode}'" if errcode else ""
+    sql(d, "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
+           f" AS $$ BEGIN IF NEW.agent = '{agent}' THEN"
+           f" RAISE EXCEPTION 'refused by the test'{using}; END IF;"
+           " RETURN NEW; END $$")
+    sql(d, "CREATE TRIGGER test_refuse BEFORE INSERT ON call_events"
+           " FOR EACH ROW EXECUTE FUNCTION test_refuse()")
+
+
 def test_batch_failing_in_the_database_keeps_the_others(env):
     """An event that passes its checks but that the database refuses: the
     batch is taken in again one event at a time, so only that event is
     refused and the others are stored."""
     d, hdr = env
-    sql(d, "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
-           " AS $$ BEGIN IF NEW.agent = 'boom' THEN"
-           " RAISE EXCEPTION 'refused by the test'; END IF;"
-           " RETURN NEW; END $$")
-    sql(d, "CREATE TRIGGER test_refuse BEFORE INSERT ON call_events"
-           " FOR EACH ROW EXECUTE FUNCTION test_refuse()")
+    refuse_agent(d, "boom")
     mark = d.log_mark()
     batch = [ANSWERED[0], ANSWERED[1], ev("c1", "answered", 35,
                                           agent="boom"), ANSWERED[4]]
@@ -640,29 +647,35 @@ def send_all(d, tokens, events, answers, locked=0):
     return threads
 
 
+def send_grouped(d, tokens, events):
+    """The first two events' transactions (as many as may run at once)
+    wait for locks the test holds on their calls, the others wait for a
+    group meanwhile; then the locks go. Returns the answers, in order."""
+    held = hold_calls(d, events[0]["call_id"], events[1]["call_id"])
+    answers = [None] * len(events)
+    threads = send_all(d, tokens, events, answers, locked=2)
+    wait_until(lambda: group_metrics(d)[3] == len(events) - 2, 10,
+               f"{len(events) - 2} events waiting for a group")
+    held.commit()
+    held.close()
+    for t in threads:
+        t.join()
+    return answers
+
+
 def test_single_events_of_concurrent_requests_share_a_transaction(group_env):
     """Single events that come while earlier ones are being taken in wait,
     and are then taken in together, in one transaction; each request gets
     its own event's answer."""
     d, tokens = group_env
     t0, g0, a0, _ = group_metrics(d)
-    held = hold_calls(d, "g0", "g1")
-    events = [ev("g0", "offered", 0, **{"from": "+4520000000"}),
-              ev("g1", "offered", 1, **{"from": "+4520000001"}),
-              ev("g2", "offered", 2, **{"from": "+4520000002"}),
-              ev("g3", "offered", 3, **{"from": "+4520000003"}),
-              ev("g2", "ended", 9),
-              ev("g2", "ended", 9)]
-    answers = [None] * 6
-    # The two transactions that may run at once wait for the test's
-    # locks; the four events after them wait for a group.
-    threads = send_all(d, tokens, events, answers, locked=2)
-    wait_until(lambda: group_metrics(d)[3] == 4, 10,
-               "four events waiting for a group")
-    held.commit()
-    held.close()
-    for t in threads:
-        t.join()
+    answers = send_grouped(d, tokens, [
+        ev("g0", "offered", 0, **{"from": "+4520000000"}),
+        ev("g1", "offered", 1, **{"from": "+4520000001"}),
+        ev("g2", "offered", 2, **{"from": "+4520000002"}),
+        ev("g3", "offered", 3, **{"from": "+4520000003"}),
+        ev("g2", "ended", 9),
+        ev("g2", "ended", 9)])
     more = answers[2:]
     assert [a.status_code for a in answers[:4]] == [201] * 4, \
         [a.text for a in answers]
@@ -690,29 +703,15 @@ def test_a_failing_group_takes_its_events_in_alone(group_env):
     """A group with an event the database refuses: each of its events is
     taken in again alone, so that only that one is refused."""
     d, tokens = group_env
-    sql(d, "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
-           " AS $$ BEGIN IF NEW.agent = 'boom' THEN"
-           " RAISE EXCEPTION 'refused by the test'"
-           " USING ERRCODE = 'check_violation'; END IF;"
-           " RETURN NEW; END $$")
-    sql(d, "CREATE TRIGGER test_refuse BEFORE INSERT ON call_events"
-           " FOR EACH ROW EXECUTE FUNCTION test_refuse()")
+    refuse_agent(d, "boom", errcode="check_violation")
     t0, g0, a0, _ = group_metrics(d)
     mark = d.log_mark()
-    held = hold_calls(d, "h0", "h1")
-    events = [ev("h0", "offered", 0, **{"from": "+4521000000"}),
-              ev("h1", "offered", 1, **{"from": "+4521000001"}),
-              ev("h2", "offered", 2, **{"from": "+4521000002"}),
-              ev("h2", "answered", 5, agent="boom"),
-              ev("h3", "offered", 3, **{"from": "+4521000003"})]
-    answers = [None] * 5
-    threads = send_all(d, tokens, events, answers, locked=2)
-    wait_until(lambda: group_metrics(d)[3] == 3, 10,
-               "three events waiting for a group")
-    held.commit()
-    held.close()
-    for t in threads:
-        t.join()
+    answers = send_grouped(d, tokens, [
+        ev("h0", "offered", 0, **{"from": "+4521000000"}),
+        ev("h1", "offered", 1, **{"from": "+4521000001"}),
+        ev("h2", "offered", 2, **{"from": "+4521000002"}),
+        ev("h2", "answered", 5, agent="boom"),
+        ev("h3", "offered", 3, **{"from": "+4521000003"})])
     more = answers[2:]
     assert [a.status_code for a in answers] == [201, 201, 201, 422, 201]
     assert "refused by the test" not in more[1].text
