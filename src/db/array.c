@@ -6,6 +6,10 @@
 #include <stdio.h>
 
 #include "db/array.h"
+#include "db/pool.h"
+
+/* The most arrays a statement takes (db_call_update's 17). */
+#define DB_ARRAYS_MAX 24
 
 /* A batch's largest array: 1,000 values of a few hundred bytes. */
 #define ARRAY_MAX (8u << 20)
@@ -59,4 +63,34 @@ const char *db_array_text(struct db_array *a, struct ktd_error *err)
 		return NULL;
 	}
 	return a->b.data;
+}
+
+void db_arrays_init(struct db_array *a, int n)
+{
+	int j;
+
+	for (j = 0; j < n; j++)
+		db_array_init(&a[j]);
+}
+
+int db_query_arrays(PGconn *pg, const char *sql, struct db_array *a, int n,
+                    struct ktd_error *err)
+{
+	const char *params[DB_ARRAYS_MAX];
+	int j, ret = -1;
+
+	if (n > DB_ARRAYS_MAX) {
+		ktd_error_set(err, KTD_ERR_INTERNAL,
+		              "a statement of %d arrays (at most %d)", n,
+		              DB_ARRAYS_MAX);
+		goto out;
+	}
+	for (j = 0; j < n; j++)
+		if (!(params[j] = db_array_text(&a[j], err)))
+			goto out;
+	ret = db_query_prepared(pg, sql, n, params, NULL, err);
+out:
+	for (j = 0; j < n; j++)
+		db_array_deinit(&a[j]);
+	return ret;
 }

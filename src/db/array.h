@@ -9,6 +9,8 @@
 #include "db/db_common.h"
 #include "lib/buf.h"
 
+#include <libpq-fe.h>
+
 struct db_array {
 	struct ktd_buf b;
 	size_t n;
@@ -23,5 +25,13 @@ void db_array_add_i64(struct db_array *a, int64_t v);
 /* The literal, owned by a; NULL with err (KTD_ERR_INTERNAL) when it grew
  * past its limit. */
 const char *db_array_text(struct db_array *a, struct ktd_error *err);
+
+/* A statement whose parameters are n arrays: db_arrays_init, fill each,
+ * then db_query_arrays runs sql (db_query_prepared, no result: it may be
+ * deferred) with $1..$n the arrays' literals and deinits them all, on
+ * every path. */
+void db_arrays_init(struct db_array *a, int n);
+int db_query_arrays(PGconn *pg, const char *sql, struct db_array *a, int n,
+                    struct ktd_error *err) KTD_ATTR_NODISCARD;
 
 #endif

@@ -228,12 +228,9 @@ int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
 	        " cardinality($1::bigint[]), 'call events stored at the same "
 	        "moment by a writer without the call''s lock')";
 	struct db_array a[8];
-	const char *params[8];
 	size_t i;
-	int j, ret = -1;
 
-	for (j = 0; j < 8; j++)
-		db_array_init(&a[j]);
+	db_arrays_init(a, 8);
 	for (i = 0; i < n; i++) {
 		db_array_add_i64(&a[0], ev[i].call_row_id);
 		db_array_add(&a[1], ev[i].event);
@@ -244,14 +241,7 @@ int db_call_events_add(PGconn *pg, const struct db_call_event_new *ev, size_t n,
 		db_array_add(&a[6], ev[i].cause);
 		db_array_add(&a[7], ev[i].source);
 	}
-	for (j = 0; j < 8; j++)
-		if (!(params[j] = db_array_text(&a[j], err)))
-			goto out;
-	ret = db_query_prepared(pg, sql, 8, params, NULL, err);
-out:
-	for (j = 0; j < 8; j++)
-		db_array_deinit(&a[j]);
-	return ret;
+	return db_query_arrays(pg, sql, a, 8, err);
 }
 
 /* A time in µs, or NULL for 0. */
@@ -276,28 +266,21 @@ static int contacts_move(PGconn *pg, const struct db_call_derived *d, size_t n,
 	        " x.t * interval '1 microsecond' "
 	        "FROM unnest($1::bigint[], $2::bigint[]) x(id, t) "
 	        "WHERE contacts.id = x.id";
-	struct db_array ids, ts;
-	const char *params[2];
+	struct db_array a[2];
 	size_t i, k = 0;
-	int ret = -1;
 
-	db_array_init(&ids);
-	db_array_init(&ts);
+	for (i = 0; i < n; i++)
+		k += d[i].offered_us != d[i].contact_at_us;
+	if (k == 0)
+		return 0;
+	db_arrays_init(a, 2);
 	for (i = 0; i < n; i++) {
 		if (d[i].offered_us == d[i].contact_at_us)
 			continue;
-		db_array_add_i64(&ids, d[i].contact_id);
-		db_array_add_i64(&ts, d[i].offered_us);
-		k++;
+		db_array_add_i64(&a[0], d[i].contact_id);
+		db_array_add_i64(&a[1], d[i].offered_us);
 	}
-	if (k == 0)
-		ret = 0;
-	else if ((params[0] = db_array_text(&ids, err)) &&
-	         (params[1] = db_array_text(&ts, err)))
-		ret = db_query_prepared(pg, sql, 2, params, NULL, err);
-	db_array_deinit(&ts);
-	db_array_deinit(&ids);
-	return ret;
+	return db_query_arrays(pg, sql, a, 2, err);
 }
 
 int db_call_update(PGconn *pg, const struct db_call_derived *d, size_t n,
@@ -333,12 +316,9 @@ int db_call_update(PGconn *pg, const struct db_call_derived *d, size_t n,
 	                                                                        "WHERE c.id = v.id";
 #undef TS
 	struct db_array a[17];
-	const char *params[17];
 	size_t i;
-	int j, ret = -1;
 
-	for (j = 0; j < 17; j++)
-		db_array_init(&a[j]);
+	db_arrays_init(a, 17);
 	for (i = 0; i < n; i++) {
 		db_array_add_i64(&a[0], d[i].id);
 		db_array_add(&a[1], d[i].state);
@@ -358,16 +338,9 @@ int db_call_update(PGconn *pg, const struct db_call_derived *d, size_t n,
 		db_array_add_i64(&a[15], d[i].wait_ms);
 		db_array_add_i64(&a[16], d[i].talk_ms);
 	}
-	for (j = 0; j < 17; j++)
-		if (!(params[j] = db_array_text(&a[j], err)))
-			goto out;
-	ret = db_query_prepared(pg, sql, 17, params, NULL, err);
-	if (ret == 0)
-		ret = contacts_move(pg, d, n, err);
-out:
-	for (j = 0; j < 17; j++)
-		db_array_deinit(&a[j]);
-	return ret;
+	if (db_query_arrays(pg, sql, a, 17, err) < 0)
+		return -1;
+	return contacts_move(pg, d, n, err);
 }
 
 int db_call_stale(PGconn *pg, uint64_t older_than_s, unsigned limit,

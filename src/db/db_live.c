@@ -49,28 +49,18 @@ int db_live_add_calls(PGconn *pg, const struct db_live_call *ev, size_t n,
 	        " $3::bigint[], $4::text[]) WITH ORDINALITY x(t, c, k, j, o) "
 	        "ORDER BY o";
 	struct db_array a[4];
-	const char *params[4];
 	size_t i;
-	int j, ret = -1;
 
 	if (n == 0)
 		return 0;
-	for (j = 0; j < 4; j++)
-		db_array_init(&a[j]);
+	db_arrays_init(a, 4);
 	for (i = 0; i < n; i++) {
 		db_array_add(&a[0], ev[i].type);
 		db_array_add_i64(&a[1], ev[i].case_id);
 		db_array_add_i64(&a[2], ev[i].call_row_id);
 		db_array_add(&a[3], ev[i].call_json);
 	}
-	for (j = 0; j < 4; j++)
-		if (!(params[j] = db_array_text(&a[j], err)))
-			goto out;
-	ret = db_query_prepared(pg, sql, 4, params, NULL, err);
-out:
-	for (j = 0; j < 4; j++)
-		db_array_deinit(&a[j]);
-	return ret;
+	return db_query_arrays(pg, sql, a, 4, err);
 }
 
 void db_live_rows_free(struct db_live_rows *rows)

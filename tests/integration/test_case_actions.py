@@ -6,13 +6,13 @@ with the current case, bad input 422 naming the field with nothing
 written."""
 
 import concurrent.futures
-import json
 import threading
 
 import pytest
 
 from test_auth import add_user, new_token
 from test_cases import Client, agent, body, daemon, new_department, sql  # noqa: F401
+from utils import notifications
 
 
 def new_case(client, **kw):
@@ -400,19 +400,7 @@ def test_notify(daemon, agent):
                 ("reopen", {}),
                 ("forward", {"department_id": dept, "method": "direct"})):
             assert act(agent, c["id"], action, payload).status_code < 300
-        got = []
-
-        def collect():
-            for n in conn.notifies():
-                got.append(n.payload)
-                if len(got) == 4:
-                    break
-
-        t = threading.Thread(target=collect, daemon=True)
-        t.start()
-        t.join(5)
-        assert not t.is_alive(), got
-    notes = [json.loads(p) for p in got]
+        notes = notifications(conn, 4)
     # One a transaction, naming its (last) live event (GET
     # /api/v1/events), in commit order.
     assert [{k: v for k, v in n.items() if k != "id"} for n in notes] == \

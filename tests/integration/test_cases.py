@@ -7,15 +7,13 @@ authorisation of each route and the refusal of bad input."""
 import base64
 import concurrent.futures
 import hashlib
-import json
 import re
-import threading
 
 import pytest
 import requests
 
 from test_auth import PASSWORD, add_user, new_token
-from utils import wait_until
+from utils import notifications, wait_until
 
 CPR = "0101701234"
 
@@ -285,20 +283,7 @@ def test_notify_on_intake(daemon, agent):
         c = agent.post("/api/v1/cases", json=body(
             citizen={"phone": "11223344"})).json()
         agent.post("/api/v1/cases", json=body(citizen={"phone": "11223344"}))
-        got = []
-
-        def collect():
-            for n in conn.notifies():
-                got.append(n.payload)
-                if len(got) == 2:
-                    break
-
-        # This psycopg's notifies() has no timeout: wait in a thread.
-        t = threading.Thread(target=collect, daemon=True)
-        t.start()
-        t.join(5)
-        assert not t.is_alive(), got
-    notes = [json.loads(p) for p in got]
+        notes = notifications(conn, 2)
     # One a transaction, naming its (last) live event (GET
     # /api/v1/events), in commit order.
     assert [{k: v for k, v in n.items() if k != "id"} for n in notes] == [

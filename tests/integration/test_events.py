@@ -15,7 +15,6 @@ OpenAPI document's LiveEvent, LiveReady and LiveReload schemas."""
 import json
 import signal
 import socket
-import threading
 import time
 
 import pytest
@@ -23,7 +22,7 @@ import pytest
 import openapi_check
 from test_auth import PASSWORD, add_user, new_token
 from test_cases import Client
-from utils import TimeoutExpired, wait_until
+from utils import TimeoutExpired, notifications, wait_until
 
 CPR = "0101701234"
 CALLER = "+4536373839"
@@ -504,19 +503,7 @@ def test_ids_in_commit_order_one_notify_a_transaction(kontaktd):
         middle.commit()
         early.execute(add, ("case.early_three",))
         early.commit()
-        got = []
-
-        def collect():
-            for n in listener.notifies():
-                got.append(json.loads(n.payload))
-                if len(got) == 2:
-                    break
-
-        # This psycopg's notifies() has no timeout: wait in a thread.
-        t = threading.Thread(target=collect, daemon=True)
-        t.start()
-        t.join(5)
-        assert not t.is_alive(), got
+        got = notifications(listener, 2)
     rows = sql(d, "SELECT id, type FROM live_events ORDER BY id")
     assert [t for _, t in rows] == ["case.middle", "case.early_one",
                                     "case.early_two", "case.early_three"]

@@ -88,6 +88,25 @@ def _port_range():
     return 10000, low - 1
 
 
+def notifications(conn, n, timeout=5):
+    """The payloads (parsed JSON) of the next n notifications on conn, a
+    psycopg connection that LISTENs; fails after timeout seconds."""
+    got = []
+
+    def collect():
+        for note in conn.notifies():
+            got.append(json.loads(note.payload))
+            if len(got) == n:
+                break
+
+    # This psycopg's notifies() has no timeout: wait in a thread.
+    t = threading.Thread(target=collect, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), f"{len(got)} of {n} notifications: {got}"
+    return got
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on: a random one below
     the ephemeral range (see _port_range) that binds. Each port handed out
